@@ -1,0 +1,1 @@
+"""Policies that see only observations (autopilot baseline, trained agents)."""
