@@ -1,5 +1,81 @@
-"""Placeholder: replaced by the helper that owns this command group."""
+"""``testbed vessel``: list the vessel catalogue and run standard manoeuvres.
+
+    testbed vessel list
+    testbed vessel manoeuvre TYPE (--turning DEG | --zigzag A/B | --stopping)
+                             [--side port|starboard] [--model mmg|nomoto] [--out DIR] [--json]
+
+``manoeuvre`` prints the metrics (or the JSON with ``--json``) and writes
+``DIR/<type>_<manoeuvre>.png`` and ``.json`` (DIR defaults to the current directory).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
 
 
-def register(sub):  # pragma: no cover
-    pass
+def parse_zigzag(text: str) -> tuple[float, float]:
+    """'20/20' -> (20.0, 20.0); ValueError naming the value otherwise."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)\s*", text or "")
+    if not m:
+        raise ValueError(f"bad zig-zag spec {text!r}: expected RUDDER/HEADING in degrees, e.g. 20/20")
+    a, b = float(m.group(1)), float(m.group(2))
+    if not (0 < a <= 90 and 0 < b <= 90):
+        raise ValueError(f"bad zig-zag spec {text!r}: both angles must be in (0, 90] degrees")
+    return a, b
+
+
+def _list(args) -> int:
+    from vessels import catalogue
+
+    print(f"{'id':10s} {'L [m]':>7s} {'B [m]':>6s} {'T [m]':>6s} {'v_s [m/s]':>9s} {'n_s [rps]':>9s}  name")
+    for tid in catalogue.list_types():
+        vt = catalogue.get(tid)
+        print(f"{tid:10s} {vt.L_pp:7.1f} {vt.B:6.2f} {vt.T:6.2f} {vt.service_speed:9.2f} "
+              f"{vt.service_revs:9.2f}  {vt.name}")  # fmt: skip
+    return 0
+
+
+def _manoeuvre(args) -> int:
+    from vessels import catalogue, manoeuvres
+
+    vt = catalogue.get(args.type)
+    if args.turning is not None:
+        res = manoeuvres.turning_circle(vt, args.turning, args.side, model=args.model)
+        tag = f"turning{args.turning:g}"
+    elif args.zigzag is not None:
+        a, b = parse_zigzag(args.zigzag)
+        res = manoeuvres.zigzag(vt, a, b, args.side, model=args.model)
+        tag = f"zigzag{a:g}-{b:g}"
+    else:
+        res = manoeuvres.crash_stop(vt, model=args.model)
+        tag = "stopping"
+    out = Path(args.out)
+    stem = f"{vt.id}_{tag}"
+    manoeuvres.write_atomic(out / f"{stem}.json", res.to_json(indent=1))
+    res.plot_png(out / f"{stem}.png")
+    if args.json:
+        print(res.to_json())
+    else:
+        print(res.report())
+        print(f"wrote {out / (stem + '.png')} and {out / (stem + '.json')}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("vessel", help="vessel catalogue and standard manoeuvres")
+    vsub = p.add_subparsers(dest="vessel_command", metavar="SUBCOMMAND")
+    vsub.required = True
+    pl = vsub.add_parser("list", help="list the vessel types")
+    pl.set_defaults(func=_list)
+    pm = vsub.add_parser("manoeuvre", help="run a turning circle, zig-zag or crash stop")
+    pm.add_argument("type", help="vessel type id (see `testbed vessel list`)")
+    g = pm.add_mutually_exclusive_group(required=True)
+    g.add_argument("--turning", type=float, metavar="DEG", help="turning circle with this rudder angle")
+    g.add_argument("--zigzag", metavar="A/B", help="zig-zag, rudder A deg / heading B deg, e.g. 20/20")
+    g.add_argument("--stopping", action="store_true", help="crash stop, full ahead to full astern")
+    pm.add_argument("--side", choices=("port", "starboard"), default="starboard")
+    pm.add_argument("--model", choices=("mmg", "nomoto"), default="mmg")
+    pm.add_argument("--out", default=".", metavar="DIR", help="output folder (default: .)")
+    pm.add_argument("--json", action="store_true", help="print the result as JSON")
+    pm.set_defaults(func=_manoeuvre)

@@ -1,0 +1,212 @@
+"""Vessel state, commands and actuator limits, as structure-of-arrays over N vessels.
+
+Frame and units (SI everywhere):
+
+* ``x``, ``y`` [m]: position of the midship point in a local metric frame, x east, y north.
+* ``psi`` [rad]: heading, 0 = north (+y), clockwise positive (nautical). Not wrapped: it is the
+  integral of ``r``, so a turning circle accumulates 2 pi per turn (wrap it for display).
+* ``u`` [m/s]: surge (forward), ``v`` [m/s]: sway (to starboard), both velocities of the midship
+  point THROUGH THE WATER, i.e. relative to the local current.
+* ``r`` [rad/s]: yaw rate, positive = turning to starboard (clockwise seen from above).
+* ``delta`` [rad]: rudder angle, positive = rudder deflected so that the ship turns to
+  starboard (the MMG convention of Yasukawa & Yoshimura 2015).
+* ``n`` [rev/s]: propeller revolutions, positive = ahead.
+
+Ground velocity (what a GNSS receiver sees) is the water-relative velocity rotated to the earth
+frame plus the current ``c = (c_east, c_north)`` [m/s] given per vessel by the caller::
+
+    dx/dt = u sin(psi) + v cos(psi) + c_east
+    dy/dt = u cos(psi) - v sin(psi) + c_north
+
+The hull, propeller and rudder forces depend only on the water-relative velocities, which is
+exact for a current that is uniform over the ship length and slowly varying in time (the usual
+assumption of manoeuvring simulators: no current-gradient yaw moment is modelled). A stopped
+ship (u = v = r = 0, n = 0) therefore drifts exactly with the current.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from vessels.errors import ParameterError
+
+STATE_FIELDS = ("x", "y", "psi", "u", "v", "r", "delta", "n")
+
+
+@dataclass
+class VesselState:
+    """State of N vessels: eight float64 arrays of shape (N,). See the module docstring."""
+
+    x: np.ndarray
+    y: np.ndarray
+    psi: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    r: np.ndarray
+    delta: np.ndarray
+    n: np.ndarray
+
+    def __post_init__(self) -> None:
+        size = None
+        for f in fields(self):
+            arr = np.ascontiguousarray(getattr(self, f.name), dtype=np.float64)
+            if arr.ndim == 0:
+                arr = arr.reshape(1)
+            if arr.ndim != 1:
+                raise ParameterError(f"VesselState.{f.name} must be a 1-D array, got shape {arr.shape}")
+            if size is None:
+                size = arr.shape[0]
+            elif arr.shape[0] != size:
+                raise ParameterError(
+                    f"VesselState.{f.name} has length {arr.shape[0]}, expected {size} like the other fields"
+                )
+            object.__setattr__(self, f.name, arr)
+
+    @classmethod
+    def zeros(cls, n: int) -> VesselState:
+        """N vessels at the origin, heading north, at rest, rudder amidships, engine stopped."""
+        if int(n) != n or n < 0:
+            raise ParameterError(f"number of vessels must be a non-negative integer, got {n!r}")
+        return cls(*(np.zeros(int(n)) for _ in STATE_FIELDS))
+
+    @property
+    def n_vessels(self) -> int:
+        return int(self.x.shape[0])
+
+    def copy(self) -> VesselState:
+        return VesselState(*(getattr(self, k).copy() for k in STATE_FIELDS))
+
+    def as_array(self) -> np.ndarray:
+        """A (8, N) copy, rows in the order of :data:`STATE_FIELDS`."""
+        return np.stack([getattr(self, k) for k in STATE_FIELDS])
+
+    def check_finite(self) -> None:
+        """Raise :class:`ParameterError` naming the first field that holds NaN or inf."""
+        for k in STATE_FIELDS:
+            a = getattr(self, k)
+            if not np.all(np.isfinite(a)):
+                i = int(np.flatnonzero(~np.isfinite(a))[0])
+                raise ParameterError(f"VesselState.{k}[{i}] is not finite ({a[i]!r})")
+
+    # -- ground-referenced quantities -------------------------------------------------------
+    def ground_velocity(self, current: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(v_east, v_north) over ground [m/s]; ``current`` is (N, 2) east/north or None."""
+        s, c = np.sin(self.psi), np.cos(self.psi)
+        ve = self.u * s + self.v * c
+        vn = self.u * c - self.v * s
+        if current is not None:
+            cur = as_current(current, self.n_vessels)
+            ve = ve + cur[:, 0]
+            vn = vn + cur[:, 1]
+        return ve, vn
+
+    def sog(self, current: np.ndarray | None = None) -> np.ndarray:
+        """Speed over ground [m/s]."""
+        ve, vn = self.ground_velocity(current)
+        return np.hypot(ve, vn)
+
+    def cog(self, current: np.ndarray | None = None) -> np.ndarray:
+        """Course over ground [rad] in [0, 2 pi), 0 = north, clockwise (0 where SOG is 0)."""
+        ve, vn = self.ground_velocity(current)
+        return np.mod(np.arctan2(ve, vn), 2.0 * np.pi)
+
+    def heading_deg(self) -> np.ndarray:
+        """Heading wrapped to [0, 360) degrees."""
+        return np.mod(np.degrees(self.psi), 360.0)
+
+
+def as_current(current: np.ndarray | None, n: int) -> np.ndarray:
+    """Validate a current argument: None -> zeros, else a finite (N, 2) float64 array."""
+    if current is None:
+        return np.zeros((n, 2))
+    cur = np.asarray(current, dtype=np.float64)
+    if cur.shape == (2,):
+        cur = np.broadcast_to(cur, (n, 2))
+    if cur.shape != (n, 2):
+        raise ParameterError(f"current must have shape ({n}, 2) (east, north in m/s), got {cur.shape}")
+    if not np.all(np.isfinite(cur)):
+        raise ParameterError("current contains NaN or inf")
+    return cur
+
+
+def as_command(cmd, n: int, name: str) -> np.ndarray:
+    """Validate a command: a scalar or an (N,) array of finite floats."""
+    a = np.asarray(cmd, dtype=np.float64)
+    if a.ndim == 0:
+        a = np.full(n, float(a))
+    if a.shape != (n,):
+        raise ParameterError(f"{name} must be a scalar or have shape ({n},), got {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ParameterError(f"{name} contains NaN or inf")
+    return a
+
+
+@dataclass(frozen=True)
+class ActuatorLimits:
+    """Steering gear and engine limits of one vessel.
+
+    ``rudder_max`` [rad] (symmetric), ``rudder_rate`` [rad/s], ``revs_max`` [rev/s] (ahead),
+    ``revs_min`` [rev/s] (full astern, <= 0), ``revs_rate`` [rev/s^2] (how fast the engine
+    can change revolutions; a crash stop from full ahead to full astern takes
+    ``(revs_max - revs_min) / revs_rate`` seconds).
+    """
+
+    rudder_max: float
+    rudder_rate: float
+    revs_max: float
+    revs_min: float
+    revs_rate: float
+
+    def validate(self, where: str = "ActuatorLimits") -> ActuatorLimits:
+        for f in fields(self):
+            val = getattr(self, f.name)
+            if not isinstance(val, (int, float)) or not math.isfinite(val):
+                raise ParameterError(f"{where}.{f.name} must be a finite number, got {val!r}")
+        for name in ("rudder_max", "rudder_rate", "revs_max", "revs_rate"):
+            if getattr(self, name) <= 0.0:
+                raise ParameterError(f"{where}.{name} must be > 0, got {getattr(self, name)!r}")
+        if self.revs_min > 0.0:
+            raise ParameterError(f"{where}.revs_min must be <= 0 (astern), got {self.revs_min!r}")
+        if self.rudder_max > math.radians(90.0):
+            raise ParameterError(f"{where}.rudder_max must be <= pi/2 rad, got {self.rudder_max!r}")
+        return self
+
+
+class ActuatorArrays:
+    """(N,) arrays of actuator limits, stacked from :class:`ActuatorLimits`."""
+
+    __slots__ = ("rudder_max", "rudder_rate", "revs_max", "revs_min", "revs_rate")
+
+    def __init__(self, limits: list[ActuatorLimits]) -> None:
+        for i, lim in enumerate(limits):
+            if not isinstance(lim, ActuatorLimits):
+                raise ParameterError(f"limits[{i}] must be an ActuatorLimits, got {type(lim).__name__}")
+            lim.validate(f"limits[{i}]")
+        for name in self.__slots__:
+            setattr(self, name, np.array([getattr(lim, name) for lim in limits], dtype=np.float64))
+
+    def take(self, idx: np.ndarray) -> ActuatorArrays:
+        new = object.__new__(ActuatorArrays)
+        for name in self.__slots__:
+            setattr(new, name, getattr(self, name)[idx])
+        return new
+
+
+def apply_actuators(
+    lim: ActuatorArrays, delta: np.ndarray, n: np.ndarray, rudder_cmd: np.ndarray, revs_cmd: np.ndarray, dt: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Move rudder and revolutions towards their (clipped) targets at the limited rates.
+
+    Returns the new (delta, n). Both move linearly in time at most ``rate * dt`` per step, so the
+    values over the step are the linear ramp between the old and the new value.
+    """
+    tgt_d = np.clip(rudder_cmd, -lim.rudder_max, lim.rudder_max)
+    step_d = lim.rudder_rate * dt
+    new_d = delta + np.clip(tgt_d - delta, -step_d, step_d)
+    tgt_n = np.clip(revs_cmd, lim.revs_min, lim.revs_max)
+    step_n = lim.revs_rate * dt
+    new_n = n + np.clip(tgt_n - n, -step_n, step_n)
+    return new_d, new_n
