@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
+import numba
 import numpy as np
 
 from vessels.errors import ParameterError
@@ -210,3 +211,107 @@ def apply_actuators(
     step_n = lim.revs_rate * dt
     new_n = n + np.clip(tgt_n - n, -step_n, step_n)
     return new_d, new_n
+
+
+# -- numba kernel support ---------------------------------------------------------------------------
+# The step kernels of vessels.mmg and vessels.nomoto take the commands as 1-D float64 arrays of length
+# N or 1 (a scalar command) and the current as a (N, 2) or (1, 2) float64 array, always C-contiguous,
+# so that each kernel has a single compiled signature. The cheap shape checks stay in Python
+# (:func:`kernel_inputs`); the NaN / inf scan of commands and current runs inside the kernel, before
+# anything is written, and the Python wrapper turns its error code into the same ParameterError as
+# :func:`as_command` / :func:`as_current`.
+
+_ZERO_CURRENT = np.zeros((1, 2))  # current=None; never written (a read-only array would be another signature)
+ERR_RUDDER, ERR_REVS, ERR_CURRENT = 1, 2, 3
+
+
+def _kernel_command(cmd, n: int, name: str) -> np.ndarray:
+    t = type(cmd)
+    if t is float or t is int:
+        return np.array((cmd,), dtype=np.float64)
+    if t is np.ndarray and cmd.dtype == np.float64 and cmd.shape == (n,) and cmd.flags.c_contiguous:
+        return cmd
+    a = np.asarray(cmd, dtype=np.float64)
+    if a.ndim == 0:
+        return np.ascontiguousarray(a.reshape(1))
+    if a.shape != (n,):
+        raise ParameterError(f"{name} must be a scalar or have shape ({n},), got {a.shape}")
+    return np.ascontiguousarray(a)
+
+
+def _kernel_current(current, n: int) -> np.ndarray:
+    if current is None:
+        return _ZERO_CURRENT
+    if (
+        type(current) is np.ndarray
+        and current.dtype == np.float64
+        and current.shape == (n, 2)
+        and current.flags.c_contiguous
+    ):
+        return current
+    cur = np.asarray(current, dtype=np.float64)
+    if cur.shape == (2,):
+        return np.ascontiguousarray(cur.reshape(1, 2))
+    if cur.shape != (n, 2):
+        raise ParameterError(f"current must have shape ({n}, 2) (east, north in m/s), got {cur.shape}")
+    return np.ascontiguousarray(cur)
+
+
+def kernel_inputs(nv: int, state: VesselState, rudder_cmd, revs_cmd, current, dt, max_substep: float):
+    """Shape / dt checks of a step call; returns (rudder, revs, current, nsub, h) for a step kernel."""
+    if state.n_vessels != nv:
+        raise ParameterError(f"state has {state.n_vessels} vessels but the batch has {nv}")
+    if type(dt) is not float:
+        if isinstance(dt, bool) or not isinstance(dt, (int, float)):
+            raise ParameterError(f"dt must be a finite number > 0, got {dt!r}")
+        dt = float(dt)
+    if not (dt > 0.0 and dt != math.inf):
+        raise ParameterError(f"dt must be a finite number > 0, got {dt!r}")
+    rud = _kernel_command(rudder_cmd, nv, "rudder_cmd")
+    rev = _kernel_command(revs_cmd, nv, "revs_cmd")
+    cur = _kernel_current(current, nv)
+    nsub = max(1, math.ceil(dt / max_substep - 1e-9))
+    return rud, rev, cur, nsub, dt / nsub
+
+
+def raise_kernel_error(code: int) -> None:
+    """Raise the ParameterError for a non-zero error code of a step kernel."""
+    if code == ERR_RUDDER:
+        raise ParameterError("rudder_cmd contains NaN or inf")
+    if code == ERR_REVS:
+        raise ParameterError("revs_cmd contains NaN or inf")
+    raise ParameterError("current contains NaN or inf")
+
+
+def out_state(state: VesselState, out: VesselState | None) -> VesselState:
+    """The target of an in-place step: ``state`` itself (out=None) or ``out`` (same size, float64, contiguous)."""
+    if out is None:
+        return state
+    if type(out) is not VesselState:
+        raise ParameterError(f"out must be a VesselState, got {type(out).__name__}")
+    if out.n_vessels != state.n_vessels:
+        raise ParameterError(f"out has {out.n_vessels} vessels but the state has {state.n_vessels}")
+    return out
+
+
+@numba.njit(cache=True, fastmath=False)
+def check_kernel_inputs(rud: np.ndarray, rev: np.ndarray, cur: np.ndarray) -> int:
+    """0 if commands and current are finite, else the ERR_* code of the first bad one."""
+    for k in range(rud.shape[0]):
+        if not math.isfinite(rud[k]):
+            return ERR_RUDDER
+    for k in range(rev.shape[0]):
+        if not math.isfinite(rev[k]):
+            return ERR_REVS
+    for k in range(cur.shape[0]):
+        if not (math.isfinite(cur[k, 0]) and math.isfinite(cur[k, 1])):
+            return ERR_CURRENT
+    return 0
+
+
+@numba.njit(cache=True, fastmath=False)
+def actuate(value: float, cmd: float, lo: float, hi: float, rate: float, h: float) -> float:
+    """One actuator of :func:`apply_actuators`, scalar: move ``value`` towards clip(cmd, lo, hi) by <= rate h."""
+    tgt = min(max(cmd, lo), hi)
+    step = rate * h
+    return value + min(max(tgt - value, -step), step)

@@ -65,6 +65,36 @@ def test_batch_equals_individual_bit_identical_and_deterministic():
         assert np.array_equal(si.as_array()[:, 0], s.as_array()[:, i]), ids[i]
 
 
+def test_step_inplace_matches_step_and_large_batches_are_bit_identical():
+    ids = ["M6", "M8", "KVLCC2_L7", "REC", "TUG", "C3L", "PAX"] * 3
+    rng = np.random.default_rng(7)
+    for stepper, inplace, b in (
+        (mmg.step, mmg.step_inplace, catalogue.mmg_batch(ids)),
+        (nomoto.step, nomoto.step_inplace, catalogue.nomoto_batch(ids)),
+    ):
+        s0 = VesselState.zeros(len(ids))
+        s0.u[:] = rng.uniform(0.0, 4.0, len(ids))
+        s0.n[:] = rng.uniform(-2.0, 8.0, len(ids))
+        rud, revs, cur = rng.uniform(-0.6, 0.6, len(ids)), rng.uniform(-5, 9, len(ids)), rng.uniform(-1, 1, (len(ids), 2))
+        s = _run(b, stepper, s0.copy(), rud, revs, cur, 0.8, 20)
+        t, o = s0.copy(), VesselState.zeros(len(ids))
+        for _ in range(20):
+            assert inplace(b, t, rud, revs, cur, 0.8, out=o) is o
+            t, o = o, t
+        assert np.array_equal(s.as_array(), t.as_array())
+        t = s0.copy()
+        for _ in range(20):
+            inplace(b, t, rud, revs, cur, 0.8)
+        assert np.array_equal(s.as_array(), t.as_array())
+        i = 16
+        si = VesselState(*(a[i : i + 1].copy() for a in s0.as_array()))
+        si = _run(b.take([i]), stepper, si, float(rud[i]), revs[i], cur[i], 0.8, 20)
+        assert np.array_equal(si.as_array()[:, 0], s.as_array()[:, i])
+        with pytest.raises(ParameterError, match="revs_cmd"):
+            inplace(b, t, rud, np.full(len(ids), np.nan), cur, 0.8)
+        assert np.array_equal(s.as_array(), t.as_array())  # nothing written on error
+
+
 def test_actuator_rate_limits_and_no_nan_extremes():
     vt = catalogue.get("M8")
     b = catalogue.mmg_batch(["M8"] * 3)
