@@ -6,14 +6,13 @@ Reports, for the synthetic maps, a Duisburg-sized synthetic map (10 km x 6 km at
 exists, the shipped ``duisburg_ruhrort`` map: cold load (parse + raster precompute + cache write,
 with the precompute breakdown) and cached load; then rays/s for N origins x 32 rays and points/s
 for is_water, signed_distance, current and lane_coordinates at N = 1,000 and 100,000, each also as
-a ratio to a plain numpy pass (``np.multiply(a, 1.0001, out=b)``) over the same number of floats
+a ratio to a plain numpy pass (``a * 1.0001 + b``, benchmarks/_timing.py) over the same number of floats
 (2 N, the xy array; N x 32 for rays), measured in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import tempfile
 import time
@@ -22,27 +21,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import best_time, numpy_pass  # noqa: E402
 
 from harbour_maps import load_map, map_path  # noqa: E402
 from harbour_maps.build import synthetic  # noqa: E402
-
-
-def best_of(fn, repeat: int, number: int) -> float:
-    """Best mean time per call (s) over `repeat` rounds of `number` calls."""
-    best = math.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / number)
-    return best
-
-
-def numpy_pass(nfloats: int, repeat: int) -> float:
-    a = np.random.default_rng(0).random(nfloats)
-    b = np.empty_like(a)
-    number = max(1, 200_000 // max(nfloats, 1))
-    return best_of(lambda: np.multiply(a, 1.0001, out=b), repeat, number)
 
 
 def bench_load(path: Path, cache: Path) -> dict:
@@ -60,7 +44,7 @@ def bench_load(path: Path, cache: Path) -> dict:
     return {"map": m2, "cold": cold, "warm": warm}
 
 
-def bench_queries(m, sizes, repeat: int) -> None:
+def bench_queries(m, sizes) -> None:
     rng = np.random.default_rng(42)
     wxy = m.rasters.water_xy()
     print(f"  queries on {m.name} (points: 80 % in water cells, 20 % anywhere in the extent)")
@@ -70,30 +54,32 @@ def bench_queries(m, sizes, repeat: int) -> None:
         xy = wxy[k] + rng.uniform(-2.5, 2.5, (n, 2))
         anyw = rng.random(n) < 0.2
         xy[anyw] = rng.uniform([xmin, ymin], [xmax, ymax], (int(anyw.sum()), 2))
-        base = numpy_pass(2 * n, repeat)
-        number = max(1, 20_000 // n)
+        base = numpy_pass(2 * n)
         for label, fn in [("is_water", lambda xy=xy: m.is_water(xy)),
                           ("signed_distance", lambda xy=xy: m.signed_distance(xy)),
                           ("current", lambda xy=xy: m.current(xy)),
                           ("lane_coordinates", lambda xy=xy: m.lane_coordinates(xy))]:
-            t = best_of(fn, repeat, number)
+            t = best_time(fn)
             print(f"    N={n:>7,d} {label:17s} {t * 1e6:9.1f} us/call  {n / t / 1e6:7.2f} M points/s  "
                   f"ratio to numpy pass {t / base:6.1f}")
+        inw = xy[m.is_water(xy)]
+        t = best_time(lambda inw=inw: m.lane_coordinates(inw))
+        print(f"    N={len(inw):>7,d} lane_coordinates (water points only) {t * 1e6:9.1f} us/call  "
+              f"{len(inw) / t / 1e6:7.2f} M points/s")
         # rays
         n_rays = 32
         h = rng.uniform(0, 2 * np.pi, n)
         ang = np.radians(np.linspace(-180, 180, n_rays, endpoint=False))
-        t = best_of(lambda xy=xy, h=h: m.cast_rays(xy, h, ang), repeat, max(1, 2000 // n))
-        base_r = numpy_pass(n * n_rays, repeat)
+        t = best_time(lambda xy=xy, h=h, ang=ang: m.cast_rays(xy, h, ang))
+        base_r = numpy_pass(n * n_rays)
         print(f"    N={n:>7,d} cast_rays x{n_rays:<4d}    {t * 1e6:9.1f} us/call  {n * n_rays / t / 1e6:7.2f} M rays/s  "
               f"ratio to numpy pass {t / base_r:6.1f}")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="fewer repetitions, skip the Duisburg-sized map")
+    ap.add_argument("--quick", action="store_true", help="skip the Duisburg-sized synthetic map")
     a = ap.parse_args(argv)
-    repeat = 3 if a.quick else 7
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         cache = tmp / "cache"
@@ -111,7 +97,7 @@ def main(argv=None) -> int:
         print()
         for key in ("synthetic_river_bend", "benchmark", "duisburg"):
             if key in loaded:
-                bench_queries(loaded[key]["map"], (1_000, 100_000), repeat)
+                bench_queries(loaded[key]["map"], (1_000, 100_000))
     return 0
 
 
