@@ -92,8 +92,9 @@ def current_at(geo, widx, cfield, creach, speeds, x, y):
 
 
 @numba.njit(cache=True, inline="always")
-def ray_at(geo, widx, rays, x, y, heading, angles, out, max_range):
-    """Fill ``out[k]`` with the ray length from (x, y) towards ``heading + angles[k]``."""
+def ray_at(geo, widx, rays, x, y, heading, angles, cos_a, sin_a, out, max_range):
+    """Fill ``out[k]`` with the ray length from (x, y) towards ``heading + angles[k]``
+    (``cos_a``, ``sin_a``: cos and sin of the angles, precomputed by the caller)."""
     res = geo[G_RES]
     D = int(geo[G_D])
     stride = D + 2
@@ -128,7 +129,7 @@ def ray_at(geo, widx, rays, x, y, heading, angles, out, max_range):
         t = phi - d0
         v0 = rays[base + d0]
         v1 = rays[base + d0 + 1]
-        v = v0 + t * (v1 - v0) - A * math.cos(a) - B * math.sin(a)
+        v = v0 + t * (v1 - v0) - A * cos_a[k] - B * sin_a[k]
         out[k] = min(max(v, 0.0), max_range)
 
 
@@ -155,5 +156,16 @@ def current_batch(geo, widx, cfield, creach, speeds, xy, out):
 
 @numba.njit(cache=True)
 def rays_batch(geo, widx, rays, xy, headings, angles, max_range, out):
+    cos_a = np.cos(angles)
+    sin_a = np.sin(angles)
     for i in range(xy.shape[0]):
-        ray_at(geo, widx, rays, xy[i, 0], xy[i, 1], headings[i], angles, out[i], max_range)
+        ray_at(geo, widx, rays, xy[i, 0], xy[i, 1], headings[i], angles, cos_a, sin_a, out[i], max_range)
+
+
+@numba.njit(cache=True)
+def current_xy_batch(geo, widx, cfield, creach, speeds, x, y, out):
+    """Like :func:`current_batch` for separate x and y arrays (the vessel state's layout)."""
+    for i in range(x.shape[0]):
+        ce, cn = current_at(geo, widx, cfield, creach, speeds, x[i], y[i])
+        out[i, 0] = ce
+        out[i, 1] = cn

@@ -1,0 +1,220 @@
+"""Scenario configuration: frozen dataclasses per component, registered as Hydra structured configs.
+
+A scenario is a :class:`ScenarioConfig` made of one frozen dataclass per component (ego, start, goal,
+traffic, observation, reward, termination). The same strict merge serves both faces:
+
+- ``gymnasium.make("testbed/PortEntry-v0", traffic={"count": 5}, dt=0.5)`` — keyword overrides;
+- ``gymnasium.make(..., overrides=["traffic.count=5", "reward.collision=-500"])`` — Hydra-style dotlist;
+- ``testbed run PortEntry-v0 traffic.count=5`` and ``conf/`` YAML through Hydra's ``compose``.
+
+A mistyped key or a value of the wrong type is an error that names the key and the scenario
+(:class:`ConfigError`); nothing is silently ignored. The frozen dataclasses are turned into writable
+OmegaConf schemas for merging (OmegaConf refuses to merge into frozen dataclass nodes) and back into
+frozen instances with ``OmegaConf.to_object``, which re-checks every type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A bad scenario configuration: names the key, the value and the problem."""
+
+
+@dataclass(frozen=True)
+class EgoConfig:
+    """The controlled vessel."""
+
+    vessel_type: str = "M8"  # catalogue id (testbed vessel list)
+    model: str = "mmg"  # "mmg" (full MMG 3-DOF) or "nomoto" (fast first-order model)
+    max_revs_fraction: float = 1.0  # engine command +1 maps to this fraction of the type's max revs
+
+
+@dataclass(frozen=True)
+class StartConfig:
+    """Where an episode starts: a point on one of ``lanes`` (chosen uniformly)."""
+
+    lanes: list[str] = field(default_factory=list)  # lane ids; one is drawn per episode
+    # river-km ranges on the lane (lanes with km): [] (use along_m), [lo, hi] for every lane, or one
+    # [lo, hi] pair per lane, flattened: [lo_0, hi_0, lo_1, hi_1, ...]
+    km: list[float] = field(default_factory=list)
+    along_m: list[float] = field(default_factory=lambda: [0.0, 0.0])  # [lo, hi] metres from the lane start
+    cross_m: float = 10.0  # uniform +- cross-track offset [m]
+    heading_deg: float = 5.0  # uniform +- heading offset from the lane direction [deg]
+    speed_ms: list[float] = field(default_factory=lambda: [2.5, 3.5])  # [lo, hi] through the water [m/s]
+
+
+@dataclass(frozen=True)
+class GoalConfig:
+    """Where an episode should end."""
+
+    berths: list[str] = field(default_factory=list)  # berth ids; one is drawn per episode
+    lane: str = ""  # or: a point on this lane ...
+    km: float = math.nan  # ... at this river-km (lanes with km)
+    along_m: float = math.nan  # ... or this many metres from the lane start
+    position_tol_m: float = 30.0
+    heading_tol_deg: float = 30.0  # NaN: heading not required
+    speed_tol_ms: float = 1.0  # speed through the water at the goal
+
+
+@dataclass(frozen=True)
+class TrafficConfig:
+    """Scripted traffic following the fairway lanes (issue 3); AIS sources come later."""
+
+    count: int = 0
+    lanes: list[str] = field(default_factory=list)  # empty: every lane with direction "forward" or "both"
+    vessel_types: list[str] = field(default_factory=lambda: ["M8", "M6", "M9", "C3L", "TANKER", "PAX"])
+    speed_ms: list[float] = field(default_factory=lambda: [2.5, 4.0])  # through the water
+    min_gap_m: float = 250.0  # spacing along a lane at spawn, bow to stern
+    keep_clear_m: float = 80.0  # give-way: a traffic vessel slows down to keep this gap to anyone ahead
+
+
+@dataclass(frozen=True)
+class ObservationConfig:
+    """What the ego perceives (the flat Box layout is documented in :mod:`testbed.env`)."""
+
+    kind: str = "flat"  # "flat" (Box) or "dict" (Dict of Boxes)
+    n_rays: int = 32
+    ray_fov_deg: float = 360.0
+    ray_range_m: float = 1000.0
+    n_targets: int = 8
+    target_range_m: float = 2000.0
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    """Weights of the named reward components (each component is reported in ``info``)."""
+
+    progress: float = 1.0  # per 100 m of progress along the route
+    cross_track: float = -0.02  # per step, times |cross-track| / lane half width (capped at 3)
+    heading: float = -0.02  # per step, times |heading error to the route| / pi
+    collision: float = -100.0  # once, terminal
+    grounding: float = -100.0  # once, terminal
+    near_miss: float = -0.5  # per step while a target's CPA < near_miss_cpa_m within near_miss_tcpa_s
+    speed_limit: float = -0.1  # per step, times the excess over the harbour speed limit in m/s
+    energy: float = -0.005  # per step, times (revs / max revs)^3
+    smoothness: float = -0.01  # per step, times the squared change of the action
+    goal: float = 100.0  # once, on reaching the goal
+    near_miss_cpa_m: float = 50.0
+    near_miss_tcpa_s: float = 120.0
+    harbour_speed_limit_ms: float = 2.5  # inside harbour water (basins, canals); 9 km/h
+
+
+@dataclass(frozen=True)
+class ScenarioConfig:
+    """One scenario. ``dt`` is the fixed control step [s]; ``time_limit_s`` truncates the episode."""
+
+    name: str = "scenario"
+    map: str = "synthetic_channel"
+    discharge_m3s: float = math.nan  # NaN: the map's default discharge
+    dt: float = 1.0
+    time_limit_s: float = 1800.0
+    ego: EgoConfig = field(default_factory=EgoConfig)
+    start: StartConfig = field(default_factory=StartConfig)
+    goal: GoalConfig = field(default_factory=GoalConfig)
+    traffic: TrafficConfig = field(default_factory=TrafficConfig)
+    observation: ObservationConfig = field(default_factory=ObservationConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+
+    def validate(self) -> ScenarioConfig:
+        def bad(key: str, value: Any, problem: str) -> ConfigError:
+            return ConfigError(f"scenario {self.name!r}: {key} = {value!r}: {problem}")
+
+        if not (self.dt > 0 and math.isfinite(self.dt)):
+            raise bad("dt", self.dt, "must be a finite number > 0")
+        if not self.time_limit_s > self.dt:
+            raise bad("time_limit_s", self.time_limit_s, "must exceed dt")
+        if self.ego.model not in ("mmg", "nomoto"):
+            raise bad("ego.model", self.ego.model, "must be 'mmg' or 'nomoto'")
+        if not 0 < self.ego.max_revs_fraction <= 1:
+            raise bad("ego.max_revs_fraction", self.ego.max_revs_fraction, "must lie in (0, 1]")
+        if not self.start.lanes:
+            raise bad("start.lanes", self.start.lanes, "needs at least one lane id")
+        for key, rng in (("start.speed_ms", self.start.speed_ms), ("start.along_m", self.start.along_m),
+                         ("traffic.speed_ms", self.traffic.speed_ms)):  # fmt: skip
+            if len(rng) != 2 or rng[0] > rng[1]:
+                raise bad(key, rng, "must be [lo, hi] with lo <= hi")
+        km = self.start.km
+        if km and (len(km) not in (2, 2 * len(self.start.lanes)) or any(a > b for a, b in zip(km[::2], km[1::2], strict=False))):
+            raise bad("start.km", km, "must be [], [lo, hi] or one [lo, hi] pair per start lane, lo <= hi")
+        if not self.goal.berths and not self.goal.lane:
+            raise bad("goal", "", "set goal.berths or goal.lane")
+        if self.goal.lane and math.isnan(self.goal.km) and math.isnan(self.goal.along_m):
+            raise bad("goal.km", self.goal.km, "a lane goal needs goal.km or goal.along_m")
+        if self.traffic.count < 0:
+            raise bad("traffic.count", self.traffic.count, "must be >= 0")
+        if self.traffic.count and not self.traffic.vessel_types:
+            raise bad("traffic.vessel_types", self.traffic.vessel_types, "needs at least one type")
+        if self.observation.kind not in ("flat", "dict"):
+            raise bad("observation.kind", self.observation.kind, "must be 'flat' or 'dict'")
+        if self.observation.n_rays < 1 or self.observation.n_targets < 0:
+            raise bad("observation.n_rays/n_targets", (self.observation.n_rays, self.observation.n_targets),
+                      "need n_rays >= 1 and n_targets >= 0")  # fmt: skip
+        if not 0 < self.observation.ray_fov_deg <= 360:
+            raise bad("observation.ray_fov_deg", self.observation.ray_fov_deg, "must lie in (0, 360]")
+        if self.goal.position_tol_m <= 0:
+            raise bad("goal.position_tol_m", self.goal.position_tol_m, "must be > 0")
+        return self
+
+
+def _writable(node):
+    from omegaconf import DictConfig
+
+    node._set_flag("readonly", None)
+    if isinstance(node, DictConfig):
+        for key in node.keys():
+            _writable(node._get_node(key))
+    return node
+
+
+def schema(cfg: ScenarioConfig):
+    """A writable, typed OmegaConf node for ``cfg`` (unknown keys and wrong types are rejected)."""
+    from omegaconf import OmegaConf
+
+    return _writable(OmegaConf.structured(cfg))
+
+
+def apply_overrides(
+    cfg: ScenarioConfig, overrides: dict[str, Any] | None = None, dotlist: list[str] | None = None
+) -> ScenarioConfig:
+    """Merge keyword overrides (nested dicts) and a Hydra-style dotlist into ``cfg``, strictly."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    if not overrides and not dotlist:
+        return cfg.validate()
+    node = schema(cfg)
+    try:
+        if overrides:
+            node = OmegaConf.merge(node, overrides)
+        if dotlist:
+            node = OmegaConf.merge(node, OmegaConf.from_dotlist(list(dotlist)))
+        out = OmegaConf.to_object(node)
+    except OmegaConfBaseException as exc:
+        first = str(exc).splitlines()[0]
+        key = getattr(exc, "full_key", None)
+        raise ConfigError(f"scenario {cfg.name!r}: bad override{f' {key!r}' if key else ''}: {first}") from None
+    return _retuple(out).validate()
+
+
+def _retuple(obj):
+    """OmegaConf turns list defaults into ListConfig-backed lists: make them plain lists again."""
+    if dataclasses.is_dataclass(obj):
+        changes = {f.name: _retuple(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return dataclasses.replace(obj, **changes)
+    if isinstance(obj, list | tuple):
+        return [_retuple(v) for v in obj]
+    return obj
+
+
+def register_with_hydra(scenarios: dict[str, ScenarioConfig]) -> None:
+    """Register every scenario as a structured config in Hydra's ConfigStore (group ``scenario``)."""
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    for sid, cfg in scenarios.items():
+        cs.store(group="scenario", name=sid.split("/")[-1], node=schema(cfg))

@@ -1,0 +1,184 @@
+"""The single Gymnasium environment: the batched :class:`~testbed.world.World` with E = 1.
+
+## Description
+An inland ship (by default an M8 motor vessel, 110 x 11.45 m, MMG 3-DOF dynamics on the velocity
+through the water, river current from the map) navigates the Duisburg port or a synthetic curriculum
+map among scripted traffic. The scenario (``testbed/PortEntry-v0``, ``RhineTransit-v0``,
+``Berthing-v0``, ``Channel-v0``, ``Crossing-v0``; see :mod:`testbed.scenarios`) sets the map, the
+start and goal distributions, traffic, discharge, time step, time limit, reward weights and
+observation options.
+
+## Action Space
+``Box(-1, 1, (2,), float32)``: ``[rudder, engine]``. ``rudder`` x the type's maximum rudder angle
+(+ to starboard) is the rudder command; ``engine`` x the maximum revs (x ``ego.max_revs_fraction``)
+is the propeller revs command (negative: astern, limited to the type's astern revs). Both actuators
+move towards their commands at their rate limits. :class:`testbed.wrappers.DiscreteActions` gives a
+discrete version.
+
+## Observation Space
+``Box(-10, 10, (19 + K + 9 M,), float32)`` (``observation.kind="flat"``, K rays, M targets; default
+K = 32, M = 8: 123 values) or a ``Dict`` of the same numbers (``observation.kind="dict"``). The
+layout, with index, meaning, unit and range, is the table in :mod:`testbed.observation`.
+
+## Rewards
+Named components x weights (:mod:`testbed.reward`): progress along the route, cross-track error,
+heading error, collision, grounding, near miss, harbour speed limit, energy, smoothness, goal.
+``info["reward_components"]`` holds each weighted component; they sum to the reward.
+
+## Starting State
+A point on one of the start lanes (river-km or along-track range), a cross-track offset, a heading
+offset and a speed, all drawn from the episode's ``start`` generator; traffic placed on its lanes by
+the ``traffic`` generator.
+
+## Episode End
+Terminated: goal reached, collision (hull capsules overlap), grounding (a hull point on land),
+leaving the map. Truncated: ``time_limit_s``. ``info["outcome"]`` names which.
+
+## Arguments
+``gymnasium.make("testbed/PortEntry-v0", render_mode=None | "rgb_array" | "human",
+camera="follow" | "map", overrides=["traffic.count=10"], **keyword_overrides)``; keyword overrides are
+nested dicts or values of :class:`testbed.config.ScenarioConfig` (``traffic={"count": 10}``,
+``dt=0.5``). Unknown keys and wrong types raise :class:`testbed.config.ConfigError`.
+
+## Reproducibility
+``reset(seed=s)`` makes the episode and every later step bit-identical for the same actions; later
+``reset()`` calls draw the next episodes of the same seed.
+
+## Version History
+* v0: initial release (issue 3): scripted traffic, perfect perception of targets.
+"""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from testbed import observation as ob
+from testbed.config import ScenarioConfig, apply_overrides
+from testbed.scenarios import get as get_scenario
+from testbed.world import World
+
+
+def make_spaces(cfg: ScenarioConfig) -> tuple[spaces.Space, spaces.Space]:
+    """(observation space, action space) of one env of this scenario."""
+    oc = cfg.observation
+    d = ob.obs_dim(oc.n_rays, oc.n_targets)
+    act = spaces.Box(-1.0, 1.0, (2,), np.float32)
+    if oc.kind == "flat":
+        return spaces.Box(-ob.OBS_CLIP, ob.OBS_CLIP, (d,), np.float32), act
+    lim = ob.OBS_CLIP
+    return spaces.Dict({
+        "ego": spaces.Box(-lim, lim, (6,), np.float32),
+        "route": spaces.Box(-lim, lim, (11,), np.float32),
+        "current": spaces.Box(-lim, lim, (2,), np.float32),
+        "rays": spaces.Box(-lim, lim, (oc.n_rays,), np.float32),
+        "targets": spaces.Box(-lim, lim, (oc.n_targets, ob.TARGET_FEATURES), np.float32),
+    }), act  # fmt: skip
+
+
+def resolve_config(scenario: str | ScenarioConfig, overrides=None, kwargs=None) -> ScenarioConfig:
+    cfg = get_scenario(scenario) if isinstance(scenario, str) else scenario
+    return apply_overrides(cfg, kwargs or None, list(overrides) if overrides else None)
+
+
+class DuisburgEnv(gym.Env):
+    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 10}
+
+    def __init__(self, scenario: str | ScenarioConfig = "Channel-v0", render_mode: str | None = None,
+                 camera: str = "follow", overrides: list[str] | None = None, **kwargs) -> None:  # fmt: skip
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode={render_mode!r}; expected None, 'rgb_array' or 'human'")
+        self.cfg = resolve_config(scenario, overrides, kwargs)
+        self.world = World(self.cfg, 1)
+        self.observation_space, self.action_space = make_spaces(self.cfg)
+        self.render_mode = render_mode
+        self.camera = camera
+        self._renderer = None
+        self._act = np.zeros((1, 2))
+        self._flat = self.cfg.observation.kind == "flat"
+        self._needs_reset = True
+
+    def _obs(self):
+        o = self.world.obs[0].copy()
+        if self._flat:
+            return o
+        oc = self.cfg.observation
+        return {k: v.copy() for k, v in ob.split_dict(o, oc.n_rays, oc.n_targets).items()}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self.world.reset_env(0, seed)
+        self._needs_reset = False
+        if self.render_mode == "human":
+            self.render()
+        return self._obs(), self.world.info(0)
+
+    def step(self, action):
+        if self._needs_reset:
+            raise RuntimeError("call reset() before step() (and after an episode ended)")
+        a = self._act
+        a[0, 0] = action[0]
+        a[0, 1] = action[1]
+        if not (math.isfinite(a[0, 0]) and math.isfinite(a[0, 1])):
+            raise ValueError(f"action {action!r} is not finite")
+        reward, term, trunc, _ = self.world.step(a)
+        terminated, truncated = bool(term[0]), bool(trunc[0])
+        self._needs_reset = terminated or truncated
+        if self.render_mode == "human":
+            self.render()
+        return self._obs(), float(reward[0]), terminated, truncated, self.world.info(0)
+
+    # -- rendering --------------------------------------------------------------------------------
+    def scene(self, e: int = 0):
+        """The :class:`testbed.render.RenderScene` of env ``e`` (what the renderer draws)."""
+        from testbed.render import RenderScene, VesselSprite
+
+        w = self.world
+        st = w.ego
+        tr = w.traffic
+        ts = tr.state
+        ego = VesselSprite(float(st.x[e]), float(st.y[e]), float(st.psi[e]), float(w.ego_len[e]),
+                           float(w.ego_beam[e]), w.ego_type.id, kind="ego")  # fmt: skip
+        traffic = []
+        for j in range(tr.T):
+            i = e * tr.T + j
+            if tr.active[i]:
+                traffic.append(VesselSprite(float(ts.x[i]), float(ts.y[i]), float(ts.psi[i]), float(tr.length[i]),
+                                            float(tr.beam[i]), f"{tr.type_ids[tr.type_index[i]]} #{j}"))  # fmt: skip
+        n = int(w.route_n[e])
+        comps = w.comps[e] * w.weights
+        hud = {
+            "time [s]": round(float(w.t[e]), 1),
+            "speed [kn]": round(float(w.feats[e, ob.F_SOG]) * 3600 / 1852, 1),
+            "rudder [deg]": round(math.degrees(float(st.delta[e])), 1),
+            "engine [%]": round(100.0 * float(st.n[e]) / float(w.ego_nmax[e]), 0),
+            "goal dist [m]": round(float(w.feats[e, ob.F_DGOAL]), 0),
+        }
+        hud.update({f"r:{name}": round(float(v), 3) for name, v in zip(ob.COMPONENTS, comps, strict=True)})
+        rays = w.obs[e, ob.N_EGO:ob.N_EGO + len(w.angles)].astype(np.float64) * w.ray_range
+        return RenderScene(
+            t=float(w.t[e]), ego=ego, traffic=traffic, ray_origin=(float(st.x[e]), float(st.y[e])),
+            ray_world_angles=w.angles + float(st.psi[e]), ray_lengths=rays,
+            goal_xy=(float(w.goal[e, 0]), float(w.goal[e, 1])),
+            goal_psi=float(w.goal[e, 2]) if w.goal[e, 3] > 0 else None, goal_radius=float(w.goal_tol[e, 0]),
+            route_xy=w.route[e, :n].copy(), hud=hud,
+        )  # fmt: skip
+
+    def render(self):
+        if self.render_mode is None:
+            gym.logger.warn("render() called with render_mode=None; pass render_mode='rgb_array' or 'human'")
+            return None
+        if self._renderer is None:
+            from testbed.render import Renderer
+
+            self._renderer = Renderer(self.world.map, render_mode=self.render_mode, camera=self.camera,
+                                      fps=self.metadata["render_fps"])  # fmt: skip
+        return self._renderer.render(self.scene(0))
+
+    def close(self):
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None

@@ -1,0 +1,127 @@
+"""The registered scenarios (Gymnasium ids ``testbed/<Name>-v0``) as structured configs.
+
+=================  ======================  ============================================================
+id                 map                     task
+=================  ======================  ============================================================
+PortEntry-v0       duisburg_ruhrort        an M8 comes along the Rhine (downstream with the current from
+                                           km 777.8-779, or upstream against it from km 781.6-782.4),
+                                           turns into the Ruhrort harbour mouth and reaches a berth in
+                                           basin A, B or C (position 40 m, either heading along the
+                                           quay within 30 deg, speed below 1 m/s); 6 traffic vessels
+RhineTransit-v0    duisburg_ruhrort        upstream transit against the current on the upbound lane,
+                                           from km 783 to km 775 (river-km increase downstream), with
+                                           12 traffic vessels in both directions
+Berthing-v0        duisburg_ruhrort        a low-speed approach from the Hafenkanal into basin B to a
+                                           berth on its quay (position 25 m, heading 20 deg, 0.5 m/s)
+Channel-v0         synthetic_channel       a straight 2 km canal: run its length, 2 traffic vessels
+Crossing-v0        synthetic_crossing      a river crossed by a canal with 4 crossing traffic vessels
+=================  ======================  ============================================================
+
+``SCENARIOS`` maps each id to its :class:`~testbed.config.ScenarioConfig`; ``get(id)`` looks one up
+(with or without the ``testbed/`` prefix) and names the known ids when it does not exist.
+"""
+
+from __future__ import annotations
+
+import math
+
+from testbed.config import (
+    ConfigError,
+    EgoConfig,
+    GoalConfig,
+    ObservationConfig,
+    ScenarioConfig,
+    StartConfig,
+    TrafficConfig,
+)
+
+NAMESPACE = "testbed"
+
+SCENARIOS: dict[str, ScenarioConfig] = {
+    "PortEntry-v0": ScenarioConfig(
+        name="PortEntry-v0",
+        map="duisburg_ruhrort",
+        dt=1.0,
+        time_limit_s=2700.0,
+        ego=EgoConfig(vessel_type="M8", model="mmg"),
+        start=StartConfig(lanes=["lane-rhine-down", "lane-rhine-up"], km=[777.8, 779.0, 781.6, 782.4],
+                          cross_m=10.0, heading_deg=5.0, speed_ms=[2.5, 3.5]),
+        goal=GoalConfig(berths=["berth-01", "berth-02", "berth-03", "berth-04", "berth-05", "berth-06"],
+                        position_tol_m=40.0, heading_tol_deg=30.0, speed_tol_ms=1.0),
+        traffic=TrafficConfig(count=6, lanes=["lane-rhine-down", "lane-rhine-up"]),
+        observation=ObservationConfig(n_rays=32, n_targets=8),
+    ),
+    "RhineTransit-v0": ScenarioConfig(
+        name="RhineTransit-v0",
+        map="duisburg_ruhrort",
+        dt=1.0,
+        time_limit_s=4500.0,
+        ego=EgoConfig(vessel_type="M8", model="mmg"),
+        start=StartConfig(lanes=["lane-rhine-up"], km=[782.8, 783.2], cross_m=10.0, heading_deg=5.0,
+                          speed_ms=[3.0, 3.5]),
+        goal=GoalConfig(lane="lane-rhine-up", km=775.0, position_tol_m=80.0, heading_tol_deg=math.nan,
+                        speed_tol_ms=10.0),
+        traffic=TrafficConfig(count=12, lanes=["lane-rhine-down", "lane-rhine-up"]),
+    ),
+    "Berthing-v0": ScenarioConfig(
+        name="Berthing-v0",
+        map="duisburg_ruhrort",
+        dt=1.0,
+        time_limit_s=1200.0,
+        ego=EgoConfig(vessel_type="M8", model="mmg"),
+        start=StartConfig(lanes=["lane-basin_b"], along_m=[60.0, 120.0], cross_m=5.0, heading_deg=5.0,
+                          speed_ms=[1.0, 1.5]),
+        goal=GoalConfig(berths=["berth-03", "berth-04"], position_tol_m=25.0, heading_tol_deg=20.0,
+                        speed_tol_ms=0.5),
+        traffic=TrafficConfig(count=0),
+    ),
+    "Channel-v0": ScenarioConfig(
+        name="Channel-v0",
+        map="synthetic_channel",
+        dt=1.0,
+        time_limit_s=900.0,
+        ego=EgoConfig(vessel_type="M8", model="mmg"),
+        start=StartConfig(lanes=["lane_east"], along_m=[150.0, 300.0], cross_m=10.0, heading_deg=5.0,
+                          speed_ms=[2.0, 3.0]),
+        goal=GoalConfig(lane="lane_east", km=1.8, position_tol_m=50.0, heading_tol_deg=math.nan,
+                        speed_tol_ms=10.0),
+        traffic=TrafficConfig(count=2, lanes=["lane_west"], min_gap_m=300.0),
+    ),
+    "Crossing-v0": ScenarioConfig(
+        name="Crossing-v0",
+        map="synthetic_crossing",
+        dt=1.0,
+        time_limit_s=1200.0,
+        ego=EgoConfig(vessel_type="M8", model="mmg"),
+        start=StartConfig(lanes=["river_east"], km=[500.2, 500.5], cross_m=10.0, heading_deg=5.0,
+                          speed_ms=[2.5, 3.5]),
+        goal=GoalConfig(lane="river_east", km=502.6, position_tol_m=60.0, heading_tol_deg=math.nan,
+                        speed_tol_ms=10.0),
+        traffic=TrafficConfig(count=4, lanes=["canal_lane"], min_gap_m=250.0),
+    ),
+}
+
+
+def get(scenario_id: str) -> ScenarioConfig:
+    """The ScenarioConfig of ``scenario_id`` (``PortEntry-v0`` or ``testbed/PortEntry-v0``)."""
+    key = scenario_id.split("/", 1)[1] if scenario_id.startswith(NAMESPACE + "/") else scenario_id
+    if key not in SCENARIOS:
+        raise ConfigError(f"unknown scenario {scenario_id!r}; known: {', '.join(SCENARIOS)}")
+    return SCENARIOS[key]
+
+
+def register_all() -> None:
+    """Register every scenario with Gymnasium (single and vector entry points) and with Hydra."""
+    import gymnasium
+
+    for sid in SCENARIOS:
+        full = f"{NAMESPACE}/{sid}"
+        if full in gymnasium.registry:
+            continue
+        gymnasium.register(
+            id=full,
+            entry_point="testbed.env:DuisburgEnv",
+            vector_entry_point="testbed.vector_env:DuisburgVectorEnv",
+            kwargs={"scenario": sid},
+            disable_env_checker=False,
+        )

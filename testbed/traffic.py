@@ -1,0 +1,303 @@
+"""Scripted traffic: vessels that follow the fairway lanes with heading and speed keeping and give way.
+
+:class:`ScriptedTraffic` places ``count`` vessels per environment on the lanes at reset (seeded by the
+env's traffic generator) and, every step, computes their rudder and propeller commands in one compiled
+kernel (:func:`control_kernel`); the vessels themselves move with the batched Nomoto model of
+:mod:`vessels.nomoto`. The same object serves one env or a batch of E envs (arrays of E x T vessels).
+
+Behaviour of each traffic vessel (all in the kernel, no Python per vessel):
+
+- **Heading keeping**: line-of-sight guidance towards the lane point ``lookahead`` metres ahead of its
+  projection on the lane (lookahead = max(2.5 L, 150 m)), PD rudder on the heading error.
+- **Speed keeping**: propeller revs for its target speed through the water (the Nomoto model's
+  speed per rev), limited as below.
+- **Giving way** (to each other and to the ego): a vessel slows down for anyone in its path, i.e. ahead
+  within a corridor of the two half beams plus 25 m, so that the bow-to-stern gap does not fall below
+  ``keep_clear_m`` (speed = gap margin / 40 s, down to a full stop). It also slows to a quarter of its
+  speed when a crossing vessel on its starboard side, or the ego from any side, would come within a
+  ship length (CPA) within 120 s. A stopped vessel never moves into anyone; the ego can still ram it.
+- **Lane ends**: a vessel that reaches the end of its lane re-enters at the lane's start once that is
+  clear (``min_gap_m``); until then it is inactive (not drawn, not perceived, not collidable).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from harbour_maps.kernels import current_at
+from vessels import catalogue, nomoto
+from vessels.state import VesselState
+
+
+class TrafficError(ValueError):
+    pass
+
+
+class LaneTable:
+    """The map's lanes packed into flat arrays for the compiled kernels."""
+
+    def __init__(self, hmap, lane_ids: list[str] | None = None) -> None:
+        lanes = [ln for ln in hmap.lanes if not lane_ids or ln.id in lane_ids]
+        if lane_ids:
+            known = {ln.id for ln in hmap.lanes}
+            missing = [i for i in lane_ids if i not in known]
+            if missing:
+                raise TrafficError(f"map {hmap.name!r}: unknown traffic lane(s) {missing}; known: {sorted(known)}")
+        if not lanes:
+            raise TrafficError(f"map {hmap.name!r} has no lanes for traffic")
+        self.ids = [ln.id for ln in lanes]
+        self.xy = np.ascontiguousarray(np.concatenate([ln.xy for ln in lanes]), dtype=np.float64)
+        self.s = np.concatenate([ln.s for ln in lanes]).astype(np.float64)
+        self.start = np.cumsum([0] + [len(ln.xy) for ln in lanes]).astype(np.int64)
+        self.length = np.array([ln.length_m for ln in lanes], dtype=np.float64)
+
+    def point_at(self, lane: int, s: float) -> tuple[float, float, float]:
+        """(x, y, heading) at along-track distance s on lane ``lane`` (python, reset time only)."""
+        a, b = self.start[lane], self.start[lane + 1]
+        xy, ss = self.xy[a:b], self.s[a:b]
+        k = int(np.clip(np.searchsorted(ss, s) - 1, 0, len(ss) - 2))
+        t = (s - ss[k]) / max(ss[k + 1] - ss[k], 1e-9)
+        p = xy[k] + t * (xy[k + 1] - xy[k])
+        d = xy[k + 1] - xy[k]
+        return float(p[0]), float(p[1]), math.atan2(d[0], d[1])
+
+
+class ScriptedTraffic:
+    """T scripted vessels in each of E environments (flat index ``e * T + j``)."""
+
+    def __init__(self, hmap, cfg, n_envs: int, dt: float) -> None:
+        self.cfg = cfg
+        self.E = n_envs
+        self.T = int(cfg.count)
+        self.dt = dt
+        self.lanes = LaneTable(hmap, list(cfg.lanes) or None)
+        self.type_ids = [catalogue.get(t).id for t in cfg.vessel_types]
+        vts = [catalogue.get(t) for t in self.type_ids]
+        n = self.E * self.T
+        proto = nomoto.NomotoBatch.from_params([vt.nomoto for vt in vts], [vt.limits for vt in vts])
+        self._type_consts = proto.consts.copy()
+        self._type_spr = np.array([vt.nomoto.speed_per_rev for vt in vts])
+        self._type_len = np.array([vt.L_oa for vt in vts])
+        self._type_beam = np.array([vt.B for vt in vts])
+        self._type_rmax = np.array([vt.limits.rudder_max for vt in vts])
+        self.batch = nomoto.NomotoBatch.from_params([vts[0].nomoto] * max(n, 1), [vts[0].limits] * max(n, 1))
+        self.state = VesselState.zeros(n)
+        self.lane = np.zeros(n, dtype=np.int64)
+        self.seg = np.zeros(n, dtype=np.int64)
+        self.u_target = np.zeros(n)
+        self.active = np.zeros(n, dtype=np.uint8)
+        self.type_index = np.zeros(n, dtype=np.int64)
+        self.length = np.zeros(n)
+        self.beam = np.zeros(n)
+        self.speed_per_rev = np.ones(n)
+        self.rudder_max = np.ones(n)
+        self.rudder_cmd = np.zeros(n)
+        self.revs_cmd = np.zeros(n)
+        self.current = np.zeros((n, 2))
+        self._vx = np.zeros(n)
+        self._vy = np.zeros(n)
+
+    # -- reset ---------------------------------------------------------------------------------------
+    def reset_env(self, e: int, rng: np.random.Generator, ego_xy: np.ndarray, ego_clear_m: float = 400.0) -> None:
+        """Place env ``e``'s vessels on the lanes (uniform along the lanes, at least ``min_gap_m``
+        apart on a lane and ``ego_clear_m`` from the ego's start)."""
+        T = self.T
+        if T == 0:
+            return
+        lt = self.lanes
+        w = lt.length / lt.length.sum()
+        sl = slice(e * T, (e + 1) * T)
+        placed: list[tuple[int, float, float, float]] = []  # lane, s, x, y
+        for j in range(T):
+            i = e * T + j
+            k = int(rng.integers(len(self.type_ids)))
+            self._assign_type(i, k)
+            self.u_target[i] = rng.uniform(*self.cfg.speed_ms)
+            ok = False
+            for _ in range(50):
+                lane = int(rng.choice(len(w), p=w))
+                s = rng.uniform(0.0, max(lt.length[lane] - self.length[i], 1.0))
+                x, y, psi = lt.point_at(lane, s)
+                if math.hypot(x - ego_xy[0], y - ego_xy[1]) < ego_clear_m:
+                    continue
+                if any(math.hypot(x - px, y - py) < self.cfg.min_gap_m + self.length[i] for _, _, px, py in placed):
+                    continue
+                ok = True
+                break
+            if ok:
+                placed.append((lane, s, x, y))
+                self.lane[i] = lane
+                self.seg[i] = int(np.clip(np.searchsorted(lt.s[lt.start[lane]:lt.start[lane + 1]], s) - 1, 0, None))
+                self._set_pose(i, x, y, psi, self.u_target[i])
+                self.active[i] = 1
+            else:  # no room: stays inactive until its lane start is clear
+                self.lane[i] = lane
+                self.seg[i] = 0
+                self._set_pose(i, 1e9, 1e9, 0.0, 0.0)
+                self.active[i] = 0
+        st = self.state
+        st.r[sl] = 0.0
+        st.v[sl] = 0.0
+        st.delta[sl] = 0.0
+
+    def _assign_type(self, i: int, k: int) -> None:
+        self.type_index[i] = k
+        self.batch.consts[i] = self._type_consts[k]
+        self.speed_per_rev[i] = self._type_spr[k]
+        self.length[i] = self._type_len[k]
+        self.beam[i] = self._type_beam[k]
+        self.rudder_max[i] = self._type_rmax[k]
+
+    def _set_pose(self, i: int, x: float, y: float, psi: float, u: float) -> None:
+        st = self.state
+        st.x[i], st.y[i], st.psi[i], st.u[i] = x, y, psi, u
+        st.n[i] = u / self.speed_per_rev[i]
+
+    # -- step ----------------------------------------------------------------------------------------
+    def step(self, hmap_kernels, ego: VesselState, ego_len: np.ndarray, ego_beam: np.ndarray,
+             ego_cur: np.ndarray) -> None:  # fmt: skip
+        """Commands for every traffic vessel, then one Nomoto step (``hmap_kernels`` = (geo, widx,
+        cfield, creach, speeds) for the current lookup)."""
+        if self.T == 0:
+            return
+        geo, widx, cfield, creach, speeds = hmap_kernels
+        st = self.state
+        control_kernel(
+            self.E, self.T, self.lanes.xy, self.lanes.s, self.lanes.start, self.lanes.length,
+            st.x, st.y, st.psi, st.u, st.r, self.lane, self.seg, self.u_target, self.active, self.length,
+            self.beam, self.speed_per_rev, self.rudder_max, ego.x, ego.y, ego.psi, ego.u, ego.v, ego_cur,
+            ego_len, ego_beam, self.cfg.keep_clear_m, self.cfg.min_gap_m, self.rudder_cmd, self.revs_cmd,
+            geo, widx, cfield, creach, speeds, self.current, self._vx, self._vy,
+        )  # fmt: skip
+        nomoto.step_inplace(self.batch, st, self.rudder_cmd, self.revs_cmd, self.current, self.dt)
+
+
+@numba.njit(cache=True)
+def _wrap(a):
+    return (a + math.pi) % (2.0 * math.pi) - math.pi
+
+
+@numba.njit(cache=True)
+def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tgt, active, length, beam, spr,
+                   rmax, ex, ey, epsi, eu, ev, ecur, elen, ebeam, keep_clear, min_gap, rud_out, rev_out,
+                   geo, widx, cfield, creach, speeds, cur_out, vx, vy):  # fmt: skip
+    for e in range(E):
+        for j in range(T):
+            i = e * T + j
+            vx[i] = u[i] * math.sin(psi[i])
+            vy[i] = u[i] * math.cos(psi[i])
+        for j in range(T):
+            i = e * T + j
+            ln = lane[i]
+            a = lstart[ln]
+            b = lstart[ln + 1]
+            if active[i] == 0:
+                # re-enter at the lane start when it is clear
+                sx = lxy[a, 0]
+                sy = lxy[a, 1]
+                clear = math.hypot(sx - ex[e], sy - ey[e]) > min_gap + elen[e]
+                for k in range(T):
+                    m = e * T + k
+                    if m != i and active[m] == 1 and math.hypot(sx - x[m], sy - y[m]) < min_gap + length[m]:
+                        clear = False
+                if clear:
+                    x[i] = sx
+                    y[i] = sy
+                    psi[i] = math.atan2(lxy[a + 1, 0] - sx, lxy[a + 1, 1] - sy)
+                    u[i] = u_tgt[i]
+                    r[i] = 0.0
+                    seg[i] = 0
+                    active[i] = 1
+                else:
+                    rud_out[i] = 0.0
+                    rev_out[i] = 0.0
+                    cur_out[i, 0] = 0.0
+                    cur_out[i, 1] = 0.0
+                    u[i] = 0.0
+                    continue
+            # projection on the lane, advancing the segment index
+            k = a + seg[i]
+            while True:
+                dx = lxy[k + 1, 0] - lxy[k, 0]
+                dy = lxy[k + 1, 1] - lxy[k, 1]
+                l2 = dx * dx + dy * dy
+                t = ((x[i] - lxy[k, 0]) * dx + (y[i] - lxy[k, 1]) * dy) / max(l2, 1e-12)
+                if t > 1.0 and k + 2 < b:
+                    k += 1
+                    continue
+                break
+            seg[i] = k - a
+            t = min(max(t, 0.0), 1.0)
+            s_here = ls[k] + t * math.sqrt(l2)
+            if s_here > llen[ln] - 0.5 * length[i] - 5.0:
+                active[i] = 0  # lane end: re-enter at the start when clear
+                x[i] = 1e9
+                y[i] = 1e9
+                u[i] = 0.0
+                rud_out[i] = 0.0
+                rev_out[i] = 0.0
+                cur_out[i, 0] = 0.0
+                cur_out[i, 1] = 0.0
+                continue
+            # line-of-sight target
+            s_t = min(s_here + max(2.5 * length[i], 150.0), llen[ln])
+            kk = k
+            while kk + 2 < b and ls[kk + 1] < s_t:
+                kk += 1
+            tt = (s_t - ls[kk]) / max(ls[kk + 1] - ls[kk], 1e-9)
+            tx = lxy[kk, 0] + tt * (lxy[kk + 1, 0] - lxy[kk, 0])
+            ty = lxy[kk, 1] + tt * (lxy[kk + 1, 1] - lxy[kk, 1])
+            err = _wrap(math.atan2(tx - x[i], ty - y[i]) - psi[i])
+            rud = 1.5 * err - 20.0 * r[i]
+            rud_out[i] = min(max(rud, -rmax[i]), rmax[i])
+            # speed keeping and giving way
+            sh = math.sin(psi[i])
+            ch = math.cos(psi[i])
+            ui = u[i]
+            v_des = u_tgt[i]
+            for kk2 in range(T + 1):
+                if kk2 == T:  # the ego
+                    ox, oy, olen, obeam, is_ego = ex[e], ey[e], elen[e], ebeam[e], True
+                    ovx = eu[e] * math.sin(epsi[e]) + ev[e] * math.cos(epsi[e]) + ecur[e, 0]
+                    ovy = eu[e] * math.cos(epsi[e]) - ev[e] * math.sin(epsi[e]) + ecur[e, 1]
+                else:
+                    m = e * T + kk2
+                    if m == i or active[m] == 0:
+                        continue
+                    ox, oy, olen, obeam, is_ego = x[m], y[m], length[m], beam[m], False
+                    ovx = vx[m]
+                    ovy = vy[m]
+                rx = ox - x[i]
+                ry = oy - y[i]
+                reach = 0.5 * (length[i] + olen) + keep_clear + 120.0 * (ui + 5.0)
+                if rx * rx + ry * ry > reach * reach:
+                    continue
+                along = rx * sh + ry * ch
+                lat = rx * ch - ry * sh
+                half = 0.5 * (beam[i] + obeam) + 25.0
+                if along > 0.0 and abs(lat) < half:
+                    gap = along - 0.5 * (length[i] + olen)
+                    o_along = ovx * sh + ovy * ch  # the other's speed along my heading
+                    allowed = max(0.0, (gap - keep_clear) / 40.0 + max(o_along, 0.0))
+                    if gap < keep_clear:
+                        allowed = 0.0
+                    v_des = min(v_des, allowed)
+                # crossing / ego encounter: CPA within a ship length in the next 120 s
+                dvx = ovx - ui * sh
+                dvy = ovy - ui * ch
+                dv2 = dvx * dvx + dvy * dvy
+                if dv2 > 1e-6:
+                    tcpa = -(rx * dvx + ry * dvy) / dv2
+                    if 0.0 < tcpa < 120.0:
+                        cx = rx + dvx * tcpa
+                        cy = ry + dvy * tcpa
+                        if math.sqrt(cx * cx + cy * cy) < 0.5 * (length[i] + olen) + 20.0 and (is_ego or lat > 0.0):
+                            if along > -0.5 * length[i]:
+                                v_des = min(v_des, 0.25 * u_tgt[i])
+            rev_out[i] = v_des / spr[i]
+            ce, cn = current_at(geo, widx, cfield, creach, speeds, x[i], y[i])
+            cur_out[i, 0] = ce
+            cur_out[i, 1] = cn

@@ -1,0 +1,242 @@
+"""The batched world: E environments, each with one ego and T scripted traffic vessels.
+
+``World`` composes the pure parts; it holds no physics or perception code of its own:
+
+==============  ==========================================================================
+part            where
+==============  ==========================================================================
+map queries     :mod:`harbour_maps.kernels` (compiled, on precomputed rasters)
+ego dynamics    :mod:`vessels.mmg` / :mod:`vessels.nomoto` ``step_inplace`` over the E egos
+traffic         :class:`testbed.traffic.ScriptedTraffic` (compiled control + Nomoto step)
+route           :class:`testbed.route.RoutePlanner` (at reset only)
+perception      :func:`testbed.observation.perceive_kernel` (obs, contacts, reward features)
+reward          :mod:`testbed.reward` (named components x weights)
+task            :mod:`testbed.task` (start / goal sampling, termination)
+==============  ==========================================================================
+
+The single Gymnasium env is this world with E = 1; the VectorEnv is the same world with E = N.
+Every env has its own random streams, spawned from its reset seed with ``SeedSequence.spawn``:
+``start`` (start pose and goal), ``traffic`` (traffic placement) and ``noise`` (reserved for
+sensor noise), so that adding draws to one concern never shifts another.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from harbour_maps import kernels as mk
+from harbour_maps import load_map
+from testbed import observation as ob
+from testbed import reward as rw
+from testbed import task as tk
+from testbed.config import ConfigError, ScenarioConfig
+from testbed.route import RoutePlanner
+from testbed.traffic import ScriptedTraffic
+from vessels import catalogue, mmg, nomoto
+from vessels.state import VesselState
+
+PMAX = 1024  # maximum route points
+
+HARBOUR_KINDS = ("harbour", "basin", "mouth", "lock")
+
+
+@lru_cache(maxsize=8)
+def map_bundle(name: str):
+    """(map, route planner, harbour-zone flag per water cell) of a map, loaded once per process."""
+    import shapely
+
+    hmap = load_map(name)
+    planner = RoutePlanner(hmap)
+    R = hmap.rasters
+    polys = [f.geometry for f in hmap.features.values()
+             if f.type in ("water", "lock") and f.properties.get("kind", "lock") in HARBOUR_KINDS]  # fmt: skip
+    flag = np.zeros(R.n_water + 1)
+    if polys:
+        xy = R.water_xy()
+        flag[:-1] = shapely.contains_xy(shapely.union_all(polys), xy[:, 0], xy[:, 1])
+    return hmap, planner, flag
+
+
+class World:
+    def __init__(self, cfg: ScenarioConfig, n_envs: int = 1) -> None:
+        cfg.validate()
+        self.cfg = cfg
+        self.E = E = int(n_envs)
+        self.dt = float(cfg.dt)
+        try:
+            self.map, self.planner, self.harbour_cell = map_bundle(cfg.map)
+        except (ValueError, KeyError) as exc:
+            raise ConfigError(f"scenario {cfg.name!r}: map = {cfg.map!r}: {exc}") from None
+        self.task = tk.Task(cfg, self.map)
+        vt = catalogue.get(cfg.ego.vessel_type)
+        self.ego_type = vt
+        if cfg.ego.model == "mmg":
+            self.ego_batch = catalogue.mmg_batch([vt.id] * E)
+            self._ego_step = mmg.step_inplace
+        else:
+            self.ego_batch = catalogue.nomoto_batch([vt.id] * E)
+            self._ego_step = nomoto.step_inplace
+        self.ego = VesselState.zeros(E)
+        self.ego_cur = np.zeros((E, 2))
+        self.ego_len = np.full(E, vt.L_oa)
+        self.ego_beam = np.full(E, vt.B)
+        self.ego_rmax = np.full(E, vt.limits.rudder_max)
+        self.ego_nmax = np.full(E, vt.limits.revs_max * cfg.ego.max_revs_fraction)
+        self.traffic = ScriptedTraffic(self.map, cfg.traffic, E, self.dt)
+        q = None if math.isnan(cfg.discharge_m3s) else cfg.discharge_m3s
+        R = self.map.rasters
+        self._geo = mk.pack_geo(R)
+        self._speeds = self.map.reach_speeds(q).astype(np.float64)
+        self._widx = self.map._widx_k
+        self._cfield = self.map._cfield
+        self._creach = self.map._creach_k
+        self._sdf = self.map._sdf_flat
+        self._rays = self.map._rays
+        self._mapk = (self._geo, self._widx, self._cfield, self._creach, self._speeds)
+        oc = cfg.observation
+        self.angles = ob.ray_angles(oc.n_rays, oc.ray_fov_deg)
+        self._cos_a = np.cos(self.angles)
+        self._sin_a = np.sin(self.angles)
+        self.ray_range = float(min(oc.ray_range_m, R.ray_max_range))
+        self.obs_dim = ob.obs_dim(oc.n_rays, oc.n_targets)
+        self.obs = np.zeros((E, self.obs_dim), dtype=np.float32)
+        self.feats = np.zeros((E, ob.N_FEATS))
+        self.comps = np.zeros((E, len(ob.COMPONENTS)))
+        self.weights = rw.weights(cfg.reward)
+        self.reward = np.zeros(E)
+        self.route = np.zeros((E, PMAX, 2))
+        self.route_s = np.zeros((E, PMAX))
+        self.route_n = np.full(E, 2, dtype=np.int64)
+        self.route_seg = np.zeros(E, dtype=np.int64)
+        self.goal = np.zeros((E, 4))
+        self.goal_tol = np.zeros((E, 3))
+        self.goal_name = [""] * E
+        self.prev_s = np.zeros(E)
+        self.actions = np.zeros((E, 2))
+        self.prev_actions = np.zeros((E, 2))
+        self.t = np.zeros(E)
+        self._tbuf = np.zeros(len(self.angles) + max(oc.n_targets, 1))
+        self._rud = np.zeros(E)
+        self._rev = np.zeros(E)
+        # seeds: per env a base seed and an episode counter (see reset_env)
+        self._base_seed = [None] * E
+        self._episode = np.zeros(E, dtype=np.int64)
+
+    # -- reset ------------------------------------------------------------------------------------
+    def reset_env(self, e: int, seed: int | None = None) -> None:
+        """Start a new episode in env ``e``. ``seed`` sets the env's base seed; without one the next
+        episode of the current base seed is drawn (episode k uses ``SeedSequence(base, spawn_key=(k,))``)."""
+        if seed is not None:
+            self._base_seed[e] = int(seed)
+            self._episode[e] = 0
+        elif self._base_seed[e] is None:
+            self._base_seed[e] = int(np.random.SeedSequence().entropy % (2**63))
+            self._episode[e] = 0
+        ss = np.random.SeedSequence(self._base_seed[e], spawn_key=(int(self._episode[e]),))
+        self._episode[e] += 1
+        rng_start, rng_traffic, _rng_noise = (np.random.default_rng(s) for s in ss.spawn(3))
+        ep = self.task.sample(rng_start, self.planner, self.ego_len[e])
+        st = self.ego
+        st.x[e], st.y[e], st.psi[e] = ep.start_xy[0], ep.start_xy[1], ep.start_psi
+        st.u[e], st.v[e], st.r[e], st.delta[e] = ep.start_speed, 0.0, 0.0, 0.0
+        st.n[e] = self._revs_for(ep.start_speed)
+        n = len(ep.route)
+        if n > PMAX:
+            raise ConfigError(f"scenario {self.cfg.name!r}: route has {n} points, more than {PMAX}")
+        self.route[e, :n] = ep.route
+        self.route[e, n:] = ep.route[-1]
+        seg = np.hypot(*np.diff(ep.route, axis=0).T)
+        self.route_s[e, 0] = 0.0
+        self.route_s[e, 1:n] = np.cumsum(seg)
+        self.route_s[e, n:] = self.route_s[e, n - 1]
+        self.route_n[e] = n
+        self.route_seg[e] = 0
+        self.goal[e] = ep.goal
+        self.goal_tol[e] = ep.goal_tol
+        self.goal_name[e] = ep.goal_name
+        self.traffic.reset_env(e, rng_traffic, ep.start_xy)
+        self.t[e] = 0.0
+        self.prev_actions[e] = 0.0
+        self.actions[e] = 0.0
+        self.prev_s[e] = 0.0
+        mk.current_xy_batch(*self._mapk, st.x[e:e + 1], st.y[e:e + 1], self.ego_cur[e:e + 1])
+        self._perceive(e, e + 1)
+        self.comps[e] = 0.0  # nothing happened yet
+
+    def _revs_for(self, speed: float) -> float:
+        vt = self.ego_type
+        if self.cfg.ego.model == "mmg":
+            return float(vt.mmg.self_propulsion_revs(max(speed, 0.0)))
+        return float(speed / vt.nomoto.speed_per_rev)
+
+    # -- step -------------------------------------------------------------------------------------
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Advance all E envs by dt. Returns (reward (E,), terminated (E,), truncated (E,), comps (E, C))."""
+        a = self.actions
+        np.clip(actions, -1.0, 1.0, out=a)
+        np.multiply(a[:, 0], self.ego_rmax, out=self._rud)
+        np.multiply(a[:, 1], self.ego_nmax, out=self._rev)
+        st = self.ego
+        mk.current_xy_batch(*self._mapk, st.x, st.y, self.ego_cur)
+        self._ego_step(self.ego_batch, st, self._rud, self._rev, self.ego_cur, self.dt)
+        self.traffic.step(self._mapk, st, self.ego_len, self.ego_beam, self.ego_cur)
+        self.t += self.dt
+        self._perceive(0, self.E)
+        self.prev_actions[:] = a
+        reward = self.reward
+        f = self.feats
+        terminated = (f[:, ob.F_REACHED] + f[:, ob.F_COLLIDED] + f[:, ob.F_GROUNDED] + f[:, ob.F_OUT]) > 0
+        truncated = (self.t >= self.cfg.time_limit_s - 1e-9) & ~terminated
+        return reward, terminated, truncated, self.comps
+
+    def _perceive(self, e0: int, e1: int) -> None:
+        tr = self.traffic
+        ts = tr.state
+        oc = self.cfg.observation
+        rc = self.cfg.reward
+        ob.perceive_kernel(
+            e0, e1, tr.T, self.ego.x, self.ego.y, self.ego.psi, self.ego.u, self.ego.v, self.ego.r,
+            self.ego.delta, self.ego.n, self.ego_cur, self.ego_len, self.ego_beam, self.ego_rmax, self.ego_nmax,
+            ts.x, ts.y, ts.psi, ts.u, tr.active, tr.length, tr.beam,
+            self.route, self.route_s, self.route_n, self.route_seg, self.goal, self.goal_tol,
+            self._geo, self._sdf, self._widx, self._rays, self.harbour_cell,
+            self.angles, self._cos_a, self._sin_a, self.ray_range, oc.n_targets, float(oc.target_range_m), rc.near_miss_cpa_m,
+            rc.near_miss_tcpa_s, rc.harbour_speed_limit_ms,
+            self.actions, self.prev_actions, self.prev_s, self.weights, self.obs, self.feats, self.comps,
+            self.reward, self._tbuf,
+        )  # fmt: skip
+
+    # -- views ------------------------------------------------------------------------------------
+    OUTCOMES = np.array([None, "collision", "grounding", "left_map", "goal", "time_limit"], dtype=object)
+
+    def outcomes(self) -> np.ndarray:
+        """(E,) object array: the outcome of each env's last step (None while running)."""
+        f = self.feats
+        code = np.select(
+            [f[:, ob.F_COLLIDED] > 0, f[:, ob.F_GROUNDED] > 0, f[:, ob.F_OUT] > 0, f[:, ob.F_REACHED] > 0,
+             self.t >= self.cfg.time_limit_s - 1e-9],
+            [1, 2, 3, 4, 5], 0,
+        )  # fmt: skip
+        return self.OUTCOMES[code]
+
+    def outcome(self, e: int) -> str | None:
+        return self.outcomes()[e]
+
+    def info(self, e: int) -> dict:
+        """The ``info`` dict of env ``e`` (weighted reward components, outcome, key figures)."""
+        f = self.feats[e]
+        comps = self.comps[e] * self.weights
+        return {
+            "reward_components": {name: float(v) for name, v in zip(ob.COMPONENTS, comps, strict=True)},
+            "outcome": self.outcome(e),
+            "is_success": bool(f[ob.F_REACHED] > 0),
+            "time_s": float(self.t[e]),
+            "distance_to_goal_m": float(f[ob.F_DGOAL]),
+            "cross_track_m": float(f[ob.F_CROSS]),
+            "min_cpa_m": float(f[ob.F_MINCPA]) if f[ob.F_MINCPA] < 1e8 else math.inf,
+            "speed_over_ground_ms": float(f[ob.F_SOG]),
+            "goal": self.goal_name[e],
+        }
