@@ -212,9 +212,38 @@ def _retuple(obj):
 
 
 def register_with_hydra(scenarios: dict[str, ScenarioConfig]) -> None:
-    """Register every scenario as a structured config in Hydra's ConfigStore (group ``scenario``)."""
+    """Register every scenario as a root structured config in Hydra's ConfigStore, so that YAML files
+    in ``conf/`` can extend them (``defaults: [PortEntry-v0, _self_]``)."""
     from hydra.core.config_store import ConfigStore
 
     cs = ConfigStore.instance()
     for sid, cfg in scenarios.items():
-        cs.store(group="scenario", name=sid.split("/")[-1], node=schema(cfg))
+        cs.store(name=sid.split("/")[-1], node=schema(cfg))
+
+
+def compose_scenario(name: str, overrides: list[str] | None = None, conf_dir: str | None = None) -> ScenarioConfig:
+    """Hydra compose: a registered scenario id or a YAML file of ``conf_dir`` (default: the repository's
+    ``conf/``), with Hydra command-line overrides. Errors name the key."""
+    import os
+
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from testbed.scenarios import SCENARIOS
+
+    register_with_hydra(SCENARIOS)
+    conf_dir = os.path.abspath(conf_dir or os.path.join(os.path.dirname(__file__), "..", "conf"))
+    key = name.split("/", 1)[1] if name.startswith("testbed/") else name
+    if not os.path.isdir(conf_dir):
+        conf_dir = os.path.abspath(os.path.dirname(__file__))  # installed without conf/: registered ids only
+    try:
+        with initialize_config_dir(version_base="1.3", config_dir=conf_dir):
+            node = compose(key, overrides=list(overrides or []))
+        obj = OmegaConf.to_object(node)
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise ConfigError(f"scenario {name!r}: {str(exc).splitlines()[0]}") from None
+    if not isinstance(obj, ScenarioConfig):
+        raise ConfigError(f"scenario {name!r}: {conf_dir}/{key}.yaml does not extend a registered scenario")
+    return _retuple(obj).validate()

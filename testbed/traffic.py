@@ -13,7 +13,9 @@ Behaviour of each traffic vessel (all in the kernel, no Python per vessel):
   speed per rev), limited as below.
 - **Giving way** (to each other and to the ego): a vessel slows down for anyone in its path, i.e. ahead
   within a corridor of the two half beams plus 25 m, so that the bow-to-stern gap does not fall below
-  ``keep_clear_m`` (speed = gap margin / 40 s, down to a full stop). It also slows to a quarter of its
+  ``keep_clear_m``: the allowed speed is the lower of margin / 40 s and the speed from which it can
+  still stop within the margin, plus the other's speed along its heading; revs follow a proportional
+  speed law, going astern when it must slow down. It also slows to a quarter of its
   speed when a crossing vessel on its starboard side, or the ego from any side, would come within a
   ship length (CPA) within 120 s. A stopped vessel never moves into anyone; the ego can still ram it.
 - **Lane ends**: a vessel that reaches the end of its lane re-enters at the lane's start once that is
@@ -281,7 +283,10 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                 if along > 0.0 and abs(lat) < half:
                     gap = along - 0.5 * (length[i] + olen)
                     o_along = ovx * sh + ovy * ch  # the other's speed along my heading
-                    allowed = max(0.0, (gap - keep_clear) / 40.0 + max(o_along, 0.0))
+                    margin = max(gap - keep_clear, 0.0)
+                    # the speed from which the vessel can still stop in the margin (about 0.03 m/s^2
+                    # astern deceleration), and never more than closing the margin in 40 s
+                    allowed = min(margin / 40.0, math.sqrt(2.0 * 0.015 * margin)) + max(o_along, 0.0)
                     if gap < keep_clear:
                         allowed = 0.0
                     v_des = min(v_des, allowed)
@@ -297,7 +302,8 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                         if math.sqrt(cx * cx + cy * cy) < 0.5 * (length[i] + olen) + 20.0 and (is_ego or lat > 0.0):
                             if along > -0.5 * length[i]:
                                 v_des = min(v_des, 0.25 * u_tgt[i])
-            rev_out[i] = v_des / spr[i]
+            # proportional speed control: astern revs when faster than wanted (clipped by the actuator)
+            rev_out[i] = (v_des + 4.0 * (v_des - ui)) / spr[i]
             ce, cn = current_at(geo, widx, cfield, creach, speeds, x[i], y[i])
             cur_out[i, 0] = ce
             cur_out[i, 1] = cn

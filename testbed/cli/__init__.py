@@ -18,17 +18,18 @@ class CLIError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from testbed.cli import map_cmd, vessel_cmd
+    from testbed.cli import map_cmd, run_cmd, vessel_cmd
 
     parser = argparse.ArgumentParser(
         prog="testbed",
-        description="Duisburg Smart Shipping Testbed: maps, vessels and (later) the environment.",
+        description="Duisburg Smart Shipping Testbed: maps, vessels, scenarios and agents.",
     )
     parser.add_argument("--version", action="version", version=f"testbed {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     map_cmd.register(sub)
     vessel_cmd.register(sub)
+    run_cmd.register(sub)
     return parser
 
 
