@@ -18,8 +18,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 
 def register(sub) -> None:
     p = sub.add_parser("run", help="run episodes of a scenario with an agent; JSON summaries, frames, GIFs",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from testbed.config import ConfigError, compose_scenario
-from testbed.route import RoutePlanner, RouteError
+from testbed.route import RouteError, RoutePlanner
 from testbed.scenarios import get
 from testbed.world import World, map_bundle
 
