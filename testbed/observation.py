@@ -135,13 +135,24 @@ def _seg_seg_dist(p1x, p1y, q1x, q1y, p2x, p2y, q2x, q2y):
 
 
 @numba.njit(cache=True)
+def command_kernel(actions_in, actions, rmax, nmax, rud, rev):
+    """Clip the actions to [-1, 1] (NaN -> 0) and scale them to rudder [rad] and revs [rev/s] commands."""
+    for e in range(actions.shape[0]):
+        for k in range(2):
+            a = actions_in[e, k]
+            actions[e, k] = min(max(a, -1.0), 1.0) if a == a else 0.0
+        rud[e] = actions[e, 0] * rmax[e]
+        rev[e] = actions[e, 1] * nmax[e]
+
+
+@numba.njit(cache=True)
 def perceive_kernel(
     e0, e1, T, ex, ey, epsi, eu, ev, er, edelta, en, ecur, elen, ebeam, ermax, enmax,
     tx, ty, tpsi, tu, tactive, tlen, tbeam,
     route, route_s, route_n, route_seg, goal, goal_tol,
     geo, sdf, widx, rays, harbour_cell,
     angles, cos_a, sin_a, ray_range, M, target_range, near_cpa, near_tcpa, speed_limit,
-    actions, prev_actions, prev_s, weights, obs, feats, comps, reward, tbuf,
+    actions, prev_actions, prev_s, weights, obs, feats, comps, reward, done, tbuf,
 ):  # fmt: skip
     K = angles.shape[0]
     xmax = geo[0] + geo[4] * geo[3]
@@ -337,4 +348,7 @@ def perceive_kernel(
         for q in range(c.shape[0]):
             rew += c[q] * weights[q]
         reward[e] = rew
+        done[e] = reached or collided > 0.0 or min_sdf < 0.0 or out_of_map
         prev_s[e] = s_here
+        prev_actions[e, 0] = actions[e, 0]
+        prev_actions[e, 1] = actions[e, 1]

@@ -87,7 +87,7 @@ class DuisburgVectorEnv(VectorEnv):
     def step(self, actions):
         a = np.asarray(actions, dtype=np.float64).reshape(self.num_envs, 2)
         reward, term, trunc, _ = self.world.step(a)
-        reward = reward.copy()
+        reward, term, trunc = reward.copy(), term.copy(), trunc.copy()
         if self._autoreset.any():
             for e in np.flatnonzero(self._autoreset):
                 self.world.reset_env(int(e))

@@ -107,6 +107,7 @@ class World:
         self.comps = np.zeros((E, len(ob.COMPONENTS)))
         self.weights = rw.weights(cfg.reward)
         self.reward = np.zeros(E)
+        self.done = np.zeros(E, dtype=np.bool_)
         self.route = np.zeros((E, PMAX, 2))
         self.route_s = np.zeros((E, PMAX))
         self.route_n = np.full(E, 2, dtype=np.int64)
@@ -175,22 +176,17 @@ class World:
     # -- step -------------------------------------------------------------------------------------
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Advance all E envs by dt. Returns (reward (E,), terminated (E,), truncated (E,), comps (E, C))."""
-        a = self.actions
-        np.clip(actions, -1.0, 1.0, out=a)
-        np.multiply(a[:, 0], self.ego_rmax, out=self._rud)
-        np.multiply(a[:, 1], self.ego_nmax, out=self._rev)
+        ob.command_kernel(np.asarray(actions, dtype=np.float64), self.actions, self.ego_rmax, self.ego_nmax,
+                          self._rud, self._rev)  # fmt: skip
         st = self.ego
         mk.current_xy_batch(*self._mapk, st.x, st.y, self.ego_cur)
         self._ego_step(self.ego_batch, st, self._rud, self._rev, self.ego_cur, self.dt)
         self.traffic.step(self._mapk, st, self.ego_len, self.ego_beam, self.ego_cur)
         self.t += self.dt
         self._perceive(0, self.E)
-        self.prev_actions[:] = a
-        reward = self.reward
-        f = self.feats
-        terminated = (f[:, ob.F_REACHED] + f[:, ob.F_COLLIDED] + f[:, ob.F_GROUNDED] + f[:, ob.F_OUT]) > 0
+        terminated = self.done
         truncated = (self.t >= self.cfg.time_limit_s - 1e-9) & ~terminated
-        return reward, terminated, truncated, self.comps
+        return self.reward, terminated, truncated, self.comps
 
     def _perceive(self, e0: int, e1: int) -> None:
         tr = self.traffic
@@ -206,7 +202,7 @@ class World:
             self.angles, self._cos_a, self._sin_a, self.ray_range, oc.n_targets, float(oc.target_range_m), rc.near_miss_cpa_m,
             rc.near_miss_tcpa_s, rc.harbour_speed_limit_ms,
             self.actions, self.prev_actions, self.prev_s, self.weights, self.obs, self.feats, self.comps,
-            self.reward, self._tbuf,
+            self.reward, self.done, self._tbuf,
         )  # fmt: skip
 
     # -- views ------------------------------------------------------------------------------------
@@ -223,20 +219,26 @@ class World:
         return self.OUTCOMES[code]
 
     def outcome(self, e: int) -> str | None:
-        return self.outcomes()[e]
+        """The outcome of env ``e`` (same priority as :meth:`outcomes`, without the array work)."""
+        f = self.feats[e]
+        for key, name in ((ob.F_COLLIDED, "collision"), (ob.F_GROUNDED, "grounding"), (ob.F_OUT, "left_map"),
+                          (ob.F_REACHED, "goal")):  # fmt: skip
+            if f[key] > 0:
+                return name
+        return "time_limit" if self.t[e] >= self.cfg.time_limit_s - 1e-9 else None
 
     def info(self, e: int) -> dict:
         """The ``info`` dict of env ``e`` (weighted reward components, outcome, key figures)."""
-        f = self.feats[e]
-        comps = self.comps[e] * self.weights
+        f = self.feats[e].tolist()
+        comps = (self.comps[e] * self.weights).tolist()
         return {
-            "reward_components": {name: float(v) for name, v in zip(ob.COMPONENTS, comps, strict=True)},
+            "reward_components": dict(zip(ob.COMPONENTS, comps, strict=True)),
             "outcome": self.outcome(e),
-            "is_success": bool(f[ob.F_REACHED] > 0),
+            "is_success": f[ob.F_REACHED] > 0,
             "time_s": float(self.t[e]),
-            "distance_to_goal_m": float(f[ob.F_DGOAL]),
-            "cross_track_m": float(f[ob.F_CROSS]),
-            "min_cpa_m": float(f[ob.F_MINCPA]) if f[ob.F_MINCPA] < 1e8 else math.inf,
-            "speed_over_ground_ms": float(f[ob.F_SOG]),
+            "distance_to_goal_m": f[ob.F_DGOAL],
+            "cross_track_m": f[ob.F_CROSS],
+            "min_cpa_m": f[ob.F_MINCPA] if f[ob.F_MINCPA] < 1e8 else math.inf,
+            "speed_over_ground_ms": f[ob.F_SOG],
             "goal": self.goal_name[e],
         }
