@@ -76,6 +76,8 @@ RHINE_NODES = [
     (-205.0, 3720.0, 185.0),  # downstream end (Alsum / Walsum side)
 ]
 
+FUNNEL_M = 70.0  # chamfer of the basin entrances off the Hafenkanal, each side [m]
+
 # --- channels and basins: centre polylines (first node inside the water they branch from) ------
 # id -> (name, kind, width_m, [(x, y), ...])
 CHANNELS = {
@@ -266,6 +268,33 @@ def build() -> dict:
     for cid, (name, kind, width, nodes) in chan.items():
         polys[cid] = channel_polygon(nodes, width)
         add(f"water-{cid}", "water", polys[cid], name=name, kind=kind, waterway=WATERWAY.get(cid, name))
+    # Entrance funnels ("Einfahrtstrichter") where the basins branch off the Hafenkanal: the corners
+    # of the junction are chamfered by FUNNEL_M on either side, so that a 110 m ship whose tightest
+    # turning radius is about 100 m can make the 90 deg turn in. Real basin entrances are widened
+    # in this way; their exact shape here is assumed (see the accuracy statement).
+    hk = LineString(CHANNELS["hafenkanal"][3])
+    hk_w = CHANNELS["hafenkanal"][2]
+    for cid in ("basin_a", "basin_b", "basin_c", "eisenbahnhafen"):
+        _name, _kind, width, nodes = CHANNELS[cid]
+        root = hk.interpolate(hk.project(Point(nodes[0])))
+        root = np.array([root.x, root.y])
+        d = hk.interpolate(hk.project(Point(root)) + 1.0)
+        t = np.array([d.x, d.y]) - root
+        t /= np.linalg.norm(t)
+        axis = np.array(nodes[1], float) - np.array(nodes[0], float)
+        axis /= np.linalg.norm(axis)
+        side = np.sign(t[0] * axis[1] - t[1] * axis[0]) or 1.0  # which bank of the canal the basin is on
+        n_bank = np.array([-t[1], t[0]]) * side  # towards the basin
+        edge = root + n_bank * (hk_w / 2.0 - 1.0)
+        perp = np.array([axis[1], -axis[0]])
+        mouth = root + axis * (hk_w / 2.0 + FUNNEL_M)
+        funnel = Polygon([edge - t * (width / 2.0 + FUNNEL_M), edge + t * (width / 2.0 + FUNNEL_M),
+                          mouth + perp * (width / 2.0 - 1.0) * np.sign(perp @ t),
+                          mouth - perp * (width / 2.0 - 1.0) * np.sign(perp @ t)]).convex_hull
+        polys[cid] = unary_union([polys[cid], funnel])
+        for f in features:
+            if f["id"] == f"water-{cid}":
+                f["geometry"] = polys[cid]
     # Rhein-Herne-Kanal head: from the Hafenkanal end past P8 to the lower head of the lock at P9
     lock_axis = bearing(P["P8"], P["P9"])
     u = np.array([math.sin(lock_axis), math.cos(lock_axis)])
