@@ -1,0 +1,273 @@
+"""A classical autopilot: the baseline that trained agents and hackathon teams must beat.
+
+It reads only the flat observation vector (layout: :mod:`testbed.observation`) and is vectorised over
+N environments with numpy. Per env it keeps a small state (integrators, the give-way heading offset),
+which :meth:`Autopilot.reset` clears.
+
+Control laws (angles in rad, speeds in m/s, ``dt`` the control step):
+
+- **Guidance** (line of sight): the env's line-of-sight point on the route (obs 9-10, ~2 ship lengths
+  ahead) gives the desired course over ground ``chi = los_err``; a proportional cross-track correction
+  ``-atan(k_ct * cross)`` is added when the route is far off the LOS line (only the part that the
+  LOS bearing does not already contain). The drift angle ``beta = atan2(v + c_stb, u + c_fwd)`` (sway
+  obs 1 and the current in the body frame, obs 17-18) is subtracted so that the *course over ground*
+  points at the LOS point: this cancels the current's set directly, and a slow integral of the
+  cross-track error removes what is left.
+- **Final approach**: within ``approach_m`` of the goal the aim blends from the goal bearing (obs 12-13)
+  to the goal heading (obs 14-15) as the ship closes in, so that it arrives aligned with the quay.
+- **Heading control** (cascade): desired yaw rate ``r_d = clip(e / t_heading, +-r_max)``, rudder
+  ``= k_r (r_d - r) + k_i * integral(e)`` (the rate term gives the damping from the yaw-rate obs 2),
+  clipped to [-1, 1].
+- **Speed** (PI with a feed-forward of the engine map): the desired speed through the water is the
+  minimum of the cruise speed, a braking profile ``sqrt(v_end^2 + 2 a d)`` on the route remaining
+  (obs 16) or, near the end, on the distance to the goal projected on the bow (obs 11-13; negative
+  past the goal, so the ship backs up), a turn profile that slows for large heading errors and for a
+  bend ahead (the angle between the route direction, obs 7-8, and the LOS bearing), and the give-way
+  limit below. The engine may go astern to stop.
+- **Give-way** (CPA / TCPA, target block obs 19+K onwards): a target with ``CPA < cpa_m`` and
+  ``0 < TCPA < tcpa_s`` is a risk ``(1 - CPA / cpa_m)``; a meeting vessel (head-on sector) or one
+  crossing from starboard makes the ship alter course to starboard (inland rule: port to port), a
+  vessel ahead in the lane (same direction, slower) or any close risk makes it slow down; a vessel
+  very close ahead caps the speed at the target's speed along our heading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+N_EGO = 19
+TARGET_FEATURES = 9
+# steady-state engine command -> speed through the water of the M8 (measured on the flat channel)
+_FF_SPEED = np.array([-0.6, 0.0, 1.46, 2.52, 3.97, 5.0])
+_FF_ENGINE = np.array([-0.6, 0.0, 0.2, 0.5, 0.8, 1.0])
+
+
+@dataclass(frozen=True)
+class AutopilotConfig:
+    """Gains and limits of the :class:`Autopilot` (SI units, angles in rad)."""
+
+    dt: float = 1.0  # control step [s]
+    # guidance
+    lookahead_m: float = 120.0  # own LOS distance on the current route segment
+    los_blend: float = 1.0  # weight of the env's LOS bearing (obs 9-10; anticipates bends) ...
+    los_blend_narrow: float = 0.45  # ... in narrow water (less corner cutting at junctions)
+    k_cross_i: float = 2e-5  # integral of the cross-track error [rad / (m s)]
+    cross_i_max: float = 0.15  # integral clamp [rad]
+    max_drift: float = 0.5  # clamp of the drift-angle compensation [rad]
+    approach_m: float = 120.0  # final approach: blend goal bearing -> goal heading below this distance
+    align_m: float = 45.0  # ... fully the goal heading at this distance
+    # heading control
+    t_heading: float = 12.0  # heading error -> desired yaw rate time constant [s]
+    r_max: float = 0.05  # desired yaw-rate limit [rad/s]
+    k_rate: float = 40.0  # rudder per rad/s of yaw-rate error
+    k_heading_i: float = 0.002  # rudder per rad s of heading error
+    heading_i_max: float = 0.2
+    # speed
+    cruise: float = 4.0  # cruise speed through the water [m/s]
+    cruise_narrow: float = 1.8  # ... where the water is narrower than narrow_m (harbour)
+    narrow_m: float = 130.0
+    ray_range_m: float = 1000.0  # the env's observation.ray_range_m
+    ray_fov_deg: float = 360.0  # the env's observation.ray_fov_deg
+    v_end: float = 0.25  # speed aimed for at the goal
+    decel: float = 0.012  # braking profile [m/s^2]
+    v_min: float = 0.8  # lowest speed on the way (keeps rudder authority) outside the final approach
+    turn_slow: float = 4.0  # speed reduction per rad of heading error / bend ahead
+    astern_m: float = 250.0  # astern allowed only this close to the goal ...
+    engine_min_steer: float = 0.15  # ... elsewhere the engine stays at least this ahead (rudder wash)
+    kick: float = 1.6  # engine floor per rudder beyond kick_from (a kick ahead to turn) ...
+    kick_from: float = 0.3  # ... outside the final approach
+    k_speed: float = 0.6  # engine per m/s of speed error
+    k_speed_i: float = 0.01  # engine per m/s s
+    speed_i_max: float = 0.3
+    # give-way
+    cpa_m: float = 60.0  # risk when the CPA is below this ...
+    tcpa_s: float = 360.0  # ... within this time
+    avoid_turn: float = 0.35  # course alteration to starboard at full risk [rad]
+    avoid_slow: float = 0.6  # fraction of the desired speed removed at full risk
+    follow_gap_m: float = 300.0  # vessel ahead in the lane closer than this: match its speed
+    target_range_m: float = 2000.0  # the env's observation.target_range_m (scale of obs rel pos)
+
+
+def _ang(s, c):
+    return np.arctan2(s, c)
+
+
+class Autopilot:
+    """LOS guidance + PID heading/speed control + CPA give-way, from the observation only."""
+
+    def __init__(self, config: AutopilotConfig | None = None, n_rays: int = 32, n_targets: int = 8) -> None:
+        self.cfg = config or AutopilotConfig()
+        self.n_rays = int(n_rays)
+        self.n_targets = int(n_targets)
+        self.obs_dim = N_EGO + self.n_rays + TARGET_FEATURES * self.n_targets
+        self._n = 0
+        self._alloc(0)
+        fov = self.cfg.ray_fov_deg
+        if fov >= 360.0:
+            self._angles = np.linspace(-np.pi, np.pi, self.n_rays, endpoint=False)
+        else:
+            half = np.radians(fov) / 2
+            self._angles = np.linspace(-half, half, self.n_rays) if self.n_rays > 1 else np.zeros(1)
+
+    # -- state ------------------------------------------------------------------------------------
+    def _alloc(self, n: int) -> None:
+        self._n = n
+        self.cross_i = np.zeros(n)
+        self.heading_i = np.zeros(n)
+        self.speed_i = np.zeros(n)
+
+    def reset(self, mask=None) -> None:
+        """Clear the internal state of the envs in ``mask`` (bool (N,) or indices; None: all)."""
+        if mask is None:
+            self._alloc(self._n)
+            return
+        for a in (self.cross_i, self.heading_i, self.speed_i):
+            a[mask] = 0.0
+
+    # -- policy -----------------------------------------------------------------------------------
+    def act(self, obs) -> np.ndarray:
+        """One env: ``obs`` (D,) -> action (2,) float32 ``[rudder, engine]``."""
+        return self.act_batch(np.asarray(obs)[None, :])[0]
+
+    def act_batch(self, obs) -> np.ndarray:
+        """N envs: ``obs`` (N, D) -> actions (N, 2) float32."""
+        o = np.asarray(obs, dtype=np.float64)
+        if o.ndim != 2 or o.shape[1] != self.obs_dim:
+            raise ValueError(f"expected observations of shape (N, {self.obs_dim}), got {o.shape}")
+        n = o.shape[0]
+        if n != self._n:
+            self._alloc(n)
+        c = self.cfg
+        dt = c.dt
+        u = o[:, 0] * 5.0
+        v = o[:, 1] * 2.0
+        r = o[:, 2] * 0.05
+        cross = o[:, 6] * 100.0
+        path_err = _ang(o[:, 7], o[:, 8])
+        los_err = _ang(o[:, 9], o[:, 10])
+        dgoal = o[:, 11] * 2000.0
+        gbear = _ang(o[:, 12], o[:, 13])
+        gerr = _ang(o[:, 14], o[:, 15])
+        rem = o[:, 16] * 5000.0
+        c_fwd = o[:, 17] * 3.0
+        c_stb = o[:, 18] * 3.0
+
+        # ---- guidance: desired course relative to the heading ----
+        # narrow water (harbour canals and basins, from the beam rays): a lower cruise speed
+        ang = self._angles
+        lens = o[:, N_EGO:N_EGO + self.n_rays] * c.ray_range_m
+        lat = lens * np.abs(np.sin(ang))[None, :]
+        side = (np.abs(np.sin(ang)) > 0.85)[None, :]
+        stb = np.where(side & (ang > 0)[None, :], lat, np.inf).min(axis=1)
+        port = np.where(side & (ang < 0)[None, :], lat, np.inf).min(axis=1)
+        width = stb + port
+        narrow = width < c.narrow_m
+        los_ct = _wrap(path_err - los_err)  # the LOS bearing's offset from the route direction
+        # final approach: goal bearing, then the goal heading
+        w_goal = np.clip((c.approach_m - dgoal) / max(c.approach_m - c.align_m, 1.0), 0.0, 1.0)
+        # drift (current set + sway): make the course over ground follow chi
+        gf = u + c_fwd
+        gs = v + c_stb
+        beta = np.clip(np.arctan2(gs, np.maximum(gf, 0.3)), -c.max_drift, c.max_drift)
+        beta = np.where(dgoal < c.align_m, 0.0, beta)  # alongside: the heading matters, not the course
+
+        own = path_err - np.arctan(cross / c.lookahead_m)  # LOS on the current segment (no corner cutting)
+        blend = np.where(narrow, c.los_blend_narrow, c.los_blend)
+        chi = (1.0 - blend) * own + blend * los_err - self.cross_i
+        chi = np.where(dgoal < c.approach_m, (1 - w_goal) * gbear + w_goal * gerr, chi)
+
+        # ---- give-way ----
+        turn_cmd, v_cap = self._give_way(o, u, v, c_fwd, c_stb, stb)
+        chi = chi + turn_cmd
+        e = _wrap(chi - beta)
+
+        # integral of the cross-track error (slow; frozen in bends and on the final approach)
+        freeze = (np.abs(los_ct) > 0.15) | (dgoal < c.approach_m) | (turn_cmd != 0)
+        self.cross_i = np.where(freeze, self.cross_i,
+                                np.clip(self.cross_i + c.k_cross_i * cross * dt, -c.cross_i_max, c.cross_i_max))
+
+        # ---- heading control (cascade: heading -> yaw rate -> rudder) ----
+        r_d = np.clip(e / c.t_heading, -c.r_max, c.r_max)
+        self.heading_i = np.clip(self.heading_i + e * dt, -c.heading_i_max / max(c.k_heading_i, 1e-9),
+                                 c.heading_i_max / max(c.k_heading_i, 1e-9))
+        rudder = c.k_rate * (r_d - r) + c.k_heading_i * self.heading_i
+        rudder = np.clip(rudder, -1.0, 1.0)
+
+        # ---- speed profile ----
+        d_fwd = dgoal * np.cos(gbear)
+        near = rem < 1.5 * c.approach_m
+        dist = np.where(near, np.minimum(rem, np.abs(d_fwd)) * np.sign(d_fwd), rem)
+        v_brake = np.sqrt(c.v_end**2 + 2.0 * c.decel * np.maximum(dist, 0.0))
+        v_brake = np.where(dist < 0, -np.minimum(0.4, 0.02 * -dist), v_brake)
+        bend = np.abs(_wrap(los_err - path_err))
+        cruise = np.where(narrow, c.cruise_narrow, c.cruise)
+        v_turn = np.maximum(cruise - c.turn_slow * np.maximum(np.abs(e), bend), c.v_min)
+        v_des = np.minimum(np.minimum(cruise, v_brake), v_turn)
+        v_des = np.minimum(v_des, v_cap)
+
+        # ---- speed control: feed-forward + PI ----
+        err = v_des - u
+        self.speed_i = np.clip(self.speed_i + err * dt * c.k_speed_i, -c.speed_i_max, c.speed_i_max)
+        engine = np.interp(v_des, _FF_SPEED, _FF_ENGINE) + c.k_speed * err + self.speed_i
+        # astern kills the rudder's propeller wash: only near the goal and when roughly on course
+        floor = np.where(np.abs(e) < 0.35, -1.0, c.engine_min_steer)
+        # the rudder needs the propeller's slipstream: push the engine up with the rudder demand
+        kick = np.where((dist < c.astern_m) | np.isfinite(v_cap), 0.0, c.kick * (np.abs(rudder) - c.kick_from))
+        floor = np.maximum(floor, kick)  # (no kick while giving way: slowing down comes first)
+        engine = np.clip(engine, floor, 1.0)
+        return np.stack([rudder, engine], axis=1).astype(np.float32)
+
+    def _give_way(self, o, u, v, c_fwd, c_stb, stb_clear):
+        """(course alteration (N,) rad, speed cap (N,) m/s) from the target block."""
+        c = self.cfg
+        n = o.shape[0]
+        base = N_EGO + self.n_rays
+        if self.n_targets == 0:
+            return np.zeros(n), np.full(n, np.inf)
+        t = o[:, base:base + TARGET_FEATURES * self.n_targets].reshape(n, self.n_targets, TARGET_FEATURES)
+        present = t[..., 0] > 0.5
+        px = t[..., 1] * c.target_range_m  # forward
+        py = t[..., 2] * c.target_range_m  # starboard
+        rng = np.hypot(px, py)
+        rvx = t[..., 3] * 5.0
+        rvy = t[..., 4] * 5.0
+        cpa = t[..., 5] * 1000.0
+        tcpa = t[..., 6] * 600.0
+        tlen = t[..., 7] * 200.0
+        # the target's own velocity in our body frame (relative velocity + our velocity over ground)
+        gf = (u + c_fwd)[:, None]
+        gs = (v + c_stb)[:, None]
+        tvx = rvx + gf
+        tvy = rvy + gs
+        tspeed = np.hypot(tvx, tvy)
+        rel_course = np.arctan2(tvy, tvx)  # the target's course relative to our heading
+        bearing = np.arctan2(py, px)
+        cpa_lim = c.cpa_m + 0.25 * tlen
+        risk = present & (tcpa > 0) & (tcpa < c.tcpa_s) & (cpa < cpa_lim)
+        level = np.where(risk, np.clip(1.0 - cpa / cpa_lim, 0.0, 1.0) * np.clip(1.5 - tcpa / c.tcpa_s, 0, 1), 0.0)
+        moving = tspeed > 0.3
+        meeting = (np.abs(bearing) < 0.6) & (np.cos(rel_course) < -0.7) & moving
+        from_stb = (bearing > 0.0) & (bearing < 2.0) & (np.abs(np.cos(rel_course)) < 0.8) & moving
+        same_dir = (np.cos(rel_course) > 0.7) | ~moving
+        ahead = (px > 0) & (np.abs(py) < 60.0 + 0.3 * px * 0.2)
+        # where the target passes at the CPA (body frame, + starboard): port to port needs it to port
+        cpa_stb = py + rvy * np.maximum(tcpa, 0.0)
+        turn_w = np.where((meeting & (cpa_stb > -cpa_lim)) | from_stb, level, 0.0)
+        turn = c.avoid_turn * turn_w.max(axis=1) * np.clip((stb_clear - 30.0) / 40.0, 0.0, 1.0)
+        slow = np.where(meeting & ~from_stb, 0.5 * level, level)
+        v_scale = 1.0 - c.avoid_slow * slow.max(axis=1)
+        v_cap = np.full(n, np.inf)
+        v_cap = np.minimum(v_cap, np.where(risk.any(axis=1), np.maximum(v_scale, 0.2) * c.cruise, np.inf))
+        # following a vessel ahead in the lane: match its speed along our heading
+        follow = present & ahead & same_dir & (rng < c.follow_gap_m + 0.5 * tlen)
+        tv_along = np.maximum(tvx - c_fwd[:, None], 0.0)  # its speed through the water along our bow
+        gap_factor = np.clip((rng - 0.5 * tlen - 100.0) / c.follow_gap_m, 0.0, 1.0)
+        v_follow = np.where(follow, tv_along * (0.6 + 0.4 * gap_factor) + 0.5 * gap_factor, np.inf)
+        v_cap = np.minimum(v_cap, v_follow.min(axis=1))
+        return turn, v_cap
+
+
+def _wrap(a):
+    return (a + np.pi) % (2.0 * np.pi) - np.pi
