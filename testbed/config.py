@@ -83,6 +83,8 @@ class ObservationConfig:
     ray_range_m: float = 1000.0
     n_targets: int = 8
     target_range_m: float = 2000.0
+    targets: str = "truth"  # "truth" (every step) or "ais" (last AIS report received, with its age)
+    ais_position_noise_m: float = 0.0  # std of the Gaussian noise on reported positions ("ais")
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,10 @@ class ScenarioConfig:
             raise bad("traffic.count", self.traffic.count, "must be >= 0")
         if self.traffic.count and not self.traffic.vessel_types:
             raise bad("traffic.vessel_types", self.traffic.vessel_types, "needs at least one type")
+        if self.observation.targets not in ("truth", "ais"):
+            raise bad("observation.targets", self.observation.targets, "must be 'truth' or 'ais'")
+        if not self.observation.ais_position_noise_m >= 0:
+            raise bad("observation.ais_position_noise_m", self.observation.ais_position_noise_m, "must be >= 0")
         if self.observation.kind not in ("flat", "dict"):
             raise bad("observation.kind", self.observation.kind, "must be 'flat' or 'dict'")
         if self.observation.n_rays < 1 or self.observation.n_targets < 0:

@@ -34,11 +34,16 @@ index                 meaning                                              unit 
           + 5         CPA / 1000                                           m         [0, 2]
           + 6         TCPA / 600 (negative: diverging)                     s         [-1, 1]
           + 7         target length / 200                                  m         [0, 1.5]
-          + 8         age of the target information / 60 (0: perfect       s         [0, 10]
-                      perception; AIS and the 5G link fill it later)
+          + 8         age of the target information / 60 (0 with          s         [0, 6]
+                      ``observation.targets="truth"``; the age of the
+                      last AIS report with ``"ais"``)
 ====================  ===================================================  ========  ==============
 
-Targets are the M nearest active traffic vessels within the target range, nearest first. The
+Targets are the M nearest traffic vessels within the target range, nearest first, as the ego
+perceives them: ground truth every step (``observation.targets="truth"``), or the last AIS report
+that has arrived (``"ais"``: ITU-R M.1371 reporting intervals, optional position noise, see
+:mod:`testbed.ais.reporting`); relative velocities are over ground. Collisions and the near-miss
+reward always use the truth. The
 ``dict`` observation holds the same numbers split into ``ego`` (0-5), ``route`` (6-16), ``current``
 (17-18), ``rays`` (K) and ``targets`` (M x 9).
 """
@@ -148,7 +153,8 @@ def command_kernel(actions_in, actions, rmax, nmax, rud, rev):
 @numba.njit(cache=True)
 def perceive_kernel(
     e0, e1, T, ex, ey, epsi, eu, ev, er, edelta, en, ecur, elen, ebeam, ermax, enmax,
-    tx, ty, tpsi, tu, tactive, tlen, tbeam,
+    tx, ty, tpsi, tu, tactive, tlen, tbeam, tcur,
+    ais_mode, tnow, rep_t, rep_x, rep_y, rep_vx, rep_vy,
     route, route_s, route_n, route_seg, goal, goal_tol,
     geo, sdf, widx, rays, harbour_cell,
     angles, cos_a, sin_a, ray_range, M, target_range, near_cpa, near_tcpa, speed_limit,
@@ -273,7 +279,9 @@ def perceive_kernel(
                                    tx[i] - ht * st, ty[i] - ht * ct)  # fmt: skip
                 if dd < hb + 0.5 * tbeam[i]:
                     collided = 1.0
-            tvx, tvy = tu[i] * math.sin(tpsi[i]), tu[i] * math.cos(tpsi[i])
+            # truth (over ground, with the current at the target) for the near-miss measure
+            tvx = tu[i] * math.sin(tpsi[i]) + tcur[i, 0]
+            tvy = tu[i] * math.cos(tpsi[i]) + tcur[i, 1]
             dvx, dvy = tvx - gvx, tvy - gvy
             dv2 = dvx * dvx + dvy * dvy
             tcpa = -(rx * dvx + ry * dvy) / dv2 if dv2 > 1e-9 else 0.0
@@ -281,6 +289,19 @@ def perceive_kernel(
             cpa = math.sqrt(cpx * cpx + cpy * cpy)
             if 0.0 <= tcpa <= near_tcpa and cpa < min_cpa:
                 min_cpa = cpa
+            # what the ego perceives: the truth, or the last AIS report that has arrived
+            age = 0.0
+            if ais_mode:
+                if rep_t[i] < -1e300:
+                    continue  # not reported yet (or lost)
+                age = tnow[e] - rep_t[i]
+                rx, ry = rep_x[i] - x, rep_y[i] - y
+                dist = math.sqrt(rx * rx + ry * ry)
+                dvx, dvy = rep_vx[i] - gvx, rep_vy[i] - gvy
+                dv2 = dvx * dvx + dvy * dvy
+                tcpa = -(rx * dvx + ry * dvy) / dv2 if dv2 > 1e-9 else 0.0
+                cpx, cpy = rx + dvx * max(tcpa, 0.0), ry + dvy * max(tcpa, 0.0)
+                cpa = math.sqrt(cpx * cpx + cpy * cpy)
             if dist <= target_range and M > 0:
                 # insertion into the sorted list of the M nearest (tbuf holds distances after K)
                 pos = ntar
@@ -302,7 +323,7 @@ def perceive_kernel(
                     o[b + 5] = _clip(cpa / 1000.0)
                     o[b + 6] = _clip(tcpa / 600.0)
                     o[b + 7] = _clip(tlen[i] / 200.0)
-                    o[b + 8] = 0.0
+                    o[b + 8] = _clip(age / 60.0)
                     if ntar < M:
                         ntar += 1
         for q in range(ntar, M):

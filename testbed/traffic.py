@@ -29,7 +29,7 @@ import math
 import numba
 import numpy as np
 
-from harbour_maps.kernels import current_at
+from harbour_maps.kernels import current_at, current_xy_batch
 from vessels import catalogue, nomoto
 from vessels.state import VesselState
 
@@ -103,7 +103,8 @@ class ScriptedTraffic:
         self._vy = np.zeros(n)
 
     # -- reset ---------------------------------------------------------------------------------------
-    def reset_env(self, e: int, rng: np.random.Generator, ego_xy: np.ndarray, ego_clear_m: float = 400.0) -> None:
+    def reset_env(self, e: int, rng: np.random.Generator, ego_xy: np.ndarray, ego_clear_m: float = 400.0,
+                  mapk=None) -> None:
         """Place env ``e``'s vessels on the lanes (uniform along the lanes, at least ``min_gap_m``
         apart on a lane and ``ego_clear_m`` from the ego's start)."""
         T = self.T
@@ -144,6 +145,10 @@ class ScriptedTraffic:
         st.r[sl] = 0.0
         st.v[sl] = 0.0
         st.delta[sl] = 0.0
+        self.rudder_cmd[sl] = 0.0
+        self.revs_cmd[sl] = 0.0
+        if mapk is not None:  # the current at the new positions (perception uses ground velocities)
+            current_xy_batch(*mapk, st.x[sl], st.y[sl], self.current[sl])
 
     def _assign_type(self, i: int, k: int) -> None:
         self.type_index[i] = k

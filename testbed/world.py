@@ -32,6 +32,7 @@ from harbour_maps import load_map
 from testbed import observation as ob
 from testbed import reward as rw
 from testbed import task as tk
+from testbed.ais import reporting
 from testbed.config import ConfigError, ScenarioConfig
 from testbed.route import RoutePlanner
 from testbed.traffic import ScriptedTraffic
@@ -122,6 +123,17 @@ class World:
         self._tbuf = np.zeros(len(self.angles) + max(oc.n_targets, 1))
         self._rud = np.zeros(E)
         self._rev = np.zeros(E)
+        # the ego's AIS picture of the traffic (observation.targets == "ais")
+        nt = max(E * self.traffic.T, 1)
+        self._ais_mode = oc.targets == "ais"
+        self._rep = tuple(np.full(nt, -np.inf) if k == 0 else np.zeros(nt) for k in range(5))  # t, x, y, vx, vy
+        self._rep_psi = np.zeros(nt)
+        self._next_due = np.zeros(nt)
+        self._class_b = np.zeros(nt, dtype=np.uint8)
+        self._noise = np.zeros((E, 1024 if oc.ais_position_noise_m > 0 else 1, 2))
+        self._noise_pos = np.zeros(E, dtype=np.int64)
+        self._gvx = np.zeros(nt)
+        self._gvy = np.zeros(nt)
         # seeds: per env a base seed and an episode counter (see reset_env)
         self._base_seed = [None] * E
         self._episode = np.zeros(E, dtype=np.int64)
@@ -138,7 +150,7 @@ class World:
             self._episode[e] = 0
         ss = np.random.SeedSequence(self._base_seed[e], spawn_key=(int(self._episode[e]),))
         self._episode[e] += 1
-        rng_start, rng_traffic, _rng_noise = (np.random.default_rng(s) for s in ss.spawn(3))
+        rng_start, rng_traffic, rng_noise = (np.random.default_rng(s) for s in ss.spawn(3))
         ep = self.task.sample(rng_start, self.planner, self.ego_len[e])
         st = self.ego
         st.x[e], st.y[e], st.psi[e] = ep.start_xy[0], ep.start_xy[1], ep.start_psi
@@ -158,7 +170,16 @@ class World:
         self.goal[e] = ep.goal
         self.goal_tol[e] = ep.goal_tol
         self.goal_name[e] = ep.goal_name
-        self.traffic.reset_env(e, rng_traffic, ep.start_xy)
+        self.traffic.reset_env(e, rng_traffic, ep.start_xy, mapk=self._mapk)
+        if self._ais_mode and self.traffic.T:
+            T = self.traffic.T
+            sl = slice(e * T, (e + 1) * T)
+            self._rep[0][sl] = -np.inf
+            self._next_due[sl] = reporting.first_reports(rng_noise, T)
+            self._class_b[sl] = [self.traffic.type_ids[k] == "REC" for k in self.traffic.type_index[sl]]
+            if self.cfg.observation.ais_position_noise_m > 0:
+                self._noise[e] = rng_noise.standard_normal(self._noise.shape[1:])
+                self._noise_pos[e] = 0
         self.t[e] = 0.0
         self.prev_actions[e] = 0.0
         self.actions[e] = 0.0
@@ -183,10 +204,26 @@ class World:
         self._ego_step(self.ego_batch, st, self._rud, self._rev, self.ego_cur, self.dt)
         self.traffic.step(self._mapk, st, self.ego_len, self.ego_beam, self.ego_cur)
         self.t += self.dt
+        if self._ais_mode and self.traffic.T:
+            self._send_reports()
         self._perceive(0, self.E)
         terminated = self.done
         truncated = (self.t >= self.cfg.time_limit_s - 1e-9) & ~terminated
         return self.reward, terminated, truncated, self.comps
+
+    def _send_reports(self) -> None:
+        tr = self.traffic
+        ts = tr.state
+        np.multiply(ts.u, np.sin(ts.psi), out=self._gvx)
+        self._gvx += tr.current[:, 0]
+        np.multiply(ts.u, np.cos(ts.psi), out=self._gvy)
+        self._gvy += tr.current[:, 1]
+        rt, rx, ry, rvx, rvy = self._rep
+        reporting.update_reports_kernel(
+            self.E, tr.T, self.t, ts.x, ts.y, ts.psi, self._gvx, self._gvy, ts.r, tr.active, self._class_b,
+            self._next_due, rt, rx, ry, rvx, rvy, self._rep_psi, self._noise, self._noise_pos,
+            float(self.cfg.observation.ais_position_noise_m),
+        )  # fmt: skip
 
     def _perceive(self, e0: int, e1: int) -> None:
         tr = self.traffic
@@ -196,7 +233,8 @@ class World:
         ob.perceive_kernel(
             e0, e1, tr.T, self.ego.x, self.ego.y, self.ego.psi, self.ego.u, self.ego.v, self.ego.r,
             self.ego.delta, self.ego.n, self.ego_cur, self.ego_len, self.ego_beam, self.ego_rmax, self.ego_nmax,
-            ts.x, ts.y, ts.psi, ts.u, tr.active, tr.length, tr.beam,
+            ts.x, ts.y, ts.psi, ts.u, tr.active, tr.length, tr.beam, tr.current,
+            self._ais_mode, self.t, *self._rep,
             self.route, self.route_s, self.route_n, self.route_seg, self.goal, self.goal_tol,
             self._geo, self._sdf, self._widx, self._rays, self.harbour_cell,
             self.angles, self._cos_a, self._sin_a, self.ray_range, oc.n_targets, float(oc.target_range_m), rc.near_miss_cpa_m,
