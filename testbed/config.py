@@ -71,6 +71,14 @@ class TrafficConfig:
     speed_ms: list[float] = field(default_factory=lambda: [2.5, 4.0])  # through the water
     min_gap_m: float = 250.0  # spacing along a lane at spawn, bow to stern
     keep_clear_m: float = 80.0  # give-way: a traffic vessel slows down to keep this gap to anyone ahead
+    # AIS replay ("ais"): up to ``count`` vessels of an AIS recording follow their recorded tracks
+    source: str = "scripted"  # "scripted" or "ais"
+    ais_file: str = "duisburg_synth_2h"  # a shipped recording (testbed/data/ais/<name>.nmea[.gz]) or a path
+    ais_start_s: float = math.nan  # replay start, seconds after the recording's first report; NaN: random
+    ais_speedup: float = 1.0  # replay time runs this many times faster than simulation time
+    reactive: bool = True  # hand a replayed vessel over to the scripted model when it would hit the ego
+    handover_cpa_m: float = 150.0
+    handover_tcpa_s: float = 300.0  # long enough for a handed-over vessel to stop (0.015 m/s^2)
 
 
 @dataclass(frozen=True)
@@ -149,6 +157,10 @@ class ScenarioConfig:
             raise bad("goal.km", self.goal.km, "a lane goal needs goal.km or goal.along_m")
         if self.traffic.count < 0:
             raise bad("traffic.count", self.traffic.count, "must be >= 0")
+        if self.traffic.source not in ("scripted", "ais"):
+            raise bad("traffic.source", self.traffic.source, "must be 'scripted' or 'ais'")
+        if not self.traffic.ais_speedup > 0:
+            raise bad("traffic.ais_speedup", self.traffic.ais_speedup, "must be > 0")
         if self.traffic.count and not self.traffic.vessel_types:
             raise bad("traffic.vessel_types", self.traffic.vessel_types, "needs at least one type")
         if self.observation.targets not in ("truth", "ais"):

@@ -39,22 +39,51 @@ class TrafficError(ValueError):
 
 
 class LaneTable:
-    """The map's lanes packed into flat arrays for the compiled kernels."""
+    """All lanes of the map packed into flat arrays for the compiled kernels; lanes with
+    ``direction == "both"`` appear twice, the second time reversed (id suffix ``~rev``)."""
 
-    def __init__(self, hmap, lane_ids: list[str] | None = None) -> None:
-        lanes = [ln for ln in hmap.lanes if not lane_ids or ln.id in lane_ids]
-        if lane_ids:
-            known = {ln.id for ln in hmap.lanes}
-            missing = [i for i in lane_ids if i not in known]
-            if missing:
-                raise TrafficError(f"map {hmap.name!r}: unknown traffic lane(s) {missing}; known: {sorted(known)}")
-        if not lanes:
+    def __init__(self, hmap) -> None:
+        if not hmap.lanes:
             raise TrafficError(f"map {hmap.name!r} has no lanes for traffic")
-        self.ids = [ln.id for ln in lanes]
-        self.xy = np.ascontiguousarray(np.concatenate([ln.xy for ln in lanes]), dtype=np.float64)
-        self.s = np.concatenate([ln.s for ln in lanes]).astype(np.float64)
-        self.start = np.cumsum([0] + [len(ln.xy) for ln in lanes]).astype(np.int64)
-        self.length = np.array([ln.length_m for ln in lanes], dtype=np.float64)
+        ids, xys = [], []
+        for ln in hmap.lanes:
+            ids.append(ln.id)
+            xys.append(ln.xy)
+            if ln.direction == "both":
+                ids.append(ln.id + "~rev")
+                xys.append(ln.xy[::-1])
+        self.ids = ids
+        self.xy = np.ascontiguousarray(np.concatenate(xys), dtype=np.float64)
+        ss = [np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(a, axis=0).T))]) for a in xys]
+        self.s = np.concatenate(ss).astype(np.float64)
+        self.start = np.cumsum([0] + [len(a) for a in xys]).astype(np.int64)
+        self.length = np.array([a[-1] for a in ss], dtype=np.float64)
+
+    def select(self, lane_ids: list[str] | None, map_name: str) -> np.ndarray:
+        """Indices of the given lane ids (all lanes, both directions, when empty)."""
+        if not lane_ids:
+            return np.arange(len(self.ids))
+        missing = [i for i in lane_ids if i not in self.ids]
+        if missing:
+            raise TrafficError(f"map {map_name!r}: unknown traffic lane(s) {missing}; known: {sorted(self.ids)}")
+        return np.array([self.ids.index(i) for i in lane_ids])
+
+    def nearest(self, x: float, y: float, psi: float) -> tuple[int, float]:
+        """(lane index, along-track s) of the nearest lane running within 90 deg of heading ``psi``."""
+        best = (math.inf, 0, 0.0)
+        for k in range(len(self.ids)):
+            a, b = self.start[k], self.start[k + 1]
+            p0, p1 = self.xy[a:b - 1], self.xy[a + 1:b]
+            d = p1 - p0
+            l2 = np.maximum((d * d).sum(1), 1e-12)
+            t = np.clip(((x - p0[:, 0]) * d[:, 0] + (y - p0[:, 1]) * d[:, 1]) / l2, 0.0, 1.0)
+            dist = np.hypot(p0[:, 0] + t * d[:, 0] - x, p0[:, 1] + t * d[:, 1] - y)
+            heading_ok = np.cos(np.arctan2(d[:, 0], d[:, 1]) - psi) > 0.0
+            dist = np.where(heading_ok, dist, np.inf)
+            m = int(np.argmin(dist))
+            if dist[m] < best[0]:
+                best = (float(dist[m]), k, float(self.s[a + m] + t[m] * math.sqrt(l2[m])))
+        return best[1], best[2]
 
     def point_at(self, lane: int, s: float) -> tuple[float, float, float]:
         """(x, y, heading) at along-track distance s on lane ``lane`` (python, reset time only)."""
@@ -75,7 +104,8 @@ class ScriptedTraffic:
         self.E = n_envs
         self.T = int(cfg.count)
         self.dt = dt
-        self.lanes = LaneTable(hmap, list(cfg.lanes) or None)
+        self.lanes = LaneTable(hmap)
+        self.spawn_lanes = self.lanes.select(list(cfg.lanes), hmap.name)
         self.type_ids = [catalogue.get(t).id for t in cfg.vessel_types]
         vts = [catalogue.get(t) for t in self.type_ids]
         n = self.E * self.T
@@ -101,6 +131,19 @@ class ScriptedTraffic:
         self.current = np.zeros((n, 2))
         self._vx = np.zeros(n)
         self._vy = np.zeros(n)
+        # AIS replay (traffic.source == "ais"): per vessel 1 while it follows its recorded track
+        self.mode = np.zeros(n, dtype=np.uint8)
+        self.track_of = np.full(n, -1, dtype=np.int64)
+        self.cursor = np.zeros(n, dtype=np.int64)
+        self.handed = np.zeros(n, dtype=np.uint8)
+        self.replay_t0 = np.zeros(n_envs)
+        self.replay = None
+        self.hmap = hmap
+        if cfg.source == "ais" and self.T:
+            from testbed.ais.replay import load_replay
+
+            self.replay = load_replay(cfg.ais_file, hmap)
+            self._replay_types = {t: k for k, t in enumerate(self.type_ids)}
 
     # -- reset ---------------------------------------------------------------------------------------
     def reset_env(self, e: int, rng: np.random.Generator, ego_xy: np.ndarray, ego_clear_m: float = 400.0,
@@ -110,8 +153,11 @@ class ScriptedTraffic:
         T = self.T
         if T == 0:
             return
+        if self.replay is not None:
+            self._reset_replay(e, rng, ego_xy, ego_clear_m, mapk)
+            return
         lt = self.lanes
-        w = lt.length / lt.length.sum()
+        w = lt.length[self.spawn_lanes] / lt.length[self.spawn_lanes].sum()
         sl = slice(e * T, (e + 1) * T)
         placed: list[tuple[int, float, float, float]] = []  # lane, s, x, y
         for j in range(T):
@@ -121,7 +167,7 @@ class ScriptedTraffic:
             self.u_target[i] = rng.uniform(*self.cfg.speed_ms)
             ok = False
             for _ in range(50):
-                lane = int(rng.choice(len(w), p=w))
+                lane = int(self.spawn_lanes[rng.choice(len(w), p=w)])
                 s = rng.uniform(0.0, max(lt.length[lane] - self.length[i], 1.0))
                 x, y, psi = lt.point_at(lane, s)
                 if math.hypot(x - ego_xy[0], y - ego_xy[1]) < ego_clear_m:
@@ -150,6 +196,98 @@ class ScriptedTraffic:
         if mapk is not None:  # the current at the new positions (perception uses ground velocities)
             current_xy_batch(*mapk, st.x[sl], st.y[sl], self.current[sl])
 
+    def _reset_replay(self, e: int, rng: np.random.Generator, ego_xy, ego_clear_m: float, mapk) -> None:
+        """Env ``e`` replays up to T recorded tracks from a start time in the recording."""
+        from vessels import catalogue
+
+        pk = self.replay
+        T = self.T
+        t0, t1 = pk.span()
+        cfg = self.cfg
+        horizon = 3600.0 * cfg.ais_speedup
+        if math.isnan(cfg.ais_start_s):
+            start = t0 + rng.uniform(0.0, max(t1 - t0 - horizon, 0.0))
+        else:
+            start = t0 + cfg.ais_start_s
+        self.replay_t0[e] = start
+        first = pk.t[pk.start[:-1]]
+        last = pk.t[pk.start[1:] - 1]
+        live = np.flatnonzero((last >= start) & (first <= start + horizon))
+        # tracks live at the start first (nearest first), then those that appear later (earliest first)
+        order = sorted(live, key=lambda k: (first[k] > start, first[k], k))
+        chosen = order[:T]
+        sl = slice(e * T, (e + 1) * T)
+        self.mode[sl] = 0
+        self.active[sl] = 0
+        self.track_of[sl] = -1
+        self.handed[sl] = 0
+        for j, k in enumerate(chosen):
+            i = e * T + j
+            tid = pk.type_ids[k]
+            if tid not in self._replay_types:  # a type outside the scripted list: add its constants
+                vt = catalogue.get(tid)
+                proto = nomoto.NomotoBatch.from_params([vt.nomoto], [vt.limits])
+                self._replay_types[tid] = len(self.type_ids)
+                self.type_ids.append(tid)
+                self._type_consts = np.vstack([self._type_consts, proto.consts])
+                self._type_spr = np.append(self._type_spr, vt.nomoto.speed_per_rev)
+                self._type_len = np.append(self._type_len, vt.L_oa)
+                self._type_beam = np.append(self._type_beam, vt.B)
+                self._type_rmax = np.append(self._type_rmax, vt.limits.rudder_max)
+            self._assign_type(i, self._replay_types[tid])
+            self.length[i] = pk.length[k]
+            self.beam[i] = pk.beam[k]
+            self.mode[i] = 1
+            self.track_of[i] = k
+            self.cursor[i] = pk.start[k]
+        st = self.state
+        st.r[sl] = 0.0
+        st.v[sl] = 0.0
+        st.delta[sl] = 0.0
+        self.rudder_cmd[sl] = 0.0
+        self.revs_cmd[sl] = 0.0
+        self.current[sl] = 0.0
+        self._replay_step(e, e + 1, np.zeros(self.E), None)
+
+    def _replay_step(self, e0: int, e1: int, t_sim: np.ndarray, ego) -> None:
+        from testbed.ais.replay import replay_kernel
+
+        pk = self.replay
+        st = self.state
+        T = self.T
+        sl = slice(e0 * T, e1 * T)
+        E = e1 - e0
+        if ego is None:  # at reset: nothing to react to
+            z = np.zeros(E)
+            ex = ey = epsi = eu = ev = z
+            ecur = np.zeros((E, 2))
+            reactive = False
+        else:
+            ex, ey, epsi, eu, ev, ecur = ego
+            reactive = self.cfg.reactive
+        replay_kernel(
+            E, T, t_sim[e0:e1], self.replay_t0[e0:e1], float(self.cfg.ais_speedup), self.track_of[sl],
+            self.cursor[sl], pk.t, pk.x, pk.y, pk.vx, pk.vy, pk.psi, pk.start, self.mode[sl], st.x[sl], st.y[sl],
+            st.psi[sl], st.u[sl], self.active[sl], self.current[sl], ex, ey, epsi, eu, ev, ecur, reactive,
+            float(self.cfg.handover_cpa_m), float(self.cfg.handover_tcpa_s), self.handed[sl],
+        )  # fmt: skip
+
+    def _take_over(self) -> None:
+        """Replayed vessels just handed over: join the nearest lane at their current speed."""
+        idx = np.flatnonzero(self.handed == 1)
+        if not idx.size:
+            return
+        st = self.state
+        for i in idx:
+            k, s = self.lanes.nearest(float(st.x[i]), float(st.y[i]), float(st.psi[i]))
+            a, b = self.lanes.start[k], self.lanes.start[k + 1]
+            self.lane[i] = k
+            self.seg[i] = int(np.clip(np.searchsorted(self.lanes.s[a:b], s) - 1, 0, b - a - 2))
+            self.u_target[i] = max(float(st.u[i]), 1.0)
+            st.n[i] = st.u[i] / self.speed_per_rev[i]
+            self.current[i] = 0.0
+            self.handed[i] = 2
+
     def _assign_type(self, i: int, k: int) -> None:
         self.type_index[i] = k
         self.batch.consts[i] = self._type_consts[k]
@@ -165,7 +303,7 @@ class ScriptedTraffic:
 
     # -- step ----------------------------------------------------------------------------------------
     def step(self, hmap_kernels, ego: VesselState, ego_len: np.ndarray, ego_beam: np.ndarray,
-             ego_cur: np.ndarray) -> None:  # fmt: skip
+             ego_cur: np.ndarray, t_next: np.ndarray | None = None) -> None:  # fmt: skip
         """Commands for every traffic vessel, then one Nomoto step (``hmap_kernels`` = (geo, widx,
         cfield, creach, speeds) for the current lookup)."""
         if self.T == 0:
@@ -177,9 +315,12 @@ class ScriptedTraffic:
             st.x, st.y, st.psi, st.u, st.r, self.lane, self.seg, self.u_target, self.active, self.length,
             self.beam, self.speed_per_rev, self.rudder_max, ego.x, ego.y, ego.psi, ego.u, ego.v, ego_cur,
             ego_len, ego_beam, self.cfg.keep_clear_m, self.cfg.min_gap_m, self.rudder_cmd, self.revs_cmd,
-            geo, widx, cfield, creach, speeds, self.current, self._vx, self._vy,
+            geo, widx, cfield, creach, speeds, self.current, self._vx, self._vy, self.mode,
         )  # fmt: skip
         nomoto.step_inplace(self.batch, st, self.rudder_cmd, self.revs_cmd, self.current, self.dt)
+        if self.replay is not None:
+            self._replay_step(0, self.E, t_next, (ego.x, ego.y, ego.psi, ego.u, ego.v, ego_cur))
+            self._take_over()
 
 
 @numba.njit(cache=True)
@@ -190,7 +331,7 @@ def _wrap(a):
 @numba.njit(cache=True)
 def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tgt, active, length, beam, spr,
                    rmax, ex, ey, epsi, eu, ev, ecur, elen, ebeam, keep_clear, min_gap, rud_out, rev_out,
-                   geo, widx, cfield, creach, speeds, cur_out, vx, vy):  # fmt: skip
+                   geo, widx, cfield, creach, speeds, cur_out, vx, vy, mode):  # fmt: skip
     for e in range(E):
         for j in range(T):
             i = e * T + j
@@ -198,6 +339,10 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
             vy[i] = u[i] * math.cos(psi[i])
         for j in range(T):
             i = e * T + j
+            if mode[i] == 1:  # replayed from AIS: placed by the replay kernel after the step
+                rud_out[i] = 0.0
+                rev_out[i] = 0.0
+                continue
             ln = lane[i]
             a = lstart[ln]
             b = lstart[ln + 1]
@@ -287,9 +432,11 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                 half = 0.5 * (beam[i] + obeam) + 25.0
                 if along > 0.0 and abs(lat) < half:
                     gap = along - 0.5 * (length[i] + olen)
-                    o_along = ovx * sh + ovy * ch  # the other's speed along my heading
+                    # the other's speed along my heading, relative to the water I move in (u is
+                    # through the water: a vessel drifting with the current is "stopped" for me)
+                    o_along = ovx * sh + ovy * ch - (cur_out[i, 0] * sh + cur_out[i, 1] * ch)
                     margin = max(gap - keep_clear, 0.0)
-                    # the speed from which the vessel can still stop in the margin (about 0.03 m/s^2
+                    # the speed from which the vessel can still stop in the margin (assuming 0.015 m/s^2
                     # astern deceleration), and never more than closing the margin in 40 s
                     allowed = min(margin / 40.0, math.sqrt(2.0 * 0.015 * margin)) + max(o_along, 0.0)
                     if gap < keep_clear:

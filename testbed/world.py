@@ -202,7 +202,7 @@ class World:
         st = self.ego
         mk.current_xy_batch(*self._mapk, st.x, st.y, self.ego_cur)
         self._ego_step(self.ego_batch, st, self._rud, self._rev, self.ego_cur, self.dt)
-        self.traffic.step(self._mapk, st, self.ego_len, self.ego_beam, self.ego_cur)
+        self.traffic.step(self._mapk, st, self.ego_len, self.ego_beam, self.ego_cur, self.t + self.dt)
         self.t += self.dt
         if self._ais_mode and self.traffic.T:
             self._send_reports()

@@ -30,7 +30,7 @@ def test_follower_stops_behind_a_stopped_vessel_and_never_overlaps():
         x, y, psi = lane.point_at(0, s)
         tr.state.x[i], tr.state.y[i], tr.state.psi[i], tr.state.u[i] = x, y, psi, u
         tr.u_target[i] = u
-        tr.seg[i] = int(np.searchsorted(lane.s, s) - 1)
+        tr.seg[i] = int(np.searchsorted(lane.s[lane.start[0]:lane.start[1]], s) - 1)
         tr.active[i] = 1
     w.ego.x[0], w.ego.y[0], w.ego.u[0], w.ego.n[0] = -950.0, 40.0, 0.0, 0.0
     gaps = []
