@@ -136,6 +136,7 @@ class ScriptedTraffic:
         self.track_of = np.full(n, -1, dtype=np.int64)
         self.cursor = np.zeros(n, dtype=np.int64)
         self.handed = np.zeros(n, dtype=np.uint8)
+        self.live_mmsi = np.zeros(n, dtype=np.int64)
         self.replay_t0 = np.zeros(n_envs)
         self.replay = None
         self.hmap = hmap
@@ -339,7 +340,7 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
             vy[i] = u[i] * math.cos(psi[i])
         for j in range(T):
             i = e * T + j
-            if mode[i] == 1:  # replayed from AIS: placed by the replay kernel after the step
+            if mode[i] != 0:  # replayed from AIS (1) or from a live feed (2): positioned after the step
                 rud_out[i] = 0.0
                 rev_out[i] = 0.0
                 continue

@@ -18,7 +18,7 @@ class CLIError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from testbed.cli import map_cmd, run_cmd, vessel_cmd
+    from testbed.cli import ais_cmd, live_cmd, map_cmd, run_cmd, vessel_cmd
 
     parser = argparse.ArgumentParser(
         prog="testbed",
@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     map_cmd.register(sub)
     vessel_cmd.register(sub)
     run_cmd.register(sub)
+    live_cmd.register(sub)
+    ais_cmd.register(sub)
     return parser
 
 

@@ -31,6 +31,8 @@ def register(sub) -> None:
     p.add_argument("--camera", choices=["follow", "map"], default="follow")
     p.add_argument("--frame-every", type=int, default=30, help="steps between saved frames (--render png)")
     p.add_argument("--out", default="out/run", help="output directory")
+    p.add_argument("--emit", default=None,
+                   help="send the simulated vessels as AIS (types 1, 5, 8/FI 10): udp://HOST:PORT or a file")
     p.set_defaults(func=run)
     q = sub.add_parser("list", help="list the registered scenarios")
     q.set_defaults(func=list_scenarios)
@@ -75,7 +77,14 @@ def run(args) -> int:
     else:
         policy = None
         env.action_space.seed(args.seed)
+    emitter = None
+    if args.emit:
+        from testbed.ais.emit import AISEmitter
+        from testbed.ais.world_io import world_vessels
+
+        emitter = AISEmitter(args.emit)
     summary = {"scenario": cfg.name, "agent": args.agent, "seed": args.seed, "episodes": []}
+    t_offset = 0.0  # episodes follow each other on the emitted AIS clock
     for ep in range(args.episodes):
         obs, info = env.reset(seed=args.seed + ep)
         if policy is not None:
@@ -88,6 +97,8 @@ def run(args) -> int:
                 frames.append(env.render())
             action = policy.act(obs) if policy is not None else env.action_space.sample()
             obs, r, term, trunc, info = env.step(action)
+            if emitter is not None:
+                emitter.emit(t_offset + info["time_s"], world_vessels(env.world))
             ret += r
             steps += 1
             for k, v in info["reward_components"].items():
@@ -111,6 +122,7 @@ def run(args) -> int:
                 save_png(f, fdir / f"frame_{k:04d}.png")
             save_gif(frames, out / f"episode_{ep:03d}.gif", fps=10)
             record["gif"] = f"episode_{ep:03d}.gif"
+        t_offset += info["time_s"] + 60.0
         _write_json(out / f"episode_{ep:03d}.json", record)
         summary["episodes"].append(record)
         n = len(summary["episodes"])
@@ -119,5 +131,7 @@ def run(args) -> int:
         print(f"episode {ep}: {record['outcome']:10} t={record['time_s']:7.0f} s  return={ret:9.2f}  "
               f"min CPA={record['min_cpa_m'] if record['min_cpa_m'] is not None else 'n/a'}")  # fmt: skip
     env.close()
+    if emitter is not None:
+        emitter.close()
     print(f"success rate {summary['success_rate']:.0%} over {args.episodes} episode(s); wrote {out}/summary.json")
     return 0

@@ -1,0 +1,679 @@
+"""Streaming AIS ingestion: lines -> checked, reassembled, decoded and normalised messages, with accounting.
+
+Use::
+
+    ing = AISIngestor(assume_rate_hz=None)
+    for msg in ing.iter_source("log.nmea.gz"):      # or iter_lines(lines), or "udp://0.0.0.0:10110"
+        ...
+    print(ing.report)                                # Report: lines_read, used, rejected, messages_by_type
+
+or ``messages, report = ingest(source)``. Line formats are described in :mod:`testbed.ais.nmea`.
+
+**Accounting.** Every input line is counted exactly once, either as *used* (it contributed to a yielded
+message; all fragments of a successfully assembled multipart message count as used) or *rejected* with
+one reason, checked in this order:
+
+* ``non_ais``: blank lines, comments, other NMEA sentences (``$GPGGA`` ...), garbage, and the Gatehouse
+  ``$PGHP`` wrapper lines (they are not AIS messages; a valid one gives its time to the next AIS sentence);
+* ``bad_checksum``: an AIS sentence (or tag block, or ``$PGHP`` line) whose checksum is missing or wrong;
+* ``decode_error``: a sentence with a valid checksum but malformed fields (fragment numbers, fill bits),
+  a payload pyais cannot decode, or a payload whose length does not fit the message (e.g. an inland FI 10
+  message that is not 168 bits long: the garbage two-fragment message in gpsd's sample);
+* ``empty_payload``: an AIS sentence (or fragment) with no payload;
+* ``incomplete_multipart``: fragments that never formed a whole message (a missing fragment, a fragment
+  replaced by a new fragment 1 with the same key, or expired: more than ``multipart_max_lines`` lines or
+  ``multipart_timeout_s`` seconds after the first fragment, or still open at the end of the stream);
+* ``duplicate``: a message (single sentence, or the assembled payload of a multipart message) whose
+  payload and fill bits were already seen within ``dup_window_s`` seconds (when both lines carry a real
+  receive time) or within ``dup_window_lines`` lines (otherwise), e.g. received by two stations;
+* ``unsupported_type``: message types other than 1, 2, 3, 4, 5, 8 (DAC 200 FI 10 and FI 55 only), 18, 19,
+  24 and 27; also unknown types;
+* ``out_of_range``: a position report (1, 2, 3, 18, 19, 27) without a valid position (latitude 91 / longitude
+  181 "not available", or outside +-90/+-180). Decision: such a report is *rejected*, not passed on as a
+  partial record, so that every yielded position report has a position; the other not-available fields
+  (SOG 102.3 kn, COG 360, heading 511, time stamp 60-63, ROT -128) just become None. An inland FI 10
+  message with an ERI type outside 1000..9999 or a hazard code above 5 is ``out_of_range`` as well.
+
+``Report.check()`` asserts ``lines_read == used + sum(rejected) + pending`` (``pending`` are fragment lines
+still waiting in the multipart buffers; 0 after the end of a stream). Ingestion never raises on any line.
+
+**Loaded code (inland FI 10).** ``loaded`` is True for code 1, False for code 2, None for 0 and 3, as in
+the IALA ASM register ("Inland ship static and voyage related data", ECE/TRANS/SC.3/176): 1 = loaded,
+2 = unloaded. pyais 3.3.1 agrees (``InlandLoadedType.Loaded == 1``); gpsd (and its sample file's comment
+"Loaded: 1 Unloaded") has the two swapped. The raw code is kept in ``loaded_code``.
+
+**Units of the records** (:class:`AISMessage`): lat/lon degrees WGS84, ``sog`` m/s, ``cog`` and ``heading``
+radians clockwise from north in [0, 2 pi), ``rot`` degrees per minute as pyais converts it (None for -128
+"not available" and for +-127 "turning, no turn indicator"), lengths metres, ``t`` unix seconds.
+
+**Times.** From the tag block ``c:``, a receiver timestamp in front of the line, a unix time in the
+trailing fields or the preceding ``$PGHP`` line; otherwise, when ``assume_rate_hz`` is set,
+``start_time + line_index / assume_rate_hz`` (``time_source="rate"``); otherwise None. A multipart
+message takes the time of its first fragment that has one.
+
+**Sources** (:func:`open_lines`): a path (plain or gzip, detected by the magic bytes), ``-`` (stdin), an
+iterable of lines (bytes or str), ``udp://host:port`` (listens there) and ``tcp://host:port`` (connects
+there). Live sources stop when ``stop`` (a ``threading.Event``) is set, after ``idle_timeout`` seconds
+without data, or (TCP) when the peer closes.
+
+Memory is constant: the multipart buffers expire and the duplicate window is bounded.
+"""
+
+from __future__ import annotations
+
+import calendar
+import gzip
+import io
+import math
+import os
+import socket
+import sys
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from pyais.messages import MSG_CLASS, NMEAMessage
+
+from testbed.ais.nmea import (
+    KIND_AIS,
+    KIND_BAD_CHECKSUM,
+    KIND_GATEHOUSE,
+    TIME_RATE,
+    parse_line,
+)
+
+__all__ = [
+    "REASONS",
+    "AISMessage",
+    "Report",
+    "AISIngestor",
+    "ingest",
+    "open_lines",
+    "parse_source_url",
+]
+
+REASONS = (
+    "bad_checksum",
+    "incomplete_multipart",
+    "empty_payload",
+    "unsupported_type",
+    "out_of_range",
+    "duplicate",
+    "non_ais",
+    "decode_error",
+)
+
+KN = 1852.0 / 3600.0
+TWO_PI = 2.0 * math.pi
+DEG = math.pi / 180.0
+POSITION_TYPES = frozenset((1, 2, 3, 18, 19, 27))
+SUPPORTED_TYPES = frozenset((1, 2, 3, 4, 5, 8, 18, 19, 24, 27))
+
+
+@dataclass(slots=True)
+class AISMessage:
+    """One normalised AIS message. Fields a message type does not carry are None.
+
+    ``kind``: ``position`` (1, 2, 3, 18, 19, 27), ``base_station`` (4), ``static`` (5, 24A, 24B),
+    ``inland_static`` (8 / DAC 200 / FI 10), ``persons`` (8 / DAC 200 / FI 55).
+    """
+
+    msg_type: int
+    mmsi: int
+    kind: str
+    t: float | None = None
+    time_source: str | None = None
+    channel: str | None = None
+    station: str | None = None
+    line: int = 0  # 0-based index of the (first) input line
+    # position reports
+    lat: float | None = None
+    lon: float | None = None
+    sog: float | None = None  # m/s
+    cog: float | None = None  # rad
+    heading: float | None = None  # rad
+    rot: float | None = None  # deg/min
+    nav_status: int | None = None
+    second: int | None = None
+    accuracy: bool | None = None
+    maneuver: int | None = None  # special manoeuvre indicator: 0 n/a, 1 no, 2 engaged (blue sign)
+    blue_sign: bool | None = None
+    # base station
+    utc: float | None = None
+    # static (5, 19, 24, inland)
+    name: str | None = None
+    callsign: str | None = None
+    ship_type: int | None = None
+    to_bow: int | None = None
+    to_stern: int | None = None
+    to_port: int | None = None
+    to_starboard: int | None = None
+    length: float | None = None
+    beam: float | None = None
+    draught: float | None = None
+    destination: str | None = None
+    imo: int | None = None
+    part: str | None = None  # "A" / "B" for type 24
+    # inland FI 10
+    eni: str | None = None
+    eri_type: int | None = None
+    hazard: int | None = None  # 0-3 blue cones, 4 B-flag; None for 5 (unknown)
+    loaded: bool | None = None
+    loaded_code: int | None = None
+    # inland FI 55
+    crew: int | None = None
+    passengers: int | None = None
+    personnel: int | None = None
+
+    def to_dict(self, drop_none: bool = True) -> dict[str, Any]:
+        d = asdict(self)
+        return {k: v for k, v in d.items() if v is not None} if drop_none else d
+
+
+@dataclass
+class Report:
+    """Accounting of one ingestion run."""
+
+    lines_read: int = 0
+    used: int = 0
+    rejected: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REASONS, 0))
+    messages_by_type: dict[int, int] = field(default_factory=dict)
+    pending: int = 0
+
+    @property
+    def messages(self) -> int:
+        return sum(self.messages_by_type.values())
+
+    def check(self) -> None:
+        total = self.used + sum(self.rejected.values()) + self.pending
+        assert total == self.lines_read, f"AIS accounting broken: {total} counted != {self.lines_read} read"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "lines_read": self.lines_read,
+            "used": self.used,
+            "rejected": dict(self.rejected),
+            "rejected_total": sum(self.rejected.values()),
+            "pending": self.pending,
+            "messages": self.messages,
+            "messages_by_type": {str(k): v for k, v in sorted(self.messages_by_type.items())},
+        }
+
+
+class _Partial:
+    __slots__ = ("frags", "first_line", "t", "src", "station", "nlines")
+
+    def __init__(self, first_line: int):
+        self.frags: dict[int, NMEAMessage] = {}
+        self.first_line = first_line
+        self.t: float | None = None
+        self.src: str | None = None
+        self.station: str | None = None
+        self.nlines = 0
+
+
+def _bits(payload: bytes, fill: int) -> tuple[int, int]:
+    """The payload as an integer and its bit count."""
+    v = 0
+    for c in payload:
+        c -= 48
+        if c > 40:
+            c -= 8
+        v = (v << 6) | (c & 0x3F)
+    n = 6 * len(payload)
+    return v >> fill, n - fill
+
+
+def _raw(nm: NMEAMessage, start: int, width: int) -> int | None:
+    """Raw unsigned field (pyais's ShipType enum folds reserved codes, e.g. 28 -> 25)."""
+    v, n = _bits(nm.payload, nm.fill_bits)
+    if start + width > n:
+        return None
+    return (v >> (n - start - width)) & ((1 << width) - 1)
+
+
+def _str(v: Any) -> str | None:
+    if not isinstance(v, str):
+        return None
+    v = v.replace("@", " ").strip()
+    return v or None
+
+
+def _pos(lat: Any, lon: Any) -> tuple[float | None, float | None]:
+    if lat is None or lon is None or not (-90.0 <= lat <= 90.0) or not (-180.0 <= lon <= 180.0):
+        return None, None
+    return float(lat), float(lon)
+
+
+class AISIngestor:
+    """Streaming ingestor; see the module docstring for the rules. Not thread safe."""
+
+    def __init__(
+        self,
+        *,
+        assume_rate_hz: float | None = None,
+        start_time: float = 0.0,
+        dup_window_s: float = 5.0,
+        dup_window_lines: int = 50,
+        multipart_max_lines: int = 50,
+        multipart_timeout_s: float = 60.0,
+    ):
+        if assume_rate_hz is not None and not assume_rate_hz > 0:
+            raise ValueError(f"assume_rate_hz must be > 0, got {assume_rate_hz}")
+        self.assume_rate_hz = assume_rate_hz
+        self.start_time = float(start_time)
+        self.dup_window_s = float(dup_window_s)
+        self.dup_window_lines = int(dup_window_lines)
+        self.multipart_max_lines = int(multipart_max_lines)
+        self.multipart_timeout_s = float(multipart_timeout_s)
+        self.report = Report()
+        self._partials: dict[tuple, _Partial] = {}
+        self._seen: dict[bytes, tuple[int, float | None]] = {}
+        self._seen_q: deque[tuple[bytes, int]] = deque()
+        self._gh_time: float | None = None
+        self._counted = False
+
+    # ------------------------------------------------------------------ accounting
+    def _reject(self, reason: str, n: int = 1) -> None:
+        self.report.rejected[reason] += n
+        self._counted = True
+
+    def _use(self, msg: AISMessage, n: int) -> AISMessage:
+        rep = self.report
+        rep.used += n
+        mbt = rep.messages_by_type
+        mbt[msg.msg_type] = mbt.get(msg.msg_type, 0) + 1
+        self._counted = True
+        return msg
+
+    # ------------------------------------------------------------------ streaming API
+    def iter_lines(self, lines: Iterable[bytes | str]) -> Iterator[AISMessage]:
+        """Yield the messages of ``lines``; at the end, open multipart buffers count as incomplete."""
+        process = self.process_line
+        for line in lines:
+            m = process(line)
+            if m is not None:
+                yield m
+        self.flush()
+
+    def iter_source(self, source: Any, **kwargs: Any) -> Iterator[AISMessage]:
+        """:meth:`iter_lines` over :func:`open_lines` ``(source, **kwargs)``."""
+        return self.iter_lines(open_lines(source, **kwargs))
+
+    def flush(self) -> None:
+        """Count all open multipart buffers as ``incomplete_multipart`` and check the accounting."""
+        for p in self._partials.values():
+            self.report.pending -= p.nlines
+            self.report.rejected["incomplete_multipart"] += p.nlines
+        self._partials.clear()
+        self.report.check()
+
+    def process_line(self, line: bytes | str) -> AISMessage | None:
+        """Account one line; return the message it completes, if any. Never raises."""
+        rep = self.report
+        idx = rep.lines_read
+        rep.lines_read = idx + 1
+        self._counted = False
+        try:
+            return self._process(line, idx)
+        except Exception:  # noqa: BLE001 - never raise on input
+            if not self._counted:
+                rep.rejected["decode_error"] += 1
+            return None
+
+    # ------------------------------------------------------------------ internals
+    def _process(self, line: bytes | str, idx: int) -> AISMessage | None:
+        p = parse_line(line)
+        kind = p.kind
+        if kind != KIND_AIS:
+            if kind == KIND_GATEHOUSE:
+                self._gh_time = p.time
+                self._reject("non_ais")
+            elif kind == KIND_BAD_CHECKSUM:
+                self._reject("bad_checksum")
+            else:
+                self._reject("non_ais")
+            return None
+        t, src = p.time, p.time_source
+        if self._gh_time is not None:
+            if t is None:
+                t, src = self._gh_time, "gatehouse"
+            self._gh_time = None
+        s = p.sentence
+        fields = s.split(b",")
+        if len(fields) != 7:
+            self._reject("decode_error")
+            return None
+        if self._partials:
+            self._expire(idx, t, p.station)
+        if fields[1] == b"1":
+            if not fields[5]:
+                self._reject("empty_payload")
+                return None
+            nm = NMEAMessage(s, fields)
+            nm.is_valid = True  # verified in parse_line
+            key = fields[5] + fields[6][:1]
+            if self._is_duplicate(key, idx, t, src):
+                self._reject("duplicate")
+                return None
+            return self._decode(nm, idx, t, src, p.station, 1)
+        # multipart
+        try:
+            nm = NMEAMessage(s, fields)
+        except Exception:  # noqa: BLE001
+            self._reject("decode_error")
+            return None
+        nm.is_valid = True
+        if not nm.payload:
+            self._reject("empty_payload")
+            return None
+        key = (nm.channel, nm.seq_id, nm.frag_cnt)
+        parts = self._partials
+        part = parts.get(key)
+        if nm.frag_num == 1 or part is None or nm.frag_num in part.frags:
+            if part is not None:
+                self._orphan(key, part)
+            if nm.frag_num != 1:
+                self._reject("incomplete_multipart")
+                return None
+            part = parts[key] = _Partial(idx)
+        part.frags[nm.frag_num] = nm
+        part.nlines += 1
+        self.report.pending += 1
+        self._counted = True
+        if part.t is None and t is not None:
+            part.t, part.src = t, src
+        if p.station is not None:
+            part.station = p.station
+        if len(part.frags) < nm.frag_cnt:
+            return None
+        del parts[key]
+        self.report.pending -= part.nlines
+        n = part.nlines
+        frags = [part.frags[i] for i in sorted(part.frags)]
+        whole = NMEAMessage.assemble_from_iterable(frags)
+        if not whole.is_valid:  # cannot happen: each fragment was checked
+            self._reject("bad_checksum", n)
+            return None
+        dkey = whole.payload + b"," + str(whole.fill_bits).encode()
+        if self._is_duplicate(dkey, part.first_line, part.t, part.src):
+            self._reject("duplicate", n)
+            return None
+        return self._decode(whole, part.first_line, part.t, part.src, part.station, n)
+
+    def _orphan(self, key: tuple, part: _Partial) -> None:
+        del self._partials[key]
+        self.report.pending -= part.nlines
+        self.report.rejected["incomplete_multipart"] += part.nlines
+
+    def _expire(self, idx: int, t: float | None, station: str | None) -> None:
+        # times are compared only within one station: merged feeds (satellite AIS) are not time ordered
+        for key, part in list(self._partials.items()):
+            if idx - part.first_line > self.multipart_max_lines or (
+                t is not None and part.t is not None and station == part.station
+                and abs(t - part.t) > self.multipart_timeout_s
+            ):
+                self._orphan(key, part)
+
+    def _is_duplicate(self, key: bytes, idx: int, t: float | None, src: str | None) -> bool:
+        if src == TIME_RATE:
+            t = None
+        seen = self._seen
+        q = self._seen_q
+        horizon = max(self.dup_window_lines, 1000)
+        while q and idx - q[0][1] > horizon:
+            k, i = q.popleft()
+            if seen.get(k, (None,))[0] == i:
+                del seen[k]
+        prev = seen.get(key)
+        if prev is not None:
+            pi, pt = prev
+            if t is not None and pt is not None:
+                dup = abs(t - pt) <= self.dup_window_s
+            else:
+                dup = idx - pi <= self.dup_window_lines
+            if dup:
+                return True
+        seen[key] = (idx, t)
+        q.append((key, idx))
+        return False
+
+    def _decode(self, nm: NMEAMessage, idx: int, t, src, station, n: int) -> AISMessage | None:
+        mtype = nm.ais_id
+        if mtype not in SUPPORTED_TYPES:
+            self._reject("unsupported_type", n)
+            return None
+        if t is None and self.assume_rate_hz is not None:
+            t, src = self.start_time + idx / self.assume_rate_hz, TIME_RATE
+        try:
+            d = MSG_CLASS[mtype].from_vector(nm.bv)
+        except Exception:  # noqa: BLE001
+            self._reject("decode_error", n)
+            return None
+        mmsi = d.mmsi
+        if mtype in POSITION_TYPES:
+            lat, lon = _pos(d.lat, d.lon)
+            if lat is None:
+                self._reject("out_of_range", n)
+                return None
+            m = AISMessage(mtype, mmsi, "position", t, src, nm.channel, station, idx, lat, lon)
+            sp = d.speed
+            if mtype == 27:
+                m.sog = sp * KN if sp is not None and 0 <= sp < 63 else None
+                c = d.course
+                m.cog = c * DEG if c is not None and 0 <= c < 360 else None
+                m.nav_status = int(d.status) if d.status is not None else None
+                m.accuracy = d.accuracy
+                return self._use(m, n)
+            m.sog = sp * KN if sp is not None and 0 <= sp <= 102.2 else None
+            c = d.course
+            m.cog = c * DEG if c is not None and 0 <= c < 360 else None
+            h = d.heading
+            m.heading = h * DEG if h is not None and 0 <= h < 360 else None
+            sec = d.second
+            m.second = sec if sec is not None and 0 <= sec < 60 else None
+            m.accuracy = d.accuracy
+            if mtype <= 3:
+                m.nav_status = int(d.status) if d.status is not None else None
+                r = d.turn
+                m.rot = float(r) if r is not None and abs(r) < 127 else None
+                mi = d.maneuver
+                if mi is not None:
+                    mi = int(mi)
+                    m.maneuver = mi
+                    m.blue_sign = True if mi == 2 else (False if mi == 1 else None)
+            elif mtype == 19:
+                self._static_dims(m, d)
+                m.name = _str(d.shipname)
+                m.ship_type = _raw(nm, 263, 8)
+            return self._use(m, n)
+        if mtype == 5:
+            m = AISMessage(5, mmsi, "static", t, src, nm.channel, station, idx)
+            m.name = _str(d.shipname)
+            m.callsign = _str(d.callsign)
+            m.ship_type = _raw(nm, 232, 8)
+            self._static_dims(m, d)
+            m.draught = float(d.draught) if d.draught else None
+            m.destination = _str(d.destination)
+            m.imo = d.imo or None
+            return self._use(m, n)
+        if mtype == 24:
+            m = AISMessage(24, mmsi, "static", t, src, nm.channel, station, idx)
+            if d.partno == 0:
+                m.part = "A"
+                m.name = _str(d.shipname)
+            elif d.partno == 1:
+                m.part = "B"
+                m.ship_type = _raw(nm, 40, 8)
+                m.callsign = _str(d.callsign)
+                self._static_dims(m, d)
+            else:
+                self._reject("out_of_range", n)
+                return None
+            return self._use(m, n)
+        if mtype == 4:
+            m = AISMessage(4, mmsi, "base_station", t, src, nm.channel, station, idx)
+            m.lat, m.lon = _pos(d.lat, d.lon)
+            m.accuracy = d.accuracy
+            try:
+                if d.year and 1 <= d.month <= 12 and 1 <= d.day <= 31 and d.hour < 24 and d.minute < 60 \
+                        and d.second < 60:
+                    m.utc = float(calendar.timegm((d.year, d.month, d.day, d.hour, d.minute, d.second)))
+            except (TypeError, ValueError, OverflowError):
+                m.utc = None
+            return self._use(m, n)
+        # type 8: inland only
+        dac, fid = getattr(d, "dac", None), getattr(d, "fid", None)
+        if dac == 200 and fid == 10:
+            _, nbits = _bits(nm.payload, nm.fill_bits)
+            if not 168 <= nbits < 176:
+                self._reject("decode_error", n)
+                return None
+            st = d.shiptype
+            hz = d.hazard
+            if st is None or not 1000 <= st <= 9999 or hz is None or hz > 5:
+                self._reject("out_of_range", n)
+                return None
+            m = AISMessage(8, mmsi, "inland_static", t, src, nm.channel, station, idx)
+            m.eni = _str(d.vin)
+            m.length = float(d.length) if d.length else None
+            m.beam = float(d.beam) if d.beam else None
+            m.eri_type = int(st)
+            m.hazard = int(hz) if hz < 5 else None
+            m.draught = float(d.draught) if d.draught else None
+            code = int(d.loaded) if d.loaded is not None else 0
+            m.loaded_code = code
+            m.loaded = True if code == 1 else (False if code == 2 else None)
+            return self._use(m, n)
+        if dac == 200 and fid == 55:
+            v, nbits = _bits(nm.payload, nm.fill_bits)
+            if nbits < 85:
+                self._reject("decode_error", n)
+                return None
+            v >>= nbits - 85  # keep bits 0..84
+            personnel, pax, crew = v & 0xFF, (v >> 8) & 0x1FFF, (v >> 21) & 0xFF
+            m = AISMessage(8, mmsi, "persons", t, src, nm.channel, station, idx)
+            m.crew = crew if crew != 255 else None
+            m.passengers = pax if pax != 8191 else None
+            m.personnel = personnel if personnel != 255 else None
+            return self._use(m, n)
+        self._reject("unsupported_type", n)
+        return None
+
+    @staticmethod
+    def _static_dims(m: AISMessage, d: Any) -> None:
+        a, b, c, e = d.to_bow, d.to_stern, d.to_port, d.to_starboard
+        m.to_bow, m.to_stern, m.to_port, m.to_starboard = a, b, c, e
+        m.length = float(a + b) if a and b else None
+        m.beam = float(c + e) if c and e else None
+
+
+# ---------------------------------------------------------------------- sources
+def parse_source_url(url: str) -> tuple[str, str, int]:
+    """``udp://host:port`` / ``tcp://host:port`` -> (scheme, host, port); ValueError otherwise."""
+    u = urlsplit(url)
+    if u.scheme not in ("udp", "tcp"):
+        raise ValueError(f"unsupported AIS source URL {url!r}: expected udp://host:port or tcp://host:port")
+    try:
+        port = u.port
+    except ValueError as exc:
+        raise ValueError(f"bad port in AIS source URL {url!r}") from exc
+    if port is None or not u.hostname:
+        raise ValueError(f"AIS source URL {url!r} needs host and port")
+    return u.scheme, u.hostname, port
+
+
+def _file_lines(path: str | os.PathLike) -> Iterator[bytes]:
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+        fh.seek(0)
+        if magic == b"\x1f\x8b":
+            with gzip.open(fh, "rb") as gz:
+                yield from gz
+        else:
+            yield from fh
+
+
+def _udp_lines(host: str, port: int, stop: threading.Event | None, idle_timeout: float | None,
+               ready: threading.Event | None = None, poll_s: float = 0.1) -> Iterator[bytes]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.settimeout(poll_s)
+        if ready is not None:
+            ready.set()
+        idle = 0.0
+        while stop is None or not stop.is_set():
+            try:
+                data = sock.recv(65535)
+            except TimeoutError:
+                idle += poll_s
+                if idle_timeout is not None and idle >= idle_timeout:
+                    return
+                continue
+            idle = 0.0
+            yield from data.splitlines()
+    finally:
+        sock.close()
+
+
+def _tcp_lines(host: str, port: int, stop: threading.Event | None, idle_timeout: float | None,
+               poll_s: float = 0.1, connect_timeout: float = 5.0) -> Iterator[bytes]:
+    sock = socket.create_connection((host, port), timeout=connect_timeout)
+    try:
+        sock.settimeout(poll_s)
+        buf = b""
+        idle = 0.0
+        while stop is None or not stop.is_set():
+            try:
+                data = sock.recv(65536)
+            except TimeoutError:
+                idle += poll_s
+                if idle_timeout is not None and idle >= idle_timeout:
+                    break
+                continue
+            if not data:
+                break
+            idle = 0.0
+            buf += data
+            *lines, buf = buf.split(b"\n")
+            yield from lines
+            if len(buf) > 1 << 20:  # a "line" of 1 MB: garbage, keep memory bounded
+                yield buf
+                buf = b""
+        if buf:
+            yield buf
+    finally:
+        sock.close()
+
+
+def open_lines(source: Any, *, stop: threading.Event | None = None, idle_timeout: float | None = None,
+               ready: threading.Event | None = None) -> Iterator[bytes | str]:
+    """Lines of a path (plain/gzip), ``-`` (stdin), ``udp://``/``tcp://`` URL, or an iterable of lines.
+
+    ``stop``/``idle_timeout`` end live streams; ``ready`` is set once a UDP socket is bound.
+    """
+    if isinstance(source, str) and source.startswith(("udp://", "tcp://")):
+        scheme, host, port = parse_source_url(source)
+        if scheme == "udp":
+            return _udp_lines(host, port, stop, idle_timeout, ready)
+        return _tcp_lines(host, port, stop, idle_timeout)
+    if isinstance(source, str) and source == "-":
+        return iter(sys.stdin.buffer)
+    if isinstance(source, str | os.PathLike):
+        return _file_lines(source)
+    if isinstance(source, bytes | bytearray):
+        return iter(io.BytesIO(bytes(source)))
+    return iter(source)
+
+
+def ingest(source: Any, **kwargs: Any) -> tuple[list[AISMessage], Report]:
+    """Read a whole source; returns (messages, report). Options as for :class:`AISIngestor`."""
+    src_kw = {k: kwargs.pop(k) for k in ("stop", "idle_timeout", "ready") if k in kwargs}
+    ing = AISIngestor(**kwargs)
+    msgs = list(ing.iter_source(source, **src_kw))
+    return msgs, ing.report
