@@ -19,7 +19,7 @@ def _write_recording(path, vessels, duration=900, step=10):
     hmap = load_map("duisburg_ruhrort")
     lanes = {ln.id: ln for ln in hmap.lanes}
     lines = []
-    for k, (mmsi, lane_id, s0, speed) in enumerate(vessels):
+    for k, (mmsi, _lane, _s0, _speed) in enumerate(vessels):
         lines += encode_type5(mmsi, seq_id=k % 10, tag=tag_block(T0), name=f"TEST {k}", ship_type=79,
                               to_bow=55, to_stern=55, to_port=6, to_starboard=5)  # fmt: skip
     for t in range(0, duration + 1, step):
@@ -70,7 +70,7 @@ def test_replayed_vessels_follow_their_recorded_tracks(tmp_path):
 
 def test_reactive_handover_gives_way_to_the_ego(tmp_path):
     rec = tmp_path / "headon.nmea"
-    hmap = _write_recording(rec, [(244000001, "lane-rhine-down", 5200.0, 3.0)], duration=1500)
+    _write_recording(rec, [(244000001, "lane-rhine-down", 5200.0, 3.0)], duration=1500)
     env = gym.make("testbed/PortEntry-v0", traffic={"source": "ais", "ais_file": str(rec), "count": 1,
                                                     "ais_start_s": 0.0, "reactive": True},
                    start={"lanes": ["lane-rhine-down"], "km": [779.6, 779.6], "cross_m": 0.0,
