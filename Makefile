@@ -23,7 +23,9 @@ demo: $(STAMP)
 	SDL_VIDEODRIVER=dummy MPLBACKEND=Agg $(BIN)/testbed map show duisburg_ruhrort --out out/duisburg_ruhrort.png
 	MPLBACKEND=Agg $(BIN)/testbed vessel manoeuvre M8 --turning 35 --out out
 	MPLBACKEND=Agg $(BIN)/testbed vessel manoeuvre M8 --zigzag 20/20 --out out
-	@echo "wrote: $$(ls out)"
+	SDL_VIDEODRIVER=dummy $(BIN)/testbed run PortEntry-v0 --agent autopilot --episodes 1 --seed 0 \
+		--render png --frame-every 60 --out out/port_entry
+	@echo "wrote: $$(ls out) and out/port_entry: $$(ls out/port_entry)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -35,6 +37,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/vessel_speed.py
 	$(BIN)/python benchmarks/map_speed.py
+	$(BIN)/python benchmarks/env_speed.py
+	$(BIN)/python benchmarks/ais_ingest.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache
