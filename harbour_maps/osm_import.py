@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 import xml.parsers.expat
 from collections import Counter
 from dataclasses import dataclass, field
@@ -37,6 +35,8 @@ import shapely
 from shapely.geometry import LineString, MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.polygon import orient
 from shapely.ops import unary_union
+
+from atomicio import atomic_open
 
 from .format import MapError, parse_map_dict
 
@@ -501,15 +501,7 @@ def import_osm(path, out=None, name: str | None = None) -> tuple[Path, ImportRep
     current directory).  Returns (output path, report)."""
     fc, report = convert(path, name)
     out = Path(out) if out is not None else Path.cwd() / f"{fc['metadata']['name']}.geojson"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(fc, fh, ensure_ascii=False, separators=(",", ":"))
-            fh.write("\n")
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(out, "w") as fh:
+        json.dump(fc, fh, ensure_ascii=False, separators=(",", ":"))
+        fh.write("\n")
     return out, report

@@ -60,7 +60,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -69,6 +68,8 @@ from pathlib import Path
 import numpy as np
 import shapely
 from scipy import ndimage
+
+from atomicio import atomic_open
 
 __all__ = ["MapRasters", "build_rasters", "load_or_build_rasters", "RASTER_VERSION", "default_cache_dir",
            "cache_file_for"]
@@ -351,19 +352,8 @@ def save_rasters(path: Path, rasters: MapRasters, key: dict) -> None:
     header = dict(key, x0=rasters.x0, y0=rasters.y0, shape=list(rasters.shape))
     arrays = {k: getattr(rasters, k) for k in _ARRAYS}
     arrays["header"] = np.frombuffer(json.dumps(header, sort_keys=True).encode(), dtype=np.uint8)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_open(path, "wb", fsync=True) as fh:
+        np.savez(fh, **arrays)
 
 
 def load_cached(path: Path, key: dict) -> MapRasters | None:

@@ -8,13 +8,13 @@ bar, a (grid) north arrow and a title with the map name and its accuracy stateme
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import textwrap
 from pathlib import Path
 
 import numpy as np
 import shapely
+
+from atomicio import atomic_path
 
 __all__ = ["render_map", "WATER_COLOUR", "LAND_COLOUR"]
 
@@ -198,14 +198,6 @@ def render_map(m, out, width_px: int = 1600, bbox=None, discharge: float | None 
              fontsize=fs * 0.85, va="top")
 
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".png", dir=out.parent)
-    os.close(fd)
-    try:
+    with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi, facecolor="white")
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return out

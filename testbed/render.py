@@ -52,12 +52,13 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from atomicio import atomic_path
 
 __all__ = ["VesselSprite", "RenderScene", "Renderer", "save_gif", "save_png", "colour_ramp",
            "RENDER_MODES", "CAMERAS", "WATER_COLOUR", "LAND_COLOUR", "BANK_COLOUR", "EGO_COLOUR",
@@ -156,20 +157,9 @@ def colour_ramp(values: np.ndarray, cmap="viridis", vmin: float | None = None,
 # files
 
 def _atomic_write(path, write) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
+    return Path(path)
 
 
 def _check_frame(frame) -> np.ndarray:

@@ -21,12 +21,12 @@ import json
 import math
 import os
 import sys
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from atomicio import atomic_open, write_text
 from vessels import mmg, nomoto
 from vessels.catalogue import NOMOTO_CACHE, VesselType, get
 from vessels.errors import ParameterError
@@ -99,33 +99,14 @@ class ManoeuvreResult:
         ax2.text(0.02, 0.02, text, transform=ax2.transAxes, fontsize=7, va="bottom", family="monospace",
                  bbox={"facecolor": "white", "alpha": 0.8})  # fmt: skip
         fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fig.savefig(fh, format="png", dpi=100)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_open(path, "wb") as fh:
+            fig.savefig(fh, format="png", dpi=100)
         return path
 
 
 def write_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write text to ``path`` via a temporary file in the same folder and os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write text to ``path`` atomically (see :mod:`atomicio`)."""
+    return write_text(path, text)
 
 
 # -- simulation driver -----------------------------------------------------------------------------

@@ -31,9 +31,7 @@ import argparse
 import csv
 import json
 import math
-import os
 import pathlib
-import tempfile
 
 import numpy as np
 import shapely
@@ -44,6 +42,7 @@ from shapely.geometry import LineString, Point, Polygon, mapping
 from shapely.geometry.polygon import orient
 from shapely.ops import unary_union
 
+from atomicio import write_text
 from harbour_maps.geodesy import LocalFrame
 
 MAPS_DIR = pathlib.Path(__file__).resolve().parents[1] / "maps"
@@ -495,17 +494,7 @@ def dumps(fc: dict) -> str:
 
 
 def write_atomic(path: pathlib.Path, text: str) -> None:
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_text(path, text)
 
 
 def main(argv=None) -> int:

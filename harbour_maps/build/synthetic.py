@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import shapely
 from shapely.geometry import LineString, Polygon, mapping
 
+from atomicio import write_text
 from harbour_maps.geodesy import LocalFrame
 
 MAPS_DIR = Path(__file__).resolve().parents[1] / "maps"
@@ -89,11 +88,7 @@ class _Builder:
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / f"{self.name}.geojson"
         text = json.dumps(data, indent=1) + "\n"
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=out_dir)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        write_text(path, text)
         return path
 
 

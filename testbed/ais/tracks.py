@@ -28,12 +28,12 @@ from __future__ import annotations
 import csv
 import math
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from atomicio import atomic_open
 from testbed.ais.ingest import AISMessage
 
 __all__ = ["Track", "build_tracks", "write_tracks_csv", "TRACK_REJECT_REASONS"]
@@ -215,27 +215,16 @@ def build_tracks(
 
 def write_tracks_csv(tracks: dict[int, Track], path: str | os.PathLike) -> int:
     """Write all track points to ``path`` atomically (temp file + os.replace); returns the row count."""
-    path = os.fspath(path)
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tracks-", suffix=".csv.tmp", dir=d)
     n = 0
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(["mmsi", "segment", "t", "lat", "lon", "sog_ms", "cog_rad", "heading_rad", "name"])
-            for mmsi, tr in sorted(tracks.items()):
-                name = tr.static.get("name", "")
-                for i in range(len(tr)):
-                    w.writerow([mmsi, int(tr.segment[i]), repr(float(tr.t[i])), repr(float(tr.lat[i])),
-                                repr(float(tr.lon[i])), _f(tr.sog[i]), _f(tr.cog[i]), _f(tr.heading[i]), name])
-                    n += 1
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["mmsi", "segment", "t", "lat", "lon", "sog_ms", "cog_rad", "heading_rad", "name"])
+        for mmsi, tr in sorted(tracks.items()):
+            name = tr.static.get("name", "")
+            for i in range(len(tr)):
+                w.writerow([mmsi, int(tr.segment[i]), repr(float(tr.t[i])), repr(float(tr.lat[i])),
+                            repr(float(tr.lon[i])), _f(tr.sog[i]), _f(tr.cog[i]), _f(tr.heading[i]), name])
+                n += 1
     return n
 
 

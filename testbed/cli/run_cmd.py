@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
+
+from atomicio import atomic_open
 
 
 def register(sub) -> None:
@@ -47,10 +47,8 @@ def list_scenarios(args) -> int:
 
 
 def _write_json(path: Path, data) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
+    with atomic_open(path, "w") as fh:
         json.dump(data, fh, indent=2, default=float)
-    os.replace(tmp, path)
 
 
 def _finite(x: float):
