@@ -2,8 +2,12 @@
 
 1. Replicates the 898-line pyais sample to >= 100,000 lines and times :class:`AISIngestor` against
    pyais's own bare loop ``NMEAMessage(b).decode()`` over the same lines (best of 3, same run).
-2. Streams generated files of 100,000 and 1,000,000 lines through the ingestor and reports the
-   tracemalloc peak of each: it must not grow with the file length.
+2. Streams generated files of 100,000 and 1,000,000 lines (``--mem-lines``) through the ingestor, each
+   in a fresh interpreter without keeping the messages, and reports the peak RSS of each (and, with
+   ``--tracemalloc``, the tracemalloc peak): it must not grow with the file length.
+
+``python benchmarks/ais_ingest.py`` takes about 30 s; ``--tracemalloc`` adds a few minutes (tracemalloc
+slows CPython 3.11 down a lot), ``--lines``/``--mem-lines`` change the sizes.
 """
 
 from __future__ import annotations
@@ -50,35 +54,101 @@ def best(f, lines, k=3):
     return min(ts)
 
 
-def peak_streaming(path: Path) -> tuple[int, int]:
-    tracemalloc.start()
+def _stream_child(path: str, trace: bool) -> None:
+    """Run in a fresh interpreter: stream ``path`` without keeping messages, print the peaks as JSON."""
+    import json
+    import resource
+
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    prof = None
+    if trace:
+        # CPython 3.11's tracemalloc is very slow (~0.5 ms per line here); with a C profiler enabled it
+        # runs several times faster (empirically). The profiler's own tables are bounded (one entry per
+        # function), so they do not make the peak grow with the file length.
+        import cProfile
+
+        prof = cProfile.Profile()
+        tracemalloc.start()
+        prof.enable()
+    t0 = time.perf_counter()
     ing = AISIngestor(dup_window_lines=0)
     for _ in ing.iter_source(path):
         pass
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return peak, ing.report.lines_read
+    dt = time.perf_counter() - t0
+    peak = None
+    if trace:
+        prof.disable()
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"lines": ing.report.lines_read, "seconds": dt, "tracemalloc_peak": peak,
+                      "maxrss_kib": rss1, "maxrss_growth_kib": rss1 - rss0}))
 
 
-def main(n: int = 100_000, big: int = 1_000_000) -> int:
+def peak_streaming(path: Path, trace: bool) -> dict:
+    """Stream ``path`` in a fresh interpreter (so that peaks are comparable); returns its JSON report."""
+    import json
+    import subprocess
+
+    out = subprocess.run([sys.executable, __file__, "--_stream", str(path)] + (["--trace"] if trace else []),
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lines", type=int, default=100_000, help="lines of the speed comparison (default 100,000)")
+    ap.add_argument("--mem-lines", type=int, nargs="*", default=[100_000, 1_000_000],
+                    help="file lengths of the memory check (default 100,000 1,000,000; none: skip)")
+    ap.add_argument("--tracemalloc", action="store_true",
+                    help="also measure the tracemalloc peak of each streaming run (slow: ~0.1 ms per line)")
+    ap.add_argument("--_stream", help=argparse.SUPPRESS)
+    ap.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a._stream:
+        _stream_child(a._stream, a.trace)
+        return 0
+    n = a.lines
     lines = _lines(n)
     tb = best(bare, lines)
     to = best(ours, lines)
     rep = ours(lines)
-    print(f"{n} lines: pyais bare loop {n / tb:,.0f} lines/s, AISIngestor {n / to:,.0f} lines/s, "
-          f"ratio {tb / to:.2f} (target >= 0.7); used {rep.used}, rejected {sum(rep.rejected.values())}")
+    print(f"{n:,} lines: pyais bare loop {n / tb:,.0f} lines/s, AISIngestor {n / to:,.0f} lines/s, "
+          f"ratio {tb / to:.2f} (target >= 0.7); used {rep.used}, rejected {sum(rep.rejected.values())}",
+          flush=True)
+    if not a.mem_lines:
+        return 0
+    del lines
     with tempfile.TemporaryDirectory() as d:
-        peaks = {}
-        for m in (n, big):
+        res = {}
+        for m in a.mem_lines:
             p = Path(d) / f"ais_{m}.nmea"
-            with open(p, "wb") as fh:
-                for b in _lines(m):
-                    fh.write(b + b"\n")
-            peaks[m], read = peak_streaming(p)
-            print(f"streaming {read:,} lines: tracemalloc peak {peaks[m] / 1024:.0f} KiB")
-    print(f"peak ratio {big:,} / {n:,} lines: {peaks[big] / peaks[n]:.2f} (constant memory: ~1)")
+            base = [b for b in SAMPLE.read_bytes().splitlines() if b]
+            with open(p, "wb") as fh:  # written in chunks: the generator keeps no list of m lines either
+                left = m
+                while left > 0:
+                    k = min(left, len(base))
+                    fh.write(b"\n".join(base[:k]) + b"\n")
+                    left -= k
+            res[m] = r = peak_streaming(p, False)
+            msg = (f"streaming {r['lines']:,} lines: {r['lines'] / r['seconds']:,.0f} lines/s, "
+                   f"peak RSS {r['maxrss_kib']:,} KiB (+{r['maxrss_growth_kib']:,} KiB while streaming)")
+            if a.tracemalloc:
+                rt = peak_streaming(p, True)
+                r["tracemalloc_peak"] = rt["tracemalloc_peak"]
+                msg += f", tracemalloc peak {rt['tracemalloc_peak'] / 1024:,.0f} KiB"
+            print(msg, flush=True)
+    lo, hi = min(res), max(res)
+    if hi != lo:
+        print(f"peak RSS {hi:,} / {lo:,} lines: {res[hi]['maxrss_kib'] / res[lo]['maxrss_kib']:.3f} "
+              "(constant memory: ~1)")
+        if a.tracemalloc:
+            print(f"tracemalloc peak {hi:,} / {lo:,} lines: "
+                  f"{res[hi]['tracemalloc_peak'] / res[lo]['tracemalloc_peak']:.3f} (constant memory: ~1)")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(*(int(a) for a in sys.argv[1:])))
+    sys.exit(main())

@@ -69,13 +69,16 @@ import os
 import socket
 import sys
 import threading
+from binascii import a2b_base64
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from pyais.messages import MSG_CLASS, NMEAMessage
+from pyais.bit_vector import _ARMOR_TO_B64
+from pyais.constants import ManeuverIndicator, NavigationStatus
+from pyais.messages import MSG_CLASS, NMEAMessage, to_turn
 
 from testbed.ais.nmea import (
     KIND_AIS,
@@ -248,6 +251,43 @@ def _pos(lat: Any, lon: Any) -> tuple[float | None, float | None]:
     return float(lat), float(lon)
 
 
+# ---------------------------------------------------------------------- fast path tables
+# The common line, a single-fragment 168-bit position report (types 1, 2, 3, 18) without tag block,
+# timestamp or trailing fields, is checked and decoded directly from the payload bits in
+# AISIngestor.process_line. Every value is computed with pyais's own converters (tabulated here over
+# all raw values), so the records are identical to those of the pyais path (tests/ais verify it on every
+# position message of the real files). Anything else goes through parse_line + pyais.
+_FAST_TYPES = {ord("1"): 1, ord("2"): 2, ord("3"): 3, ord("B"): 18}  # first payload char -> type
+_FAST_CHANNELS = {b"A": "A", b"B": "B", b"1": "1", b"2": "2", b"": ""}
+_FAST_SEQ = frozenset((b"", b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9"))
+_HEX2 = {f"{a}{b}".encode(): int(f"{a}{b}", 16) for a in "0123456789abcdefABCDEF" for b in "0123456789abcdefABCDEF"}
+
+
+def _rot_value(raw: int) -> float | None:
+    r = to_turn(raw - 256 if raw > 127 else raw)
+    return float(r) if r is not None and abs(r) < 127 else None
+
+
+def _sog_value(raw: int) -> float | None:
+    sp = raw / 10.0
+    return sp * KN if 0 <= sp <= 102.2 else None
+
+
+def _cog_value(raw: int) -> float | None:
+    c = raw / 10.0
+    return c * DEG if 0 <= c < 360 else None
+
+
+_ROT = tuple(_rot_value(r) for r in range(256))
+_SOG = tuple(_sog_value(r) for r in range(1024))
+_COG = tuple(_cog_value(r) for r in range(4096))
+_HDG = tuple(h * DEG if h < 360 else None for h in range(512))
+_SEC = tuple(s if s < 60 else None for s in range(64))
+_NAV = tuple(int(NavigationStatus.from_value(s)) for s in range(16))
+_MAN = tuple(int(ManeuverIndicator.from_value(m)) for m in range(4))
+_BLUE = tuple(True if m == 2 else (False if m == 1 else None) for m in _MAN)
+
+
 class AISIngestor:
     """Streaming ingestor; see the module docstring for the rules. Not thread safe."""
 
@@ -318,6 +358,10 @@ class AISIngestor:
         rep.lines_read = idx + 1
         self._counted = False
         try:
+            if line.__class__ is bytes and self._gh_time is None:
+                m = self._fast(line, idx)
+                if m is not self:
+                    return m
             return self._process(line, idx)
         except Exception:  # noqa: BLE001 - never raise on input
             if not self._counted:
@@ -325,6 +369,103 @@ class AISIngestor:
             return None
 
     # ------------------------------------------------------------------ internals
+    def _fast(self, line: bytes, idx: int) -> Any:
+        """The common single-fragment position report; returns ``self`` (nothing done) for any other line.
+
+        Equivalent to ``_process``: it only takes lines for which parse_line gives ``ais`` without a time
+        or station and pyais's NMEAMessage would accept the sentence (ASCII, fragment 1 of 1, 0 fill bits,
+        28 payload characters = 168 bits).
+        """
+        s = line.strip()
+        n = len(s)
+        if not (20 < n < 128 and s[0] == 33 and s.find(b"*", 7) == n - 3 and s[3:7] in (b"VDM,", b"VDO,")):
+            return self
+        ck = _HEX2.get(s[-2:])
+        if ck is None or not s.isascii():
+            return self
+        # NMEA checksum: XOR of the bytes between '!' and '*'. Folding the little-endian integer of the
+        # (< 128) bytes by 512, 256, ..., 8 bits XORs every byte into the lowest one exactly once.
+        x = int.from_bytes(s[1:-3], "little")
+        if n > 68:
+            x ^= x >> 512
+        x ^= x >> 256
+        x ^= x >> 128
+        x ^= x >> 64
+        x ^= x >> 32
+        x ^= x >> 16
+        x ^= x >> 8
+        if x & 255 != ck:
+            return self
+        f = s.split(b",")
+        if len(f) != 7:
+            return self
+        _, f1, f2, f3, ch, payload, f6 = f
+        if f1 != b"1" or f2 != b"1" or len(payload) != 28 or f6[0] != 48 or len(f6) != 4 or f3 not in _FAST_SEQ:
+            return self
+        mtype = _FAST_TYPES.get(payload[0])
+        channel = _FAST_CHANNELS.get(ch)
+        if mtype is None or channel is None:
+            return self
+        # from here on this is the line's only path
+        if self._partials:
+            self._expire(idx, None, None)
+        rep = self.report
+        # duplicate check (as _is_duplicate with no receive time)
+        key = payload + b"0"
+        seen = self._seen
+        q = self._seen_q
+        dwl = self.dup_window_lines
+        horizon = dwl if dwl > 1000 else 1000
+        while q and idx - q[0][1] > horizon:
+            k, i = q.popleft()
+            if seen.get(k, (None,))[0] == i:
+                del seen[k]
+        prev = seen.get(key)
+        if prev is not None and idx - prev[0] <= dwl:
+            rep.rejected["duplicate"] += 1
+            self._counted = True
+            return None
+        seen[key] = (idx, None)
+        q.append((key, idx))
+        v = int.from_bytes(a2b_base64(payload.translate(_ARMOR_TO_B64)), "big")
+        if mtype == 18:
+            sh = 4
+            lon = (v >> 83) & 0xFFFFFFF
+            lat = (v >> 56) & 0x7FFFFFF
+        else:
+            sh = 0
+            lon = (v >> 79) & 0xFFFFFFF
+            lat = (v >> 52) & 0x7FFFFFF
+        if lon & 0x8000000:
+            lon -= 0x10000000
+        if lat & 0x4000000:
+            lat -= 0x8000000
+        lon = ((10 * lon + 3) // 6) / 1e6  # pyais to_lat_lon
+        lat = ((10 * lat + 3) // 6) / 1e6
+        if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+            rep.rejected["out_of_range"] += 1
+            self._counted = True
+            return None
+        if self.assume_rate_hz is not None:
+            t, src = self.start_time + idx / self.assume_rate_hz, TIME_RATE
+        else:
+            t = src = None
+        if sh:
+            m = AISMessage(18, (v >> 130) & 0x3FFFFFFF, "position", t, src, channel, None, idx, lat, lon,
+                           _SOG[(v >> 112) & 1023], _COG[(v >> 44) & 4095], _HDG[(v >> 35) & 511], None, None,
+                           _SEC[(v >> 29) & 63], bool((v >> 111) & 1))
+        else:
+            mi = (v >> 23) & 3
+            m = AISMessage(mtype, (v >> 130) & 0x3FFFFFFF, "position", t, src, channel, None, idx, lat, lon,
+                           _SOG[(v >> 108) & 1023], _COG[(v >> 40) & 4095], _HDG[(v >> 31) & 511],
+                           _ROT[(v >> 118) & 255], _NAV[(v >> 126) & 15], _SEC[(v >> 25) & 63],
+                           bool((v >> 107) & 1), _MAN[mi], _BLUE[mi])
+        rep.used += 1
+        mbt = rep.messages_by_type
+        mbt[mtype] = mbt.get(mtype, 0) + 1
+        self._counted = True
+        return m
+
     def _process(self, line: bytes | str, idx: int) -> AISMessage | None:
         p = parse_line(line)
         kind = p.kind
