@@ -115,6 +115,19 @@ class RewardConfig:
 
 
 @dataclass(frozen=True)
+class LinkConfig:
+    """The 5G link between ship and shore (see :mod:`testbed.link.env_link`)."""
+
+    profile: str = "ideal"  # conf/link/<profile>.yaml: ideal, 5g_sa, 5g_nsa, lte, degraded, with_outages
+    mode: str = "onboard"  # "onboard" (autonomy: data path only) or "remote" (commands over the link)
+    data_path: bool = True  # the shore-side traffic picture (AIS relayed from shore) goes over the link
+    command_timeout_s: float = 3.0  # remote: fail-safe after this long without a command
+    failsafe: str = "slow_ahead"  # "slow_ahead", "stop" or "hold"
+    radio_seed: int = 0  # shadow fading / LOS fields of the radio map (a property of the world)
+    radio_resolution_m: float = 20.0
+
+
+@dataclass(frozen=True)
 class ScenarioConfig:
     """One scenario. ``dt`` is the fixed control step [s]; ``time_limit_s`` truncates the episode."""
 
@@ -129,6 +142,7 @@ class ScenarioConfig:
     traffic: TrafficConfig = field(default_factory=TrafficConfig)
     observation: ObservationConfig = field(default_factory=ObservationConfig)
     reward: RewardConfig = field(default_factory=RewardConfig)
+    link: LinkConfig = field(default_factory=LinkConfig)
 
     def validate(self) -> ScenarioConfig:
         def bad(key: str, value: Any, problem: str) -> ConfigError:
@@ -163,6 +177,12 @@ class ScenarioConfig:
             raise bad("traffic.ais_speedup", self.traffic.ais_speedup, "must be > 0")
         if self.traffic.count and not self.traffic.vessel_types:
             raise bad("traffic.vessel_types", self.traffic.vessel_types, "needs at least one type")
+        if self.link.mode not in ("onboard", "remote"):
+            raise bad("link.mode", self.link.mode, "must be 'onboard' or 'remote'")
+        if self.link.failsafe not in ("slow_ahead", "stop", "hold"):
+            raise bad("link.failsafe", self.link.failsafe, "must be 'slow_ahead', 'stop' or 'hold'")
+        if not self.link.command_timeout_s > 0:
+            raise bad("link.command_timeout_s", self.link.command_timeout_s, "must be > 0")
         if self.observation.targets not in ("truth", "ais"):
             raise bad("observation.targets", self.observation.targets, "must be 'truth' or 'ais'")
         if not self.observation.ais_position_noise_m >= 0:

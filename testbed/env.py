@@ -76,6 +76,7 @@ def make_spaces(cfg: ScenarioConfig) -> tuple[spaces.Space, spaces.Space]:
         "current": spaces.Box(-lim, lim, (2,), np.float32),
         "rays": spaces.Box(-lim, lim, (oc.n_rays,), np.float32),
         "targets": spaces.Box(-lim, lim, (oc.n_targets, ob.TARGET_FEATURES), np.float32),
+        "link": spaces.Box(-lim, lim, (ob.N_LINK,), np.float32),
     }), act  # fmt: skip
 
 

@@ -37,6 +37,11 @@ index                 meaning                                              unit 
           + 8         age of the target information / 60 (0 with          s         [0, 6]
                       ``observation.targets="truth"``; the age of the
                       last AIS report with ``"ais"``)
+19+K+9M + 0           link SINR / 30 (1.0 with the ideal link)             dB        [-1, 1.5]
+          + 1         latency of the last delivered data packet / 100     ms        [0, 10]
+          + 2         data-path loss rate (exponential average, ~20 steps) -         [0, 1]
+          + 3         time since the last command arrived / timeout        -         [0, 10]
+                      (remote operation; 0 onboard)
 ====================  ===================================================  ========  ==============
 
 Targets are the M nearest traffic vessels within the target range, nearest first, as the ego
@@ -45,7 +50,7 @@ that has arrived (``"ais"``: ITU-R M.1371 reporting intervals, optional position
 :mod:`testbed.ais.reporting`); relative velocities are over ground. Collisions and the near-miss
 reward always use the truth. The
 ``dict`` observation holds the same numbers split into ``ego`` (0-5), ``route`` (6-16), ``current``
-(17-18), ``rays`` (K) and ``targets`` (M x 9).
+(17-18), ``rays`` (K), ``targets`` (M x 9) and ``link`` (4).
 """
 
 from __future__ import annotations
@@ -70,8 +75,11 @@ F_S, F_CROSS, F_DGOAL, F_GOALHEAD, F_SOG, F_COLLIDED, F_GROUNDED, F_OUT, F_MINCP
 N_FEATS = 12
 
 
+N_LINK = 4  # link block at the end: SINR, data latency, data loss rate, command age (testbed.link.env_link)
+
+
 def obs_dim(n_rays: int, n_targets: int) -> int:
-    return N_EGO + n_rays + TARGET_FEATURES * n_targets
+    return N_EGO + n_rays + TARGET_FEATURES * n_targets + N_LINK
 
 
 def ray_angles(n_rays: int, fov_deg: float) -> np.ndarray:
@@ -90,7 +98,9 @@ def split_dict(obs: np.ndarray, n_rays: int, n_targets: int) -> dict[str, np.nda
         "route": obs[..., 6:17],
         "current": obs[..., 17:19],
         "rays": obs[..., k0:k0 + n_rays],
-        "targets": obs[..., k0 + n_rays:].reshape(*obs.shape[:-1], n_targets, TARGET_FEATURES),
+        "targets": obs[..., k0 + n_rays:k0 + n_rays + TARGET_FEATURES * n_targets].reshape(
+            *obs.shape[:-1], n_targets, TARGET_FEATURES),
+        "link": obs[..., obs.shape[-1] - N_LINK:],
     }
 
 

@@ -42,6 +42,9 @@ from vessels.state import VesselState
 PMAX = 1024  # maximum route points
 
 HARBOUR_KINDS = ("harbour", "basin", "mouth", "lock")
+IDEAL_LINK_INFO = {"sinr_db": math.inf, "serving_cell": None, "handover": False, "interrupted": False,
+                   "outage": False, "data_latency_ms": 0.0, "data_lost": False, "cmd_latency_ms": 0.0,
+                   "cmd_lost": False, "failsafe": False}  # fmt: skip
 
 
 @lru_cache(maxsize=8)
@@ -134,6 +137,19 @@ class World:
         self._noise_pos = np.zeros(E, dtype=np.int64)
         self._gvx = np.zeros(nt)
         self._gvy = np.zeros(nt)
+        # the 5G link (testbed.link.env_link); None: ideal link, onboard autonomy (nothing to simulate)
+        lc = cfg.link
+        self.link = None
+        self._delivered = np.ones(E, dtype=np.bool_)
+        if lc.profile != "ideal" or lc.mode == "remote":
+            from testbed.link.env_link import EnvLink
+
+            try:
+                self.link = EnvLink(lc, self.map, E, self.dt)
+            except (ValueError, KeyError, FileNotFoundError) as exc:
+                raise ConfigError(f"scenario {cfg.name!r}: link = {lc}: {exc}") from None
+            self._delivered = self.link.delivered
+        self.obs[:, -ob.N_LINK:] = (1.0, 0.0, 0.0, 0.0)  # ideal link
         # seeds: per env a base seed and an episode counter (see reset_env)
         self._base_seed = [None] * E
         self._episode = np.zeros(E, dtype=np.int64)
@@ -150,7 +166,7 @@ class World:
             self._episode[e] = 0
         ss = np.random.SeedSequence(self._base_seed[e], spawn_key=(int(self._episode[e]),))
         self._episode[e] += 1
-        rng_start, rng_traffic, rng_noise = (np.random.default_rng(s) for s in ss.spawn(3))
+        rng_start, rng_traffic, rng_noise, rng_link = (np.random.default_rng(s) for s in ss.spawn(4))
         ep = self.task.sample(rng_start, self.planner, self.ego_len[e])
         st = self.ego
         st.x[e], st.y[e], st.psi[e] = ep.start_xy[0], ep.start_xy[1], ep.start_psi
@@ -180,6 +196,9 @@ class World:
             if self.cfg.observation.ais_position_noise_m > 0:
                 self._noise[e] = rng_noise.standard_normal(self._noise.shape[1:])
                 self._noise_pos[e] = 0
+        if self.link is not None:
+            self.link.reset_env(e, rng_link)
+            self.obs[e, -ob.N_LINK:] = self.link.features[e]
         self.t[e] = 0.0
         self.prev_actions[e] = 0.0
         self.actions[e] = 0.0
@@ -197,9 +216,12 @@ class World:
     # -- step -------------------------------------------------------------------------------------
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Advance all E envs by dt. Returns (reward (E,), terminated (E,), truncated (E,), comps (E, C))."""
-        ob.command_kernel(np.asarray(actions, dtype=np.float64), self.actions, self.ego_rmax, self.ego_nmax,
-                          self._rud, self._rev)  # fmt: skip
+        acts = np.asarray(actions, dtype=np.float64)
         st = self.ego
+        if self.link is not None:
+            sog_along = st.u + self.ego_cur[:, 0] * np.sin(st.psi) + self.ego_cur[:, 1] * np.cos(st.psi)
+            acts = self.link.step(self.t, st.x, st.y, acts, sog_along)
+        ob.command_kernel(acts, self.actions, self.ego_rmax, self.ego_nmax, self._rud, self._rev)
         mk.current_xy_batch(*self._mapk, st.x, st.y, self.ego_cur)
         self._ego_step(self.ego_batch, st, self._rud, self._rev, self.ego_cur, self.dt)
         self.traffic.step(self._mapk, st, self.ego_len, self.ego_beam, self.ego_cur, self.t + self.dt)
@@ -207,6 +229,8 @@ class World:
         if self._ais_mode and self.traffic.T:
             self._send_reports()
         self._perceive(0, self.E)
+        if self.link is not None:
+            self.obs[:, -ob.N_LINK:] = self.link.features
         terminated = self.done
         truncated = (self.t >= self.cfg.time_limit_s - 1e-9) & ~terminated
         return self.reward, terminated, truncated, self.comps
@@ -222,7 +246,7 @@ class World:
         reporting.update_reports_kernel(
             self.E, tr.T, self.t, ts.x, ts.y, ts.psi, self._gvx, self._gvy, ts.r, tr.active, self._class_b,
             self._next_due, rt, rx, ry, rvx, rvy, self._rep_psi, self._noise, self._noise_pos,
-            float(self.cfg.observation.ais_position_noise_m),
+            float(self.cfg.observation.ais_position_noise_m), self._delivered,
         )  # fmt: skip
 
     def _perceive(self, e0: int, e1: int) -> None:
@@ -279,4 +303,5 @@ class World:
             "min_cpa_m": f[ob.F_MINCPA] if f[ob.F_MINCPA] < 1e8 else math.inf,
             "speed_over_ground_ms": f[ob.F_SOG],
             "goal": self.goal_name[e],
+            "link": self.link.info(e) if self.link is not None else dict(IDEAL_LINK_INFO),
         }

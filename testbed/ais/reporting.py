@@ -49,8 +49,9 @@ def report_interval(sog_ms, rot_rad_s, class_b, moored):
 
 @numba.njit(cache=True)
 def update_reports_kernel(E, T, t, x, y, psi, vx, vy, r, active, class_b, next_due, rep_t, rep_x, rep_y,
-                          rep_vx, rep_vy, rep_psi, noise, noise_pos, noise_sigma):  # fmt: skip
-    """Send the due reports of all E x T vessels at time ``t[e]`` (see module doc)."""
+                          rep_vx, rep_vy, rep_psi, noise, noise_pos, noise_sigma, delivered):  # fmt: skip
+    """Send the due reports of all E x T vessels at time ``t[e]`` (see module doc). Reports of env e
+    reach the ego only when ``delivered[e]`` (the shore-to-ship data packet of the step got through)."""
     for e in range(E):
         for j in range(T):
             i = e * T + j
@@ -67,14 +68,16 @@ def update_reports_kernel(E, T, t, x, y, psi, vx, vy, r, active, class_b, next_d
                 nx = noise[e, k, 0] * noise_sigma
                 ny = noise[e, k, 1] * noise_sigma
                 noise_pos[e] = (k + 1) % noise.shape[1]
+            sog = math.sqrt(vx[i] * vx[i] + vy[i] * vy[i])
+            next_due[i] = t[e] + report_interval(sog, r[i], class_b[i] != 0, False)
+            if not delivered[e]:
+                continue
             rep_t[i] = t[e]
             rep_x[i] = x[i] + nx
             rep_y[i] = y[i] + ny
             rep_vx[i] = vx[i]
             rep_vy[i] = vy[i]
             rep_psi[i] = psi[i]
-            sog = math.sqrt(vx[i] * vx[i] + vy[i] * vy[i])
-            next_due[i] = t[e] + report_interval(sog, r[i], class_b[i] != 0, False)
 
 
 def first_reports(rng: np.random.Generator, n: int, t0: float = 0.0) -> np.ndarray:

@@ -18,7 +18,7 @@ class CLIError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from testbed.cli import ais_cmd, live_cmd, map_cmd, run_cmd, vessel_cmd
+    from testbed.cli import ais_cmd, link_cmd, live_cmd, map_cmd, run_cmd, vessel_cmd
 
     parser = argparse.ArgumentParser(
         prog="testbed",
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.register(sub)
     live_cmd.register(sub)
     ais_cmd.register(sub)
+    link_cmd.register(sub)
     return parser
 
 
