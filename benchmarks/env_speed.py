@@ -8,7 +8,8 @@ Baseline, measured in the same run: a trivial Gymnasium env with a 64-float obse
 1. single env ``testbed/PortEntry-v0`` through ``gymnasium.make``, 20 traffic vessels, 32 rays;
 2. the native VectorEnv, N = 1024, with 20 and with 0 traffic vessels per env (env-steps/s, peak RSS);
 3. where the time goes in one single-env step (world stages, timed separately).
-4. 50 AIS-replayed vessels against 50 scripted ones (issue 4).
+4. 50 AIS-replayed vessels against 50 scripted ones (issue 4);
+5. the 5G link on against off (issue 5; target: step time <= 1.2x).
 Targets (issue 3): single env >= 20,000 steps/s; VectorEnv N = 1024 >= 500,000 env-steps/s.
 """
 
@@ -66,9 +67,9 @@ def steps_per_s(env, n: int, action) -> float:
     return done / spent
 
 
-def vec_steps_per_s(n_envs: int, traffic: int, steps: int) -> float:
+def vec_steps_per_s(n_envs: int, traffic: int, steps: int, **kw) -> float:
     venv = gym.make_vec("testbed/PortEntry-v0", num_envs=n_envs, vectorization_mode="vector_entry_point",
-                        traffic={"count": traffic})  # fmt: skip
+                        traffic={"count": traffic}, **kw)  # fmt: skip
     venv.reset(seed=0)
     a = np.tile([0.05, 0.6], (n_envs, 1)).astype(np.float32)
     for _ in range(5):
@@ -108,6 +109,12 @@ def main(argv=None) -> int:
                              args.steps // 2, a)  # fmt: skip
     ais50 = steps_per_s(gym.make("testbed/PortEntry-v0", traffic={"count": 50, "source": "ais", "reactive": True},
                                  observation={"targets": "ais"}), args.steps // 2, a)  # fmt: skip
+    # issue 5: the 5G link on (5g_sa, onboard and remote) against off, same scenario, same run
+    link_on = steps_per_s(gym.make("testbed/PortEntry-v0", traffic={"count": 20}, link={"profile": "5g_sa"}),
+                          args.steps // 2, a)  # fmt: skip
+    link_remote = steps_per_s(gym.make("testbed/PortEntry-v0", traffic={"count": 20},
+                                       link={"profile": "5g_sa", "mode": "remote"}), args.steps // 2, a)  # fmt: skip
+    vec_link = vec_steps_per_s(1024, 20, args.vec_steps, link={"profile": "5g_sa"})
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     vec20 = vec_steps_per_s(1024, 20, args.vec_steps)
     rss20 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -119,11 +126,16 @@ def main(argv=None) -> int:
         ("PortEntry-v0 single env, 50 AIS-replayed vessels, AIS perception", ais50, ais50 / base),
         ("VectorEnv N=1024, 20 traffic per env", vec20, vec20 / base),
         ("VectorEnv N=1024, no traffic", vec0, vec0 / base),
+        ("PortEntry-v0 single env, 20 traffic, 5G link (5g_sa, onboard)", link_on, link_on / base),
+        ("PortEntry-v0 single env, 20 traffic, 5G link (5g_sa, remote)", link_remote, link_remote / base),
+        ("VectorEnv N=1024, 20 traffic, 5G link (5g_sa)", vec_link, vec_link / base),
     ]
     print(f"{'what':64} {'steps/s':>12} {'ratio to baseline':>18}")
     for name, v, r in rows:
         print(f"{name:64} {v:>12,.0f} {r:>18.2f}")
     print(f"AIS-replayed / scripted (50 vessels): {ais50 / scripted50:.2f}")
+    print(f"step time with the link on / off: single env onboard {single / link_on:.2f}x, remote "
+          f"{single / link_remote:.2f}x; VectorEnv N=1024 {vec20 / vec_link:.2f}x (target <= 1.2x)")
     print(f"peak RSS: {rss0 / 1024:.0f} MB before the N=1024 VectorEnv, {rss20 / 1024:.0f} MB with it")
     print("single-env step breakdown (us):")
     for k, v in stages.items():

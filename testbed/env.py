@@ -36,7 +36,9 @@ leaving the map. Truncated: ``time_limit_s``. ``info["outcome"]`` names which.
 
 ## Arguments
 ``gymnasium.make("testbed/PortEntry-v0", render_mode=None | "rgb_array" | "human",
-camera="follow" | "map", overrides=["traffic.count=10"], **keyword_overrides)``; keyword overrides are
+camera="follow" | "map", overlay=None | "sinr" | "throughput" | "latency_p50" | "latency_p95",
+overrides=["traffic.count=10"], **keyword_overrides)``; ``overlay`` draws the 5G coverage of the
+link profile under the scene; keyword overrides are
 nested dicts or values of :class:`testbed.config.ScenarioConfig` (``traffic={"count": 10}``,
 ``dt=0.5``). Unknown keys and wrong types raise :class:`testbed.config.ConfigError`.
 
@@ -89,7 +91,8 @@ class DuisburgEnv(gym.Env):
     metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 10}
 
     def __init__(self, scenario: str | ScenarioConfig = "Channel-v0", render_mode: str | None = None,
-                 camera: str = "follow", overrides: list[str] | None = None, **kwargs) -> None:  # fmt: skip
+                 camera: str = "follow", overrides: list[str] | None = None, overlay: str | None = None,
+                 **kwargs) -> None:  # fmt: skip
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode={render_mode!r}; expected None, 'rgb_array' or 'human'")
         self.cfg = resolve_config(scenario, overrides, kwargs)
@@ -97,6 +100,9 @@ class DuisburgEnv(gym.Env):
         self.observation_space, self.action_space = make_spaces(self.cfg)
         self.render_mode = render_mode
         self.camera = camera
+        self.overlay = overlay  # "sinr", "throughput", "latency_p50", "latency_p95": 5G coverage under the scene
+        if overlay is not None and self.world.link is None:
+            raise ValueError(f"overlay={overlay!r} needs a link profile other than 'ideal' (link.profile)")
         self._renderer = None
         self._act = np.zeros((1, 2))
         self._flat = self.cfg.observation.kind == "flat"
@@ -177,6 +183,12 @@ class DuisburgEnv(gym.Env):
 
             self._renderer = Renderer(self.world.map, render_mode=self.render_mode, camera=self.camera,
                                       fps=self.metadata["render_fps"])  # fmt: skip
+            if self.overlay is not None:
+                from testbed.link.coverage import coverage
+
+                link = self.world.link
+                coverage(self.world.map, link.profile, seed=self.cfg.link.radio_seed,
+                         resolution_m=self.cfg.link.radio_resolution_m).overlay(self._renderer, self.overlay)
         return self._renderer.render(self.scene(0))
 
     def close(self):

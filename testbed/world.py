@@ -219,8 +219,7 @@ class World:
         acts = np.asarray(actions, dtype=np.float64)
         st = self.ego
         if self.link is not None:
-            sog_along = st.u + self.ego_cur[:, 0] * np.sin(st.psi) + self.ego_cur[:, 1] * np.cos(st.psi)
-            acts = self.link.step(self.t, st.x, st.y, acts, sog_along)
+            acts = self.link.step(self.t, st, self.ego_cur, acts)
         ob.command_kernel(acts, self.actions, self.ego_rmax, self.ego_nmax, self._rud, self._rev)
         mk.current_xy_batch(*self._mapk, st.x, st.y, self.ego_cur)
         self._ego_step(self.ego_batch, st, self._rud, self._rev, self.ego_cur, self.dt)

@@ -28,7 +28,10 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
+
+from testbed.link.channel import step_kernel
 
 N_LINK = 4
 FAILSAFES = ("slow_ahead", "stop", "hold")
@@ -64,6 +67,11 @@ class EnvLink:
         self.last_latency = np.zeros(n_envs)
         self.features = np.zeros((n_envs, N_LINK))
         self.last = None
+        self._out = np.zeros((n_envs, 2))
+        self._fs_code = FAILSAFES.index(cfg.failsafe)
+        self._rsrp = np.zeros((n_envs, self.n_cells))  # (E, 0) without a radio map (ideal profile)
+        self._no_rsrp = np.full((1, 1, 1), -np.inf, dtype=np.float32)
+        self._geo = ((self.radio.x0, self.radio.y0, self.radio.res) if self.radio is not None else (0.0, 0.0, 1.0))
 
     def reset_env(self, e: int, rng: np.random.Generator) -> None:
         self.channel.reset(e, rng)
@@ -76,48 +84,26 @@ class EnvLink:
         self.last_latency[e] = 0.0
         self.features[e] = (1.0, 0.0, 0.0, 0.0)
 
-    def step(self, t: np.ndarray, x: np.ndarray, y: np.ndarray, actions: np.ndarray, sog_along: np.ndarray) -> np.ndarray:
-        """One link step at episode time ``t`` (E,) for egos at (x, y); ``actions`` (E, 2) are what the
-        agent sends. Returns the actions that act on the vessels (E, 2)."""
-        self.xy[:, 0] = x
-        self.xy[:, 1] = y
-        rsrp = None if self.radio is None else self.radio.rsrp_at(self.xy)
-        ls = self.channel.step(t, self.xy, rsrp)
-        self.last = ls
-        lost = ls.data_lost
-        self.delivered[:] = ~lost if self.cfg.data_path else True
-        self.loss_avg += 0.05 * (lost.astype(np.float64) - self.loss_avg)
-        np.copyto(self.last_latency, ls.data_latency_s, where=~lost)
-        f = self.features
-        f[:, 0] = np.clip(ls.sinr_db / 30.0, -10.0, 10.0)
-        f[:, 1] = np.clip(self.last_latency / 0.1, 0.0, 10.0)
-        f[:, 2] = self.loss_avg
-        if not self.remote:
-            return actions
-        # command path: this step's command, the pending one from the last step, or the last one kept
-        arrived_now = ~ls.cmd_lost & (ls.cmd_latency_s <= 0.5 * self.dt)
-        arrived_late = ~ls.cmd_lost & ~arrived_now
-        use_pending = self.pending_valid & ~arrived_now
-        self.applied[use_pending] = self.pending[use_pending]
-        self.applied[arrived_now] = actions[arrived_now]
-        got = arrived_now | use_pending
-        self.last_cmd_t[got] = t[got]
-        self.pending[arrived_late] = actions[arrived_late]
-        self.pending_valid = arrived_late.copy()
-        age = t - self.last_cmd_t
-        self.failsafe = age > self.cfg.command_timeout_s
-        f[:, 3] = np.clip(age / self.cfg.command_timeout_s, 0.0, 10.0)
-        out = self.applied.copy()
-        if self.failsafe.any():
-            fs = self.failsafe
-            out[fs, 0] = 0.0
-            if self.cfg.failsafe == "slow_ahead":
-                out[fs, 1] = 0.3
-            elif self.cfg.failsafe == "stop":
-                out[fs, 1] = 0.0
-            else:  # hold position: engine against the speed over ground along the heading
-                out[fs, 1] = np.clip(-0.5 * sog_along[fs], -1.0, 1.0)
-        return out
+    def step(self, t: np.ndarray, ego, ego_cur: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """One link step at episode time ``t`` (E,) for the egos (a VesselState) with the current
+        ``ego_cur`` at them; ``actions`` (E, 2) are what the agent sends. Returns the actions that act on the vessels (E, 2). One compiled call
+        (:func:`link_step_kernel`) does the radio lookup, the channel step, the features and the
+        command path."""
+        ch = self.channel
+        if ch._need_refill:
+            ch._refill()
+        r = self.radio
+        rs = r.rsrp if r is not None else self._no_rsrp
+        geo = self._geo
+        ch._need_refill = link_step_kernel(
+            t, ego.x, ego.y, ego.u, ego.psi, ego_cur, self.xy, rs, geo[0], geo[1], geo[2], r is not None, self._rsrp, ch.params, ch.holes,
+            ch._fstate, ch._istate, ch.ge, ch.u, ch._o_flt, ch._o_bool, ch._o_serving,
+            actions, self.dt, self.remote, bool(self.cfg.data_path), float(self.cfg.command_timeout_s),
+            self._fs_code, self.applied, self.pending, self.pending_valid, self.last_cmd_t, self.failsafe,
+            self.delivered, self.loss_avg, self.last_latency, self.features, self._out,
+        )  # fmt: skip
+        self.last = ch._out
+        return self._out if self.remote else actions
 
     def info(self, e: int) -> dict:
         ls = self.last
@@ -136,3 +122,74 @@ class EnvLink:
             "cmd_lost": bool(ls.cmd_lost[e]),
             "failsafe": bool(self.failsafe[e]),
         }
+
+
+@numba.njit(cache=True)
+def link_step_kernel(t, x, y, eu, epsi, ecur, xy, rasters, x0, y0, res, has_radio, rsrp, params, holes, fstate, istate, ge, u,
+                     o_flt, o_bool, o_serving, actions, dt, remote, data_path, timeout, fs_code,
+                     applied, pending, pending_valid, last_cmd_t, failsafe, delivered, loss_avg, last_latency,
+                     features, out):  # fmt: skip
+    """The link step of E egos (see :class:`EnvLink`): received powers (bilinear on the radio map),
+    the channel (:func:`testbed.link.channel.step_kernel`), the observation features and the command
+    path with the fail-safe. Returns True when the channel's uniform blocks need a refill."""
+    E = x.shape[0]
+    nc, ny, nx = rasters.shape
+    for e in range(E):
+        xy[e, 0] = x[e]
+        xy[e, 1] = y[e]
+        if not has_radio:
+            continue
+        fx = min(max((x[e] - x0) / res, 0.0), nx - 1.0)
+        fy = min(max((y[e] - y0) / res, 0.0), ny - 1.0)
+        i0 = min(int(fx), nx - 2) if nx > 1 else 0
+        j0 = min(int(fy), ny - 2) if ny > 1 else 0
+        i1 = min(i0 + 1, nx - 1)
+        j1 = min(j0 + 1, ny - 1)
+        tx = fx - i0
+        ty = fy - j0
+        for c in range(nc):
+            rsrp[e, c] = ((1.0 - ty) * ((1.0 - tx) * rasters[c, j0, i0] + tx * rasters[c, j0, i1])
+                          + ty * ((1.0 - tx) * rasters[c, j1, i0] + tx * rasters[c, j1, i1]))
+    refill = step_kernel(t, xy, rsrp, params, holes, fstate, istate, ge, u, o_flt, o_bool, o_serving)
+    for e in range(E):
+        sinr = o_flt[0, e]
+        lost = o_bool[3, e]
+        delivered[e] = (not lost) or (not data_path)
+        loss_avg[e] += 0.05 * ((1.0 if lost else 0.0) - loss_avg[e])
+        if not lost:
+            last_latency[e] = o_flt[1, e]
+        features[e, 0] = min(max(sinr / 30.0, -10.0), 10.0)
+        features[e, 1] = min(max(last_latency[e] / 0.1, 0.0), 10.0)
+        features[e, 2] = loss_avg[e]
+        if not remote:
+            continue
+        cmd_lost = o_bool[4, e]
+        now = (not cmd_lost) and o_flt[2, e] <= 0.5 * dt
+        late = (not cmd_lost) and not now
+        if now:
+            applied[e, 0] = actions[e, 0]
+            applied[e, 1] = actions[e, 1]
+            last_cmd_t[e] = t[e]
+        elif pending_valid[e]:
+            applied[e, 0] = pending[e, 0]
+            applied[e, 1] = pending[e, 1]
+            last_cmd_t[e] = t[e]
+        if late:
+            pending[e, 0] = actions[e, 0]
+            pending[e, 1] = actions[e, 1]
+        pending_valid[e] = late
+        age = t[e] - last_cmd_t[e]
+        failsafe[e] = age > timeout
+        features[e, 3] = min(max(age / timeout, 0.0), 10.0)
+        out[e, 0] = applied[e, 0]
+        out[e, 1] = applied[e, 1]
+        if failsafe[e]:
+            out[e, 0] = 0.0
+            if fs_code == 0:  # slow ahead
+                out[e, 1] = 0.3
+            elif fs_code == 1:  # stop
+                out[e, 1] = 0.0
+            else:  # hold position: engine against the speed over ground along the heading
+                sog_along = eu[e] + ecur[e, 0] * math.sin(epsi[e]) + ecur[e, 1] * math.cos(epsi[e])
+                out[e, 1] = min(max(-0.5 * sog_along, -1.0), 1.0)
+    return refill

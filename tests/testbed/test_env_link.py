@@ -42,54 +42,50 @@ def test_5g_link_reports_sinr_latency_and_is_deterministic():
     assert [x[2]["data_latency_ms"] for x in c] != [x[2]["data_latency_ms"] for x in a]
 
 
-def test_remote_failsafe_engages_when_commands_stop_arriving():
-    env = gym.make("testbed/PortEntry-v0", traffic={"count": 0},
-                   link={"profile": "5g_sa", "mode": "remote", "failsafe": "stop", "command_timeout_s": 3.0})  # fmt: skip
-    env.reset(seed=0)
+HOLE = (-1089.0, -1987.0)  # conf/link/with_outages.yaml: a 150 m hole under the A40 bridge, t = 60-360 s
+
+
+def _in_hole(env):
     w = env.unwrapped.world
-    link = w.link
-    for _ in range(5):
-        env.step(np.array([0.0, 1.0], dtype=np.float32))
-    assert not link.failsafe[0]
-    # cut the command path: every command is lost from now on
-    real_step = link.channel.step
+    w.ego.x[0], w.ego.y[0] = HOLE
+    w.ego.u[0] = w.ego.v[0] = w.ego.r[0] = 0.0
+    return w
 
-    def lossy(*args, **kwargs):
-        ls = real_step(*args, **kwargs)
-        ls.cmd_lost[:] = True
-        return ls
 
-    link.channel.step = lossy
-    engaged = []
-    for _ in range(8):
-        _, _, _, _, info = env.step(np.array([1.0, 1.0], dtype=np.float32))  # hard starboard: never arrives
-        engaged.append(info["link"]["failsafe"])
-    assert engaged[:2] == [False, False] and all(engaged[4:])
+def test_remote_failsafe_engages_in_a_coverage_hole():
+    env = gym.make("testbed/PortEntry-v0", traffic={"count": 0},
+                   link={"profile": "with_outages", "mode": "remote", "failsafe": "stop", "command_timeout_s": 3.0})  # fmt: skip
+    env.reset(seed=0)
+    w = _in_hole(env)
+    infos = []
+    for _ in range(70):
+        w.ego.x[0], w.ego.y[0] = HOLE  # stay in the hole whatever the current does
+        _, _, _, _, info = env.step(np.array([0.5, 1.0], dtype=np.float32))
+        infos.append(info["link"])
+    before, during = infos[:55], infos[64:]  # hole from t = 60 s; fail-safe 3 s after the last command
+    assert not any(i["failsafe"] for i in before) and not all(i["cmd_lost"] for i in before)
+    assert all(i["cmd_lost"] and i["data_lost"] for i in during)
+    assert all(i["failsafe"] for i in during)
     assert w.actions[0, 0] == 0.0 and w.actions[0, 1] == 0.0  # "stop": rudder amidships, engine stop
-    assert abs(w.ego.delta[0]) < 1e-9 or abs(w.ego.delta[0]) < abs(math.radians(35))  # the 1.0 rudder never acted
-    assert env.unwrapped.world.obs[0, -1] > 1.0  # command age beyond the timeout
+    assert w.obs[0, -1] > 1.0  # command age beyond the timeout
+    # the vessel kept its last command until the fail-safe engaged: rudder was at 0.5 of max before
+    assert infos[61]["cmd_lost"] and not infos[61]["failsafe"]
 
 
 def test_data_path_loss_ages_the_ais_picture():
-    kw = {"observation": {"targets": "ais"}, "link": {"profile": "5g_sa"}}
-    env = gym.make("testbed/PortEntry-v0", traffic={"count": 4}, **kw)
+    env = gym.make("testbed/PortEntry-v0", traffic={"count": 6}, observation={"targets": "ais"},
+                   link={"profile": "with_outages"})  # fmt: skip
     env.reset(seed=0)
-    link = env.unwrapped.world.link
-    real_step = link.channel.step
-
-    def dead(*args, **kwargs):
-        ls = real_step(*args, **kwargs)
-        ls.data_lost[:] = True
-        return ls
-
+    w = _in_hole(env)
     base = 19 + 32
     ages = []
-    link.channel.step = dead
-    for _ in range(40):
-        obs, *_ = env.step(np.array([0.0, 0.5], dtype=np.float32))
+    for _ in range(110):
+        w.ego.x[0], w.ego.y[0] = HOLE
+        obs, *_ = env.step(np.array([0.0, 0.0], dtype=np.float32))
         present = obs[base::9][:8] > 0
         ages.append(obs[base + 8::9][:8][present].min() * 60 if present.any() else np.inf)
-    assert ages[-1] >= 35.0  # no report got through for 40 s
+    assert max(ages[15:55]) <= 10.0 + 1e-6  # reports every 10 s while the link works
+    assert ages[-1] >= 40.0  # none got through in the hole
     assert obs[-2] > 0.8  # the loss-rate feature saw it
 
 
@@ -98,3 +94,15 @@ def test_bad_link_config_names_the_key():
         gym.make("testbed/Channel-v0", link={"profile": "no_such_profile"})
     with pytest.raises(ConfigError, match="link.mode"):
         gym.make("testbed/Channel-v0", link={"mode": "telepathy"})
+
+
+def test_render_with_coverage_overlay():
+    plain = gym.make("testbed/PortEntry-v0", render_mode="rgb_array", camera="map", link={"profile": "5g_sa"})
+    plain.reset(seed=0)
+    over = gym.make("testbed/PortEntry-v0", render_mode="rgb_array", camera="map", link={"profile": "5g_sa"},
+                    overlay="sinr")  # fmt: skip
+    over.reset(seed=0)
+    a, b = plain.render(), over.render()
+    assert a.shape == b.shape and np.mean(a != b) > 0.05  # the heat map tints the water
+    with pytest.raises(ValueError, match="overlay"):
+        gym.make("testbed/Channel-v0", overlay="sinr")
