@@ -1,8 +1,8 @@
 """A classical autopilot: the baseline that trained agents and hackathon teams must beat.
 
 It reads only the flat observation vector (layout: :mod:`testbed.observation`) and is vectorised over
-N environments with numpy. Per env it keeps a small state (integrators, the give-way heading offset),
-which :meth:`Autopilot.reset` clears.
+N environments with numpy. Per env it keeps a small state (integrators, the berth-frame axis, the quay
+side, the remembered canal line, the turn latch), which :meth:`Autopilot.reset` clears.
 
 Control laws (angles in rad, speeds in m/s, ``dt`` the control step):
 
@@ -15,8 +15,9 @@ Control laws (angles in rad, speeds in m/s, ``dt`` the control step):
   cross-track error removes what is left.
 - **Final approach**: within ``approach_m`` of the goal the aim blends from the goal bearing (obs 12-13)
   to the goal heading (obs 14-15) as the ship closes in, so that it arrives aligned with the quay.
-- **Heading control** (cascade): desired yaw rate ``r_d = clip(e / t_heading, +-r_max)``, rudder
-  ``= k_r (r_d - r) + k_i * integral(e)`` (the rate term gives the damping from the yaw-rate obs 2),
+- **Heading control** (cascade): desired yaw rate ``r_d = clip(e / t_heading + r_ff, +-r_lim)`` with
+  ``r_lim = clip(u / r_turn_m, 0.01, r_max)`` (no more than the ship can turn), rudder ``= k_r (r_d - r) + k_i * integral(e)`` (the rate term gives the damping
+  from the yaw-rate obs 2; the integral only for ``|e| < 0.15`` and not in the harbour basins),
   clipped to [-1, 1].
 - **Speed** (PI with a feed-forward of the engine map): the desired speed through the water is the
   minimum of the cruise speed, a braking profile ``sqrt(v_end^2 + 2 a d)`` on the route remaining
@@ -24,6 +25,29 @@ Control laws (angles in rad, speeds in m/s, ``dt`` the control step):
   past the goal, so the ship backs up), a turn profile that slows for large heading errors and for a
   bend ahead (the angle between the route direction, obs 7-8, and the LOS bearing), and the give-way
   limit below. The engine may go astern to stop.
+- **Basin entry and berthing** (goals with a quay heading, i.e. obs 14-15 not exactly (0, 1); within
+  ``basin_range_m`` of the berth). Everything runs in the *berth frame*: origin the berth (obs 11-13),
+  ``Y`` along the quay axis towards the berth (obs 14-15; the 180 deg ambiguity is resolved by "berth
+  ahead" before the turn and tracked with the yaw rate after it), ``X`` to starboard of that axis.
+  The quay wall's side is read from the range rays: hits ahead in the basin ~10 m beyond the berth
+  line (the quay) or 65-130 m the other way (the far wall) vote for a side; until it is known the
+  basin's middle is assumed beyond the berth line. The line aimed at is ``X_t`` = ``entry_off_m`` off
+  the berth towards the basin's middle while entering, ``berth_off_m`` from ``berth_line_m`` before
+  the berth on.
+
+  * *Approach*: the canal is followed along the last route segment that crosses the quay axis
+    (remembered, so the route's corner cut into the basin is ignored), with a cross-track dead band,
+    at most ``v_canal`` and slowing to ``v_turn`` at the turn.
+  * *Turn* (latched): it starts when the lateral distance to the line, ``|X - X_t|``, is what a turn of
+    ``turn_radius`` from the present heading needs, ``R (1 - cos angle)``, plus ``u * turn_lead_s``;
+    then the course relative to the axis is ``-sign(ex) min(acos(1 - |ex| / arc_radius),
+    atan(|ex| / LOS))`` with a yaw-rate feed-forward ``u / ff_radius``: in effect hard rudder with
+    the engine kicked ahead (the kick floor ``kick * (|rudder| - kick_from_harbour)``; the rudder
+    works only in the propeller race) until the ship lies along the basin.
+  * *Basin*: LOS onto the line (``basin_los_m``) with the course correction capped at
+    ``basin_max_angle``, shrinking to ~0 at the berth (the stern swings out; astern the rudder is
+    dead), speed ``min(v_basin, sqrt(v_berth^2 + 2 decel_basin d))`` on the distance ``d`` to the
+    berth along the axis, backing slowly when past it.
 - **Give-way** (CPA / TCPA, target block obs 19+K onwards): a target with ``CPA < cpa_m`` and
   ``0 < TCPA < tcpa_s`` is a risk ``(1 - CPA / cpa_m)``; a meeting vessel (head-on sector) or one
   crossing from starboard makes the ship alter course to starboard (inland rule: port to port), a
@@ -39,6 +63,7 @@ import numpy as np
 
 N_EGO = 19
 TARGET_FEATURES = 9
+N_LINK = 4  # the link block at the end of the observation (testbed.observation.N_LINK)
 # steady-state engine command -> speed through the water of the M8 (measured on the flat channel)
 _FF_SPEED = np.array([-0.6, 0.0, 1.46, 2.52, 3.97, 5.0])
 _FF_ENGINE = np.array([-0.6, 0.0, 0.2, 0.5, 0.8, 1.0])
@@ -60,7 +85,8 @@ class AutopilotConfig:
     align_m: float = 45.0  # ... fully the goal heading at this distance
     # heading control
     t_heading: float = 12.0  # heading error -> desired yaw rate time constant [s]
-    r_max: float = 0.05  # desired yaw-rate limit [rad/s]
+    r_max: float = 0.05  # desired yaw-rate limit [rad/s] ...
+    r_turn_m: float = 35.0  # ... and speed / this radius
     k_rate: float = 40.0  # rudder per rad/s of yaw-rate error
     k_heading_i: float = 0.002  # rudder per rad s of heading error
     heading_i_max: float = 0.2
@@ -88,6 +114,27 @@ class AutopilotConfig:
     avoid_slow: float = 0.6  # fraction of the desired speed removed at full risk
     follow_gap_m: float = 300.0  # vessel ahead in the lane closer than this: match its speed
     target_range_m: float = 2000.0  # the env's observation.target_range_m (scale of obs rel pos)
+    # basin entry and berthing (goals with a quay heading)
+    basin_range_m: float = 900.0  # the berth frame takes over when the goal is this close ...
+    turn_radius: float = 100.0  # design radius of the turn onto the berth line [m]
+    turn_lead_s: float = 25.0  # the turn starts this early (yaw-rate build-up) [s]
+    arc_radius: float = 70.0  # radius of the arc onto the line once the turn has begun (tighter: full rudder)
+    ff_radius: float = 70.0  # yaw-rate feed-forward in the turn: speed / this radius
+    side_ahead_m: float = 80.0  # quay side from ray hits this far ahead along the axis ...
+    side_votes: int = 2  # ... once this many more hits place the wall on one side than on the other
+    entry_off_m: float = 38.0  # line aimed at while entering: this far off the berth, to the basin's middle
+    berth_off_m: float = 12.0  # line aimed at alongside: this far off the berth point ...
+    berth_line_m: float = 200.0  # ... from this far before the berth (along the quay)
+    entry_los_m: float = 60.0  # LOS distance near the berth line while turning ...
+    basin_los_m: float = 150.0  # ... and once along it
+    basin_max_angle: float = 0.3  # largest course correction once along the line [rad]
+    kick_from_harbour: float = 0.1  # kick_from on the way to the berth
+    v_turn: float = 1.6  # speed through the water when the turn starts
+    canal_band_m: float = 15.0  # cross-track dead band on the way to the turn
+    v_canal: float = 1.8  # speed limit on the way to the turn (harbour limit 2.5 m/s)
+    v_basin: float = 1.2  # speed in the basin before braking
+    decel_basin: float = 0.004  # braking profile in the basin [m/s^2]
+    v_berth: float = 0.25  # speed aimed for abeam the berth
 
 
 def _ang(s, c):
@@ -101,7 +148,7 @@ class Autopilot:
         self.cfg = config or AutopilotConfig()
         self.n_rays = int(n_rays)
         self.n_targets = int(n_targets)
-        self.obs_dim = N_EGO + self.n_rays + TARGET_FEATURES * self.n_targets
+        self.obs_dim = N_EGO + self.n_rays + TARGET_FEATURES * self.n_targets + N_LINK
         self._n = 0
         self._alloc(0)
         fov = self.cfg.ray_fov_deg
@@ -117,14 +164,24 @@ class Autopilot:
         self.cross_i = np.zeros(n)
         self.heading_i = np.zeros(n)
         self.speed_i = np.zeros(n)
+        self.quay = np.zeros(n, dtype=bool)  # the goal has a quay heading (a berth)
+        self.theta = np.full(n, np.nan)  # berth-frame axis (towards the berth) relative to the heading
+        self.side = np.zeros(n)  # the berth's quay wall: +1 to starboard of the axis, -1 to port, 0 unknown
+        self.basin = np.zeros(n, dtype=bool)  # latched: the turn onto the berth line has begun
+        self.canal_a = np.full(n, np.nan)  # the canal before the turn (route direction rel. the axis) ...
+        self.canal_k = np.zeros(n)  # ... and its offset in the berth frame
 
     def reset(self, mask=None) -> None:
         """Clear the internal state of the envs in ``mask`` (bool (N,) or indices; None: all)."""
         if mask is None:
             self._alloc(self._n)
             return
-        for a in (self.cross_i, self.heading_i, self.speed_i):
+        for a in (self.cross_i, self.heading_i, self.speed_i, self.side, self.canal_k):
             a[mask] = 0.0
+        self.canal_a[mask] = np.nan
+        self.quay[mask] = False
+        self.basin[mask] = False
+        self.theta[mask] = np.nan
 
     # -- policy -----------------------------------------------------------------------------------
     def act(self, obs) -> np.ndarray:
@@ -181,6 +238,10 @@ class Autopilot:
         # ---- give-way ----
         turn_cmd, v_cap = self._give_way(o, u, v, c_fwd, c_stb, stb)
         chi = chi + turn_cmd
+        # ---- basin entry and berthing: guidance in the berth frame ----
+        pre, act, chi_b, r_ff, v_b = self._berth(o, u, r, lens, dgoal, gbear, gerr)
+        chi = np.where(act, chi_b + turn_cmd, chi)
+        beta = np.where(act, 0.0, beta)
         e = _wrap(chi - beta)
 
         # integral of the cross-track error (slow; frozen in bends and on the final approach)
@@ -189,10 +250,11 @@ class Autopilot:
                                 np.clip(self.cross_i + c.k_cross_i * cross * dt, -c.cross_i_max, c.cross_i_max))
 
         # ---- heading control (cascade: heading -> yaw rate -> rudder) ----
-        r_d = np.clip(e / c.t_heading, -c.r_max, c.r_max)
-        self.heading_i = np.clip(self.heading_i + e * dt, -c.heading_i_max / max(c.k_heading_i, 1e-9),
+        r_lim = np.clip(np.abs(u) / c.r_turn_m, 0.01, c.r_max)  # no more than the ship can turn
+        r_d = np.clip(e / c.t_heading + r_ff, -r_lim, r_lim)
+        self.heading_i = np.clip(self.heading_i + np.where(np.abs(e) < 0.15, e, 0.0) * dt, -c.heading_i_max / max(c.k_heading_i, 1e-9),
                                  c.heading_i_max / max(c.k_heading_i, 1e-9))
-        rudder = c.k_rate * (r_d - r) + c.k_heading_i * self.heading_i
+        rudder = c.k_rate * (r_d - r) + np.where(act, 0.0, c.k_heading_i * self.heading_i)
         rudder = np.clip(rudder, -1.0, 1.0)
 
         # ---- speed profile ----
@@ -205,6 +267,7 @@ class Autopilot:
         cruise = np.where(narrow, c.cruise_narrow, c.cruise)
         v_turn = np.maximum(cruise - c.turn_slow * np.maximum(np.abs(e), bend), c.v_min)
         v_des = np.minimum(np.minimum(cruise, v_brake), v_turn)
+        v_des = np.where(pre | act, np.minimum(np.where(act, np.inf, v_des), v_b), v_des)
         v_des = np.minimum(v_des, v_cap)
 
         # ---- speed control: feed-forward + PI ----
@@ -214,10 +277,90 @@ class Autopilot:
         # astern kills the rudder's propeller wash: only near the goal and when roughly on course
         floor = np.where(np.abs(e) < 0.35, -1.0, c.engine_min_steer)
         # the rudder needs the propeller's slipstream: push the engine up with the rudder demand
-        kick = np.where((dist < c.astern_m) | np.isfinite(v_cap), 0.0, c.kick * (np.abs(rudder) - c.kick_from))
+        kick_ok = np.where(act, (u < v_des + np.where(np.abs(e) > 0.35, 0.6, 0.2)) & (dgoal > 60.0), dist >= c.astern_m)
+        kick_from = np.where(act, c.kick_from_harbour, c.kick_from)
+        kick = np.where(~kick_ok | np.isfinite(v_cap), -1.0, c.kick * (np.abs(rudder) - kick_from))
         floor = np.maximum(floor, kick)  # (no kick while giving way: slowing down comes first)
         engine = np.clip(engine, floor, 1.0)
         return np.stack([rudder, engine], axis=1).astype(np.float32)
+
+    def _berth(self, o, u, r, lens, dgoal, gbear, gerr):
+        """Guidance onto a berth: (approaching (N,), active (N,), course rel. heading, yaw-rate
+        feed-forward, speed) in the berth frame (origin the berth, Y along the quay towards it)."""
+        c = self.cfg
+        self.quay |= (o[:, 14] != 0.0) | (o[:, 15] != 1.0)  # a quay heading is given (goal mode > 0)
+        gx, gy = dgoal * np.cos(gbear), dgoal * np.sin(gbear)  # the berth in the body frame (fwd, stb)
+        # the quay axis pointing towards the berth, tracked through the 180 deg ambiguity of obs 14-15
+        # (before the turn: the direction with the berth ahead; after it: tracked with the yaw rate)
+        towards = np.where(np.cos(gerr) * gx + np.sin(gerr) * gy >= 0, gerr, gerr + np.pi)
+        pred = np.where(np.isnan(self.theta) | ~self.basin, towards, self.theta - r * c.dt)
+        flip = np.abs(_wrap(gerr + np.pi - pred)) < np.abs(_wrap(gerr - pred))
+        theta = _wrap(np.where(flip, gerr + np.pi, gerr))
+        self.theta = np.where(self.quay, theta, np.nan)
+        dx, dy = np.cos(theta), np.sin(theta)
+        nx, ny = -dy, dx  # starboard normal of the axis
+        X = -(nx * gx + ny * gy)  # the ship in the berth frame
+        Y = -(dx * gx + dy * gy)
+        # which side the quay wall is on: ray hits close to the berth line, near the berth
+        ang = self._angles[None, :]
+        hx, hy = lens * np.cos(ang) - gx[:, None], lens * np.sin(ang) - gy[:, None]
+        hX = nx[:, None] * hx + ny[:, None] * hy
+        hY = dx[:, None] * hx + dy[:, None] * hy
+        # (the quay wall lies ~10 m beyond the berth point, the far wall 80-100 m the other way)
+        hit = (lens < 0.98 * c.ray_range_m) & (hY > Y[:, None] + c.side_ahead_m) & (hY < 100.0)
+        hit &= np.abs(hX - X[:, None]) > 40.0  # (not the canal banks abeam)
+        n_pos = (hit & (((hX > 4.0) & (hX < 30.0)) | ((hX < -65.0) & (hX > -130.0)))).sum(axis=1)
+        n_neg = (hit & (((hX < -4.0) & (hX > -30.0)) | ((hX > 65.0) & (hX < 130.0)))).sum(axis=1)
+        unknown = self.side == 0
+        self.side = np.where(unknown & (n_pos >= n_neg + c.side_votes), 1.0, self.side)
+        self.side = np.where(unknown & (n_neg >= n_pos + c.side_votes), -1.0, self.side)
+        # the line aimed at: the basin's middle while entering, then closer to the berth
+        w_in = np.clip((-Y - c.berth_line_m) / 100.0, 0.0, 1.0)
+        # (side still unknown: assume the basin's middle is beyond the berth line, seen from the ship)
+        side = np.where(self.side == 0, np.where(X < 0, -1.0, 1.0), self.side)
+        X_t = -side * (c.berth_off_m + w_in * (c.entry_off_m - c.berth_off_m))
+        ex = X - X_t
+        R = c.turn_radius + np.maximum(u, 0.0) * c.turn_lead_s
+        near = self.quay & (dgoal < c.basin_range_m)
+        # (the turn starts when the lateral distance left is what a turn of radius turn_radius from the
+        # present heading needs, plus the distance run while the yaw rate builds up)
+        need = c.turn_radius * (1.0 - np.cos(np.minimum(np.abs(theta), np.pi))) + np.maximum(u, 0.0) * c.turn_lead_s
+        start = near & (np.abs(ex) < need) & (Y < 0.0)
+        self.basin = self.basin | start
+        act = self.basin & self.quay
+        pre = near & ~act
+        # before the turn: follow the canal (the last route segment across the axis, remembered), not
+        # the route's cut towards the basin
+        path_err = _ang(o[:, 7], o[:, 8])
+        cross = o[:, 6] * 100.0
+        alpha = _wrap(path_err - theta)  # route direction relative to the axis (+ towards +X)
+        canal = (np.abs(np.cos(alpha)) < 0.5) & ~self.basin
+        self.canal_a = np.where(canal, alpha, self.canal_a)
+        self.canal_k = np.where(canal, X * np.cos(alpha) - Y * np.sin(alpha) - cross, self.canal_k)
+        known = ~np.isnan(self.canal_a)
+        ca = np.where(known, self.canal_a, alpha)
+        c_cross = np.where(known, X * np.cos(ca) - Y * np.sin(ca) - self.canal_k, cross)
+        c_cross = np.sign(c_cross) * np.maximum(np.abs(c_cross) - c.canal_band_m, 0.0)  # anywhere in the canal
+        chi_pre = _wrap(ca + theta - np.arctan(c_cross / c.lookahead_m))
+        # course relative to the axis: an arc of radius R onto the line, LOS near it
+        los = np.where(np.abs(theta) < 0.35, c.basin_los_m, c.entry_los_m)
+        f = np.minimum(np.arccos(np.clip(1.0 - np.abs(ex) / c.arc_radius, -1.0, 1.0)), np.arctan(np.abs(ex) / los))
+        # once along the line: small corrections only (the stern swings out), smaller still when braking
+        # (astern the rudder has no slipstream) and none at the berth (heading along the quay)
+        along = np.maximum(-Y, 0.0)
+        f_max = c.basin_max_angle * np.clip((along - 30.0) / 150.0, 0.15, 1.0)
+        f = np.where(np.abs(theta) < 0.35, np.minimum(f, f_max), f)
+        phi = -np.sign(ex) * f
+        chi = np.where(act, _wrap(theta + phi), chi_pre)
+        arc = act & (np.abs(theta) > 0.25) & (np.abs(ex) > 0.5 * c.entry_los_m)
+        r_ff = np.where(arc, np.sign(theta) * np.maximum(u, 0.3) / c.ff_radius, 0.0)
+        # speed: down to v_turn at the start of the turn, then brake along the axis to the berth
+        v_pre = np.minimum(c.v_canal, np.sqrt(c.v_turn**2 + 2.0 * c.decel * np.maximum(np.abs(ex) - R, 0.0)))
+        v_in = np.minimum(c.v_basin, np.sqrt(c.v_berth**2 + 2.0 * c.decel_basin * along))
+        v_in = np.where((np.abs(theta) > 0.4) & (along > 150.0), np.maximum(v_in, c.v_turn), v_in)
+        v_in = np.where(Y > 0.0, -np.minimum(0.3, 0.02 * Y), v_in)
+        v_b = np.where(act, v_in, np.where(pre, v_pre, np.inf))
+        return pre, act | pre, chi, r_ff, v_b
 
     def _give_way(self, o, u, v, c_fwd, c_stb, stb_clear):
         """(course alteration (N,) rad, speed cap (N,) m/s) from the target block."""
