@@ -7,15 +7,20 @@ PortEntry-v0       duisburg_ruhrort        an M8 comes along the Rhine (downstre
                                            km 777.8-779, or upstream against it from km 781.6-782.4),
                                            turns into the Ruhrort harbour mouth and reaches a berth in
                                            basin A, B or C (position 40 m, either heading along the
-                                           quay within 30 deg, speed below 1 m/s); 6 traffic vessels
+                                           quay within 30 deg, speed below 1 m/s); up to 6 vessels
+                                           of the synthetic Duisburg AIS recording, replayed through
+                                           the AIS decoder, perceived from their AIS reports
 RhineTransit-v0    duisburg_ruhrort        upstream transit against the current on the upbound lane,
                                            from km 783 to km 775 (river-km increase downstream), with
-                                           12 traffic vessels in both directions
+                                           up to 12 AIS-replayed vessels in both directions
 Berthing-v0        duisburg_ruhrort        a low-speed approach from the Hafenkanal into basin B to a
                                            berth on its quay (position 25 m, heading 20 deg, 0.5 m/s)
 Channel-v0         synthetic_channel       a straight 2 km canal: run its length, 2 traffic vessels
 Crossing-v0        synthetic_crossing      a river crossed by a canal with 4 crossing traffic vessels
 =================  ======================  ============================================================
+
+The Duisburg scenarios with traffic are AIS-fed end to end (``traffic.source="ais"``,
+``observation.targets="ais"``); ``traffic={"source": "scripted"}`` gives scripted lane traffic instead.
 
 ``SCENARIOS`` maps each id to its :class:`~testbed.config.ScenarioConfig`; ``get(id)`` looks one up
 (with or without the ``testbed/`` prefix) and names the known ids when it does not exist.
@@ -48,8 +53,8 @@ SCENARIOS: dict[str, ScenarioConfig] = {
                           cross_m=10.0, heading_deg=5.0, speed_ms=[2.5, 3.5]),
         goal=GoalConfig(berths=["berth-01", "berth-02", "berth-03", "berth-04", "berth-05", "berth-06"],
                         position_tol_m=40.0, heading_tol_deg=30.0, speed_tol_ms=1.0),
-        traffic=TrafficConfig(count=6, lanes=["lane-rhine-down", "lane-rhine-up"]),
-        observation=ObservationConfig(n_rays=32, n_targets=8),
+        traffic=TrafficConfig(count=6, lanes=["lane-rhine-down", "lane-rhine-up"], source="ais"),
+        observation=ObservationConfig(n_rays=32, n_targets=8, targets="ais"),
     ),
     "RhineTransit-v0": ScenarioConfig(
         name="RhineTransit-v0",
@@ -61,7 +66,8 @@ SCENARIOS: dict[str, ScenarioConfig] = {
                           speed_ms=[3.0, 3.5]),
         goal=GoalConfig(lane="lane-rhine-up", km=775.0, position_tol_m=80.0, heading_tol_deg=math.nan,
                         speed_tol_ms=10.0),
-        traffic=TrafficConfig(count=12, lanes=["lane-rhine-down", "lane-rhine-up"]),
+        traffic=TrafficConfig(count=12, lanes=["lane-rhine-down", "lane-rhine-up"], source="ais"),
+        observation=ObservationConfig(targets="ais"),
     ),
     "Berthing-v0": ScenarioConfig(
         name="Berthing-v0",

@@ -23,7 +23,7 @@ def test_itu_intervals():
 
 
 def _ages(env_kw, steps=40):
-    env = gym.make("testbed/PortEntry-v0", **env_kw)
+    env = gym.make("testbed/PortEntry-v0", traffic={"source": "scripted"}, **env_kw)
     obs, _ = env.reset(seed=1)
     base = 19 + 32
     ages, positions = [], []
@@ -50,3 +50,15 @@ def test_ais_noise_is_seeded_and_changes_the_picture():
     assert p1.tobytes() == p2.tobytes()  # same seed: same noise
     assert not np.array_equal(p1, p0)  # noise moves the reported positions
     assert np.array_equal(a1, a0)  # but not the report timing
+
+
+def test_duisburg_defaults_are_ais_fed_end_to_end():
+    env = gym.make("testbed/PortEntry-v0")
+    env.reset(seed=3)
+    w = env.unwrapped.world
+    tr = w.traffic
+    assert w.cfg.traffic.source == "ais" and w.cfg.observation.targets == "ais"
+    assert tr.replay is not None and tr.replay.n_tracks > 20  # the shipped synthetic recording, decoded
+    assert tr.mode.sum() >= 1 and tr.active.sum() >= 1
+    mmsis = {int(tr.replay.mmsi[k]) for k in tr.track_of if k >= 0}
+    assert all(200_000_000 <= m < 300_000_000 for m in mmsis)  # European MMSIs of the recording (MID 2xx)

@@ -44,7 +44,7 @@ def test_follower_stops_behind_a_stopped_vessel_and_never_overlaps():
 
 
 def test_traffic_follows_its_lane_at_its_target_speed():
-    w = _world("PortEntry-v0", count=6)
+    w = _world("PortEntry-v0", count=6, source="scripted")
     tr = w.traffic
     w.ego.x[0], w.ego.y[0], w.ego.u[0], w.ego.n[0] = 2000.0, 300.0, 0.0, 0.0  # in basin C, out of the way
     for _ in range(300):
