@@ -148,14 +148,14 @@ class ScriptedTraffic:
 
     # -- reset ---------------------------------------------------------------------------------------
     def reset_env(self, e: int, rng: np.random.Generator, ego_xy: np.ndarray, ego_clear_m: float = 400.0,
-                  mapk=None) -> None:
+                  mapk=None, goal_xy: np.ndarray | None = None) -> None:
         """Place env ``e``'s vessels on the lanes (uniform along the lanes, at least ``min_gap_m``
         apart on a lane and ``ego_clear_m`` from the ego's start)."""
         T = self.T
         if T == 0:
             return
         if self.replay is not None:
-            self._reset_replay(e, rng, ego_xy, ego_clear_m, mapk)
+            self._reset_replay(e, rng, ego_xy, ego_clear_m, mapk, goal_xy)
             return
         lt = self.lanes
         w = lt.length[self.spawn_lanes] / lt.length[self.spawn_lanes].sum()
@@ -197,8 +197,11 @@ class ScriptedTraffic:
         if mapk is not None:  # the current at the new positions (perception uses ground velocities)
             current_xy_batch(*mapk, st.x[sl], st.y[sl], self.current[sl])
 
-    def _reset_replay(self, e: int, rng: np.random.Generator, ego_xy, ego_clear_m: float, mapk) -> None:
-        """Env ``e`` replays up to T recorded tracks from a start time in the recording."""
+    def _reset_replay(self, e: int, rng: np.random.Generator, ego_xy, ego_clear_m: float, mapk,
+                      goal_xy=None, goal_clear_m: float = 150.0) -> None:
+        """Env ``e`` replays up to T recorded tracks from a start time in the recording. Tracks that come
+        within ``goal_clear_m`` of the ego's goal during the episode are left out (a recorded vessel
+        moored at the goal berth would make the task impossible)."""
         from vessels import catalogue
 
         pk = self.replay
@@ -214,6 +217,15 @@ class ScriptedTraffic:
         first = pk.t[pk.start[:-1]]
         last = pk.t[pk.start[1:] - 1]
         live = np.flatnonzero((last >= start) & (first <= start + horizon))
+        if goal_xy is not None and len(live):
+            keep = []
+            for k in live:
+                a, b = pk.start[k], pk.start[k + 1]
+                win = (pk.t[a:b] >= start) & (pk.t[a:b] <= start + horizon)
+                d = np.hypot(pk.x[a:b][win] - goal_xy[0], pk.y[a:b][win] - goal_xy[1])
+                if not d.size or d.min() > goal_clear_m:
+                    keep.append(k)
+            live = np.asarray(keep, dtype=np.int64)
         # tracks live at the start first (nearest first), then those that appear later (earliest first)
         order = sorted(live, key=lambda k: (first[k] > start, first[k], k))
         chosen = order[:T]

@@ -186,7 +186,7 @@ class World:
         self.goal[e] = ep.goal
         self.goal_tol[e] = ep.goal_tol
         self.goal_name[e] = ep.goal_name
-        self.traffic.reset_env(e, rng_traffic, ep.start_xy, mapk=self._mapk)
+        self.traffic.reset_env(e, rng_traffic, ep.start_xy, mapk=self._mapk, goal_xy=ep.goal[:2])
         if self._ais_mode and self.traffic.T:
             T = self.traffic.T
             sl = slice(e * T, (e + 1) * T)
