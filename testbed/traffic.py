@@ -201,7 +201,8 @@ class ScriptedTraffic:
                       goal_xy=None, goal_clear_m: float = 150.0) -> None:
         """Env ``e`` replays up to T recorded tracks from a start time in the recording. Tracks that come
         within ``goal_clear_m`` of the ego's goal during the episode are left out (a recorded vessel
-        moored at the goal berth would make the task impossible)."""
+        moored at the goal berth would make the task impossible), and so are tracks within
+        ``ego_clear_m`` of the ego's start during the first minute (no episode starts in a collision)."""
         from vessels import catalogue
 
         pk = self.replay
@@ -217,14 +218,21 @@ class ScriptedTraffic:
         first = pk.t[pk.start[:-1]]
         last = pk.t[pk.start[1:] - 1]
         live = np.flatnonzero((last >= start) & (first <= start + horizon))
-        if goal_xy is not None and len(live):
+        if len(live):
             keep = []
             for k in live:
                 a, b = pk.start[k], pk.start[k + 1]
-                win = (pk.t[a:b] >= start) & (pk.t[a:b] <= start + horizon)
-                d = np.hypot(pk.x[a:b][win] - goal_xy[0], pk.y[a:b][win] - goal_xy[1])
-                if not d.size or d.min() > goal_clear_m:
-                    keep.append(k)
+                tk = pk.t[a:b]
+                win = (tk >= start) & (tk <= start + horizon)
+                if goal_xy is not None:
+                    d = np.hypot(pk.x[a:b][win] - goal_xy[0], pk.y[a:b][win] - goal_xy[1])
+                    if d.size and d.min() <= goal_clear_m:
+                        continue
+                early = (tk >= start - 30.0) & (tk <= start + 60.0 * cfg.ais_speedup)
+                d0 = np.hypot(pk.x[a:b][early] - ego_xy[0], pk.y[a:b][early] - ego_xy[1])
+                if d0.size and d0.min() <= ego_clear_m:
+                    continue
+                keep.append(k)
             live = np.asarray(keep, dtype=np.int64)
         # tracks live at the start first (nearest first), then those that appear later (earliest first)
         order = sorted(live, key=lambda k: (first[k] > start, first[k], k))
