@@ -622,16 +622,9 @@ def step(
     ``current`` is (N, 2) east/north [m/s] (or one (2,) vector for all) or None. The input state is
     not modified. Runs the compiled kernel; see :func:`step_inplace` for the allocation-free form.
     """
-    nv = batch.n_vessels
-    rud, rev, cur, nsub, h = kernel_inputs(nv, state, rudder_cmd, revs_cmd, current, dt, batch.max_substep)
     out = VesselState.__new__(VesselState)
-    out.x, out.y, out.psi, out.u, out.v, out.r, out.delta, out.n = np.empty((8, nv))
-    err = _step_kernel(batch.consts, state.x, state.y, state.psi, state.u, state.v, state.r, state.delta, state.n,
-                       rud, rev, cur, nsub, h,
-                       out.x, out.y, out.psi, out.u, out.v, out.r, out.delta, out.n)  # fmt: skip
-    if err:
-        raise_kernel_error(err)
-    return out
+    out.x, out.y, out.psi, out.u, out.v, out.r, out.delta, out.n = np.empty((8, batch.n_vessels))
+    return step_inplace(batch, state, rudder_cmd, revs_cmd, current, dt, out=out)
 
 
 def step_inplace(

@@ -32,6 +32,7 @@ import numba
 import numpy as np
 
 from testbed.link.channel import step_kernel
+from testbed.link.radio import rsrp_at
 
 N_LINK = 4
 FAILSAFES = ("slow_ahead", "stop", "hold")
@@ -133,23 +134,11 @@ def link_step_kernel(t, x, y, eu, epsi, ecur, xy, rasters, x0, y0, res, has_radi
     the channel (:func:`testbed.link.channel.step_kernel`), the observation features and the command
     path with the fail-safe. Returns True when the channel's uniform blocks need a refill."""
     E = x.shape[0]
-    nc, ny, nx = rasters.shape
     for e in range(E):
         xy[e, 0] = x[e]
         xy[e, 1] = y[e]
-        if not has_radio:
-            continue
-        fx = min(max((x[e] - x0) / res, 0.0), nx - 1.0)
-        fy = min(max((y[e] - y0) / res, 0.0), ny - 1.0)
-        i0 = min(int(fx), nx - 2) if nx > 1 else 0
-        j0 = min(int(fy), ny - 2) if ny > 1 else 0
-        i1 = min(i0 + 1, nx - 1)
-        j1 = min(j0 + 1, ny - 1)
-        tx = fx - i0
-        ty = fy - j0
-        for c in range(nc):
-            rsrp[e, c] = ((1.0 - ty) * ((1.0 - tx) * rasters[c, j0, i0] + tx * rasters[c, j0, i1])
-                          + ty * ((1.0 - tx) * rasters[c, j1, i0] + tx * rasters[c, j1, i1]))
+    if has_radio:
+        rsrp = rsrp_at(rasters, x0, y0, res, xy, True)  # bilinear, the radio map's own lookup
     refill = step_kernel(t, xy, rsrp, params, holes, fstate, istate, ge, u, o_flt, o_bool, o_serving)
     for e in range(E):
         sinr = o_flt[0, e]
