@@ -96,7 +96,8 @@ class AutopilotConfig:
     narrow_m: float = 130.0
     ray_range_m: float = 1000.0  # the env's observation.ray_range_m
     ray_fov_deg: float = 360.0  # the env's observation.ray_fov_deg
-    v_end: float = 0.25  # speed aimed for at the goal
+    v_end: float = 0.25  # speed aimed for at the goal ...
+    v_end_transit: float = 2.0  # ... at a goal without a quay heading (obs 14-15 exactly (0, 1)): a waypoint
     decel: float = 0.012  # braking profile [m/s^2]
     v_min: float = 0.8  # lowest speed on the way (keeps rudder authority) outside the final approach
     turn_slow: float = 4.0  # speed reduction per rad of heading error / bend ahead
@@ -113,6 +114,10 @@ class AutopilotConfig:
     avoid_turn: float = 0.35  # course alteration to starboard at full risk [rad]
     avoid_slow: float = 0.6  # fraction of the desired speed removed at full risk
     follow_gap_m: float = 300.0  # vessel ahead in the lane closer than this: match its speed
+    wide_m: float = 250.0  # water wider than this (beam rays): overtake slow vessels ahead, cruise_wide
+    overtake_margin: float = 0.8  # a vessel ahead this much slower over ground than our cruise is overtaken
+    overtake_range_m: float = 700.0  # ... once it is this close
+    overtake_max: float = 0.35  # largest course alteration to pass it [rad]
     target_range_m: float = 2000.0  # the env's observation.target_range_m (scale of obs rel pos)
     # basin entry and berthing (goals with a quay heading)
     basin_range_m: float = 900.0  # the berth frame takes over when the goal is this close ...
@@ -236,7 +241,7 @@ class Autopilot:
         chi = np.where(dgoal < c.approach_m, (1 - w_goal) * gbear + w_goal * gerr, chi)
 
         # ---- give-way ----
-        turn_cmd, v_cap = self._give_way(o, u, v, c_fwd, c_stb, stb)
+        turn_cmd, v_cap = self._give_way(o, u, v, c_fwd, c_stb, stb, port, width >= c.wide_m)
         chi = chi + turn_cmd
         # ---- basin entry and berthing: guidance in the berth frame ----
         pre, act, chi_b, r_ff, v_b = self._berth(o, u, r, lens, dgoal, gbear, gerr)
@@ -261,7 +266,9 @@ class Autopilot:
         d_fwd = dgoal * np.cos(gbear)
         near = rem < 1.5 * c.approach_m
         dist = np.where(near, np.minimum(rem, np.abs(d_fwd)) * np.sign(d_fwd), rem)
-        v_brake = np.sqrt(c.v_end**2 + 2.0 * c.decel * np.maximum(dist, 0.0))
+        transit = (o[:, 14] == 0.0) & (o[:, 15] == 1.0)
+        v_end = np.where(transit, c.v_end_transit, c.v_end)
+        v_brake = np.sqrt(v_end**2 + 2.0 * c.decel * np.maximum(dist, 0.0))
         v_brake = np.where(dist < 0, -np.minimum(0.4, 0.02 * -dist), v_brake)
         bend = np.abs(_wrap(los_err - path_err))
         cruise = np.where(narrow, c.cruise_narrow, c.cruise)
@@ -362,7 +369,7 @@ class Autopilot:
         v_b = np.where(act, v_in, np.where(pre, v_pre, np.inf))
         return pre, act | pre, chi, r_ff, v_b
 
-    def _give_way(self, o, u, v, c_fwd, c_stb, stb_clear):
+    def _give_way(self, o, u, v, c_fwd, c_stb, stb_clear, port_clear=None, wide=None):
         """(course alteration (N,) rad, speed cap (N,) m/s) from the target block."""
         c = self.cfg
         n = o.shape[0]
@@ -395,6 +402,27 @@ class Autopilot:
         from_stb = (bearing > 0.0) & (bearing < 2.0) & (np.abs(np.cos(rel_course)) < 0.8) & moving
         same_dir = (np.cos(rel_course) > 0.7) | ~moving
         ahead = (px > 0) & (np.abs(py) < 60.0 + 0.3 * px * 0.2)
+        # a much slower vessel ahead in wide water, heading upstream (e.g. at anchor, or barely making way against the
+        # current): pass it with a lateral offset instead of following it at its speed
+        if wide is None:
+            wide = np.zeros(n, dtype=bool)
+        if port_clear is None:
+            port_clear = stb_clear
+        upstream = wide & (c_fwd < -0.5)  # (only against the current, where following costs the most)
+        slow_ahead = (present & upstream[:, None] & (px > 0.0) & same_dir & (tvx < (c.cruise - c.overtake_margin) + c_fwd[:, None])
+                      & (rng < c.overtake_range_m) & (np.abs(py) < cpa_lim + 0.5 * tlen))
+        # pass on the side it already lies off our bow, or (nearly dead ahead) on the side with more room
+        pass_side = np.where(np.abs(py) > 15.0, np.sign(py), np.where(port_clear > stb_clear, 1.0, -1.0)[:, None])
+        need = np.maximum(cpa_lim + 0.25 * tlen - np.abs(py), 0.0)
+        ot_turn = np.where(slow_ahead, -pass_side * np.minimum(np.arctan2(need, np.maximum(px, 80.0)),
+                                                               c.overtake_max), 0.0)
+        ot_turn = np.take_along_axis(ot_turn, np.abs(ot_turn).argmax(axis=1)[:, None], axis=1)[:, 0]
+        # (clearance on the side we move to; not while a vessel is meeting us within 1.5 km)
+        room = np.where(ot_turn < 0, port_clear, stb_clear)
+        oncoming = (present & meeting & (rng < 1500.0)).any(axis=1)
+        ot_turn = np.where(oncoming, 0.0, ot_turn * np.clip((room - 40.0) / 40.0, 0.0, 1.0))
+        slow_ahead &= (ot_turn != 0.0)[:, None]
+        risk = risk & ~(slow_ahead & (rng > 150.0 + 0.5 * tlen))
         # where the target passes at the CPA (body frame, + starboard): port to port needs it to port
         cpa_stb = py + rvy * np.maximum(tcpa, 0.0)
         turn_w = np.where((meeting & (cpa_stb > -cpa_lim)) | from_stb, level, 0.0)
@@ -404,11 +432,12 @@ class Autopilot:
         v_cap = np.full(n, np.inf)
         v_cap = np.minimum(v_cap, np.where(risk.any(axis=1), np.maximum(v_scale, 0.2) * c.cruise, np.inf))
         # following a vessel ahead in the lane: match its speed along our heading
-        follow = present & ahead & same_dir & (rng < c.follow_gap_m + 0.5 * tlen)
+        follow = present & ahead & same_dir & (rng < c.follow_gap_m + 0.5 * tlen) & ~slow_ahead
         tv_along = np.maximum(tvx - c_fwd[:, None], 0.0)  # its speed through the water along our bow
         gap_factor = np.clip((rng - 0.5 * tlen - 100.0) / c.follow_gap_m, 0.0, 1.0)
         v_follow = np.where(follow, tv_along * (0.6 + 0.4 * gap_factor) + 0.5 * gap_factor, np.inf)
         v_cap = np.minimum(v_cap, v_follow.min(axis=1))
+        turn = np.where(np.abs(ot_turn) > np.abs(turn), ot_turn, turn)
         return turn, v_cap
 
 
