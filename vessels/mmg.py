@@ -102,6 +102,7 @@ from vessels.errors import ParameterError
 from vessels.state import (
     ActuatorArrays,
     ActuatorLimits,
+    VesselBatch,
     VesselState,
     actuate,
     check_kernel_inputs,
@@ -310,7 +311,7 @@ _BATCH_ARRAYS = (
 )  # fmt: skip
 
 
-class MMGBatch:
+class MMGBatch(VesselBatch):
     """Structure-of-arrays form of N (possibly different) MMG parameter sets plus actuator limits.
 
     Build with :meth:`from_params`. ``params`` keeps the original :class:`MMGParams` objects;
@@ -319,6 +320,9 @@ class MMGBatch:
     the actuator limits, one row per vessel, packed at construction (the per-vessel arrays and
     ``limits`` are copies for reading: changing them afterwards does not change ``consts``).
     """
+
+    _ARRAYS = _BATCH_ARRAYS
+    DEFAULT_SUBSTEP = 0.5
 
     def __init__(self, params: list[MMGParams], limits: list[ActuatorLimits], max_substep: float = 0.5) -> None:
         if len(params) != len(limits):
@@ -379,31 +383,6 @@ class MMGBatch:
         self.gdiff = self.gm - self.gp
         self.consts = _pack_consts(self)
 
-    @classmethod
-    def from_params(
-        cls, params: list[MMGParams], limits: ActuatorLimits | list[ActuatorLimits], max_substep: float = 0.5
-    ) -> MMGBatch:
-        """Stack N parameter sets; ``limits`` is one :class:`ActuatorLimits` for all or a list of N."""
-        params = list(params)
-        if isinstance(limits, ActuatorLimits):
-            limits = [limits] * len(params)
-        return cls(params, list(limits), max_substep)
-
-    @property
-    def n_vessels(self) -> int:
-        return int(self.L.shape[0])
-
-    def take(self, idx) -> MMGBatch:
-        """A sub-batch of the vessels at integer positions ``idx``."""
-        idx = np.atleast_1d(np.asarray(idx, dtype=np.intp))
-        new = object.__new__(MMGBatch)
-        new.params = [self.params[i] for i in idx]
-        new.limits = self.limits.take(idx)
-        new.max_substep = self.max_substep
-        for name in _BATCH_ARRAYS:
-            setattr(new, name, getattr(self, name)[idx])
-        new.consts = np.ascontiguousarray(self.consts[idx])
-        return new
 
 
 # Column indices of MMGBatch.consts: the _BATCH_ARRAYS in order, then the actuator limits.

@@ -43,6 +43,7 @@ from vessels.errors import ParameterError
 from vessels.state import (
     ActuatorArrays,
     ActuatorLimits,
+    VesselBatch,
     VesselState,
     actuate,
     check_kernel_inputs,
@@ -97,12 +98,15 @@ def _pack_consts(b: NomotoBatch) -> np.ndarray:
     return np.ascontiguousarray(np.stack(cols, axis=1), dtype=np.float64)
 
 
-class NomotoBatch:
+class NomotoBatch(VesselBatch):
     """(N,) arrays of Nomoto parameters and actuator limits; build with :meth:`from_params`.
 
     ``consts`` is the (N, n_consts) float64 table the step kernel reads (the arrays of
     ``_BATCH_ARRAYS``, then the actuator limits), packed at construction.
     """
+
+    _ARRAYS = _BATCH_ARRAYS
+    DEFAULT_SUBSTEP = 1.0
 
     def __init__(self, params: list[NomotoParams], limits: list[ActuatorLimits], max_substep: float = 1.0) -> None:
         if len(params) != len(limits):
@@ -125,30 +129,6 @@ class NomotoBatch:
         self.u_floor = 0.01 * np.sqrt(G * self.L)
         self.consts = _pack_consts(self)
 
-    @classmethod
-    def from_params(
-        cls, params: list[NomotoParams], limits: ActuatorLimits | list[ActuatorLimits], max_substep: float = 1.0
-    ) -> NomotoBatch:
-        params = list(params)
-        if isinstance(limits, ActuatorLimits):
-            limits = [limits] * len(params)
-        return cls(params, list(limits), max_substep)
-
-    @property
-    def n_vessels(self) -> int:
-        return int(self.L.shape[0])
-
-    def take(self, idx) -> NomotoBatch:
-        """A sub-batch of the vessels at integer positions ``idx``."""
-        idx = np.atleast_1d(np.asarray(idx, dtype=np.intp))
-        new = object.__new__(NomotoBatch)
-        new.params = [self.params[i] for i in idx]
-        new.limits = self.limits.take(idx)
-        new.max_substep = self.max_substep
-        for name in _BATCH_ARRAYS:
-            setattr(new, name, getattr(self, name)[idx])
-        new.consts = np.ascontiguousarray(self.consts[idx])
-        return new
 
 
 def step(

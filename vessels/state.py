@@ -315,3 +315,35 @@ def actuate(value: float, cmd: float, lo: float, hi: float, rate: float, h: floa
     tgt = min(max(cmd, lo), hi)
     step = rate * h
     return value + min(max(tgt - value, -step), step)
+
+
+class VesselBatch:
+    """What MMGBatch and NomotoBatch share: per-vessel constant arrays (names in ``_ARRAYS``), the
+    packed (N, K) ``consts`` table the compiled step reads, actuator limits and ``max_substep``."""
+
+    _ARRAYS: tuple[str, ...] = ()
+    DEFAULT_SUBSTEP = 0.5
+
+    @classmethod
+    def from_params(cls, params, limits, max_substep: float | None = None):
+        """Stack N parameter sets; ``limits`` is one :class:`ActuatorLimits` for all or a list of N."""
+        params = list(params)
+        if isinstance(limits, ActuatorLimits):
+            limits = [limits] * len(params)
+        return cls(params, list(limits), cls.DEFAULT_SUBSTEP if max_substep is None else max_substep)
+
+    @property
+    def n_vessels(self) -> int:
+        return int(self.consts.shape[0])
+
+    def take(self, idx):
+        """A sub-batch of the vessels at integer positions ``idx``."""
+        idx = np.atleast_1d(np.asarray(idx, dtype=np.intp))
+        new = object.__new__(type(self))
+        new.params = [self.params[i] for i in idx]
+        new.limits = self.limits.take(idx)
+        new.max_substep = self.max_substep
+        for name in self._ARRAYS:
+            setattr(new, name, getattr(self, name)[idx])
+        new.consts = np.ascontiguousarray(self.consts[idx])
+        return new
