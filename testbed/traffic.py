@@ -15,9 +15,10 @@ Behaviour of each traffic vessel (all in the kernel, no Python per vessel):
   within a corridor of the two half beams plus 25 m, so that the bow-to-stern gap does not fall below
   ``keep_clear_m``: the allowed speed is the lower of margin / 40 s and the speed from which it can
   still stop within the margin, plus the other's speed along its heading; revs follow a proportional
-  speed law, going astern when it must slow down. It also slows to a quarter of its
-  speed when a crossing vessel on its starboard side, or the ego from any side, would come within a
-  ship length (CPA) within 120 s. A stopped vessel never moves into anyone; the ego can still ram it.
+  speed law, going astern when it must slow down. When the ego would come within a ship length (CPA)
+  within 120 s it stops short of the ego's track if it is crossing it (headings more than 45 deg
+  apart), and otherwise slows to a quarter of its speed, as it does for a crossing vessel on its
+  starboard side. A stopped vessel never moves into anyone; the ego can still ram it.
 - **Lane ends**: a vessel that reaches the end of its lane re-enters at the lane's start once that is
   clear (``min_gap_m``); until then it is inactive (not drawn, not perceived, not collidable).
 """
@@ -474,7 +475,12 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                         cy = ry + dvy * tcpa
                         if math.sqrt(cx * cx + cy * cy) < 0.5 * (length[i] + olen) + 20.0 and (is_ego or lat > 0.0):
                             if along > -0.5 * length[i]:
-                                v_des = min(v_des, 0.25 * u_tgt[i])
+                                # the ego has right of way over scripted traffic: when crossing its track
+                                # (headings more than 45 deg apart) stop short of it; in meeting or
+                                # overtaking situations, and for a crossing vessel on the starboard
+                                # side, slow to a quarter
+                                crossing = abs(math.cos(epsi[e] - psi[i])) < 0.7071
+                                v_des = min(v_des, 0.0 if (is_ego and crossing) else 0.25 * u_tgt[i])
             # proportional speed control: astern revs when faster than wanted (clipped by the actuator)
             rev_out[i] = (v_des + 4.0 * (v_des - ui)) / spr[i]
             ce, cn = current_at(geo, widx, cfield, creach, speeds, x[i], y[i])
