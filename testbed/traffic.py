@@ -189,12 +189,7 @@ class ScriptedTraffic:
                 self.seg[i] = 0
                 self._set_pose(i, 1e9, 1e9, 0.0, 0.0)
                 self.active[i] = 0
-        st = self.state
-        st.r[sl] = 0.0
-        st.v[sl] = 0.0
-        st.delta[sl] = 0.0
-        self.rudder_cmd[sl] = 0.0
-        self.revs_cmd[sl] = 0.0
+        st = self._clear_motion(sl)
         if mapk is not None:  # the current at the new positions (perception uses ground velocities)
             current_xy_batch(*mapk, st.x[sl], st.y[sl], self.current[sl])
 
@@ -262,12 +257,7 @@ class ScriptedTraffic:
             self.mode[i] = 1
             self.track_of[i] = k
             self.cursor[i] = pk.start[k]
-        st = self.state
-        st.r[sl] = 0.0
-        st.v[sl] = 0.0
-        st.delta[sl] = 0.0
-        self.rudder_cmd[sl] = 0.0
-        self.revs_cmd[sl] = 0.0
+        self._clear_motion(sl)
         self.current[sl] = 0.0
         self._replay_step(e, e + 1, np.zeros(self.E), None)
 
@@ -309,6 +299,16 @@ class ScriptedTraffic:
             st.n[i] = st.u[i] / self.speed_per_rev[i]
             self.current[i] = 0.0
             self.handed[i] = 2
+
+    def _clear_motion(self, sl: slice) -> VesselState:
+        """Zero the turn, sway, rudder and commands of the vessels in ``sl`` (at reset)."""
+        st = self.state
+        st.r[sl] = 0.0
+        st.v[sl] = 0.0
+        st.delta[sl] = 0.0
+        self.rudder_cmd[sl] = 0.0
+        self.revs_cmd[sl] = 0.0
+        return st
 
     def _assign_type(self, i: int, k: int) -> None:
         self.type_index[i] = k

@@ -100,7 +100,6 @@ import numpy as np
 
 from vessels.errors import ParameterError
 from vessels.state import (
-    ActuatorArrays,
     ActuatorLimits,
     VesselBatch,
     VesselState,
@@ -325,17 +324,7 @@ class MMGBatch(VesselBatch):
     DEFAULT_SUBSTEP = 0.5
 
     def __init__(self, params: list[MMGParams], limits: list[ActuatorLimits], max_substep: float = 0.5) -> None:
-        if len(params) != len(limits):
-            raise ParameterError(f"{len(params)} parameter sets but {len(limits)} actuator limits")
-        if not (isinstance(max_substep, (int, float)) and math.isfinite(max_substep) and max_substep > 0):
-            raise ParameterError(f"max_substep must be a finite number > 0, got {max_substep!r}")
-        for i, p in enumerate(params):
-            if not isinstance(p, MMGParams):
-                raise ParameterError(f"params[{i}] must be an MMGParams, got {type(p).__name__}")
-            p.validate()
-        self.params = list(params)
-        self.limits = ActuatorArrays(list(limits))
-        self.max_substep = float(max_substep)
+        self._init_common(params, limits, max_substep, MMGParams)
         eff = [p.effective() for p in params]
 
         def arr(fn) -> np.ndarray:

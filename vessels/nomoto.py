@@ -41,7 +41,6 @@ import numpy as np
 
 from vessels.errors import ParameterError
 from vessels.state import (
-    ActuatorArrays,
     ActuatorLimits,
     VesselBatch,
     VesselState,
@@ -109,17 +108,7 @@ class NomotoBatch(VesselBatch):
     DEFAULT_SUBSTEP = 1.0
 
     def __init__(self, params: list[NomotoParams], limits: list[ActuatorLimits], max_substep: float = 1.0) -> None:
-        if len(params) != len(limits):
-            raise ParameterError(f"{len(params)} parameter sets but {len(limits)} actuator limits")
-        if not (isinstance(max_substep, (int, float)) and math.isfinite(max_substep) and max_substep > 0):
-            raise ParameterError(f"max_substep must be a finite number > 0, got {max_substep!r}")
-        for i, p in enumerate(params):
-            if not isinstance(p, NomotoParams):
-                raise ParameterError(f"params[{i}] must be a NomotoParams, got {type(p).__name__}")
-            p.validate()
-        self.params = list(params)
-        self.limits = ActuatorArrays(list(limits))
-        self.max_substep = float(max_substep)
+        self._init_common(params, limits, max_substep, NomotoParams)
         self.L = np.array([p.L for p in params], dtype=np.float64)
         self.K_over_L = np.array([p.K_dash / p.L for p in params], dtype=np.float64)
         self.T_L = np.array([p.T_dash * p.L for p in params], dtype=np.float64)

@@ -324,6 +324,20 @@ class VesselBatch:
     _ARRAYS: tuple[str, ...] = ()
     DEFAULT_SUBSTEP = 0.5
 
+    def _init_common(self, params, limits, max_substep, param_type) -> None:
+        """Validate and keep ``params`` (all of ``param_type``), ``limits`` and ``max_substep``."""
+        if len(params) != len(limits):
+            raise ParameterError(f"{len(params)} parameter sets but {len(limits)} actuator limits")
+        if not (isinstance(max_substep, (int, float)) and math.isfinite(max_substep) and max_substep > 0):
+            raise ParameterError(f"max_substep must be a finite number > 0, got {max_substep!r}")
+        for i, p in enumerate(params):
+            if not isinstance(p, param_type):
+                raise ParameterError(f"params[{i}] must be a {param_type.__name__}, got {type(p).__name__}")
+            p.validate()
+        self.params = list(params)
+        self.limits = ActuatorArrays(list(limits))
+        self.max_substep = float(max_substep)
+
     @classmethod
     def from_params(cls, params, limits, max_substep: float | None = None):
         """Stack N parameter sets; ``limits`` is one :class:`ActuatorLimits` for all or a list of N."""
