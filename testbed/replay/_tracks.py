@@ -23,10 +23,10 @@ def local_frame(reader: ReplayReader):
 
 
 def epoch(reader: ReplayReader) -> float:
-    """Unix time of frame 0: the AIS recording's time at the episode start when the traffic is an AIS
-    replay, else 2024-06-01T00:00:00Z."""
+    """Unix time of frame 0: the AIS recording's time at the episode start (whole seconds) when the
+    traffic is an AIS replay, else 2024-06-01T00:00:00Z."""
     t0 = reader.header.get("ais_replay_t0")
-    return float(t0) if isinstance(t0, int | float) and math.isfinite(t0) and t0 > 1e8 else DEFAULT_EPOCH
+    return float(math.floor(t0)) if isinstance(t0, int | float) and math.isfinite(t0) and t0 > 1e8 else DEFAULT_EPOCH
 
 
 def frame_index(reader: ReplayReader, every: int) -> np.ndarray:
