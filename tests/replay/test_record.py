@@ -195,3 +195,19 @@ def test_bare_world_recorder(tmp_path):
     with ReplayReader(tmp_path / "env_000_episode_0001.replay") as r:
         assert r.n_steps == 15 and r.header["episode"] == 1
     assert verify(tmp_path / "env_000_episode_0001.replay").identical
+
+
+def test_a_failed_background_write_is_reported_not_lost(tmp_path, monkeypatch):
+    from testbed.replay import ReplayError, recorder
+
+    def broken(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(recorder, "write_replay", broken)
+    env = gym.make("testbed/Channel-v0", record=str(tmp_path) + "/", time_limit_s=5.0)
+    env.reset(seed=0)
+    while not any(env.step(np.zeros(2, dtype=np.float32))[2:4]):
+        pass
+    with pytest.raises(ReplayError, match="writing a replay failed: disk full"):
+        env.close()
+    assert not list(tmp_path.iterdir())
