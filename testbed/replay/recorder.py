@@ -211,9 +211,10 @@ class WorldTap:
         rt = one("reward/total")
         rt[0] = 0.0
         cols["reward/total"] = rt
-        comps = get("_comps") * weights
-        comps[0] = 0.0
-        cols["reward"] = comps
+        raw = get("_comps")
+        raw[0] = 0.0
+        cols["reward"] = raw * weights
+        cols["_comps_raw"] = raw  # for the events (not stored: the weights are in the header)
         for name in ("x", "y", "psi", "u", "r"):
             cols[f"traffic/{name}"] = get(f"traffic/{name}")
         cols["traffic/active"] = get("traffic/active").astype(np.uint8)
@@ -325,7 +326,7 @@ def derive_events(cols: dict[str, np.ndarray], header: dict) -> list[dict]:
     ex, ey = cols["ego/x"], cols["ego/y"]
     tx, ty, act = cols["traffic/x"], cols["traffic/y"], cols["traffic/active"]
     names = header["reward_names"]
-    rew = cols["reward"]
+    rew = cols["_comps_raw"] if "_comps_raw" in cols else cols["reward"]  # raw: events even with weight 0
     traffic = header["vessels"]["traffic"]
     cells = header["link"]["cells"]
     out: list[dict] = []
@@ -506,6 +507,7 @@ class WorldRecorder:
         header["duration_s"] = float(cols["t"][-1])
         header["return"] = float(cols["reward/total"].sum())
         events = derive_events(cols, header)
+        cols.pop("_comps_raw", None)
         counts: dict[str, int] = {}
         for ev in events:
             counts[ev["kind"]] = counts.get(ev["kind"], 0) + 1
