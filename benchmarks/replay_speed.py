@@ -4,9 +4,10 @@
 
 1. ``gymnasium.make("testbed/PortEntry-v0", traffic={"count": 20})``: seconds per step with
    ``record=DIR/`` against the same env without, same actions and seeds, in interleaved blocks of the
-   same run (median over blocks; target ratio <= 1.15). Reported twice: the stepping thread's time
-   (capture per step, rows handed to the writer thread at each episode end) and the time including
-   waiting for the writer thread to finish each block's files (what it costs when no core is free).
+   same run (median over blocks; target ratio <= 1.15). Reported three ways: CPU time of the stepping
+   thread (the hot path: one capture per step, the rows handed to the writer thread at each episode
+   end), CPU time of the process (plus the writer thread: what recording costs in total) and wall clock
+   (each recording block also waits for its files; depends on the machine's load).
 2. The same for ``DuisburgVectorEnv`` (16 envs) wrapped in ``testbed.replay.Recorder``.
 3. A one-hour episode with 50 traffic vessels (PortEntry-v0 with 50 scripted vessels, AIS perception,
    the 5G link; 3600 steps of dt = 1 s, recorded by ``WorldRecorder``): file size, time to write it,
@@ -29,21 +30,34 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def _blocks(step_off, step_on, flush, blocks: int, block: int) -> dict[str, float]:
-    """Interleave blocks of ``block`` steps of the plain and the recording face (the machine's load
-    drifts; interleaving exposes both to the same drift); median seconds per step of each. ``on_all``
-    also waits at the end of each block until the writer thread has written that block's episodes."""
-    off, on, on_all = [], [], []
+    """Interleave blocks of ``block`` steps of the plain and the recording face; median seconds per step
+    of each, three ways: ``*_wall`` (wall clock; the recording blocks wait for the writer thread at their
+    end), ``*_thread`` (CPU time of the stepping thread: the hot path, immune to other processes' load)
+    and ``*_cpu`` (CPU time of the whole process: stepping plus the writer thread)."""
+    rows = {k: [] for k in ("off_wall", "off_thread", "off_cpu", "on_wall", "on_thread", "on_cpu")}
+    clocks = (time.perf_counter, time.thread_time, time.process_time)
     for _ in range(blocks):
-        t0 = time.perf_counter()
-        step_off(block)
-        off.append((time.perf_counter() - t0) / block)
-        t0 = time.perf_counter()
-        step_on(block)
-        t1 = time.perf_counter()
-        flush()
-        on.append((t1 - t0) / block)
-        on_all.append((time.perf_counter() - t0) / block)
-    return {"off": float(np.median(off)), "on": float(np.median(on)), "on_all": float(np.median(on_all))}
+        for face, run in (("off", step_off), ("on", step_on)):
+            t0 = [c() for c in clocks]
+            run(block)
+            th = time.thread_time() - t0[1]
+            if face == "on":
+                flush()
+            t1 = [c() for c in clocks]
+            rows[f"{face}_wall"].append((t1[0] - t0[0]) / block)
+            rows[f"{face}_thread"].append(th / block)
+            rows[f"{face}_cpu"].append((t1[2] - t0[2]) / block)
+    return {k: float(np.median(v)) for k, v in rows.items()}
+
+
+def _report(label: str, r: dict, unit: str) -> str:
+    return (f"{label}\n"
+            f"    stepping thread CPU: {r['off_thread'] * 1e6:7.1f} -> {r['on_thread'] * 1e6:7.1f} us/{unit}, ratio "
+            f"{r['on_thread'] / r['off_thread']:.3f}  (the hot path; target <= 1.15)\n"
+            f"    process CPU (+ writer thread): {r['off_cpu'] * 1e6:7.1f} -> {r['on_cpu'] * 1e6:7.1f} us/{unit}, "
+            f"ratio {r['on_cpu'] / r['off_cpu']:.3f}\n"
+            f"    wall clock (load-dependent): {r['off_wall'] * 1e6:7.1f} -> {r['on_wall'] * 1e6:7.1f} us/{unit}, "
+            f"ratio {r['on_wall'] / r['off_wall']:.3f}")  # fmt: skip
 
 
 def env_overhead(blocks: int, block: int, record_dir: str) -> tuple[dict, int]:
@@ -76,9 +90,10 @@ def env_overhead(blocks: int, block: int, record_dir: str) -> tuple[dict, int]:
         return run
 
     res = _blocks(stepper(state[0]), stepper(state[1]), flush, blocks, block)
+    finished = len(os.listdir(record_dir))  # before close() adds the unfinished episode
     for env in envs:
         env.close()
-    return res, len(os.listdir(record_dir))
+    return res, finished
 
 
 def vec_overhead(blocks: int, block: int, record_dir: str, n_envs: int = 16) -> tuple[dict, int]:
@@ -107,13 +122,15 @@ def vec_overhead(blocks: int, block: int, record_dir: str, n_envs: int = 16) -> 
         return run
 
     res = _blocks(stepper(state[0]), stepper(state[1]), flush, blocks, block)
+    finished = len(os.listdir(record_dir))  # before close() adds the unfinished episodes
     for v in venvs:
         v.close()
-    return {k: x / n_envs for k, x in res.items()}, len(os.listdir(record_dir))
+    return {k: x / n_envs for k, x in res.items()}, finished
 
 
-def hour_replay(path: Path, n_traffic: int = 50, seconds: int = 3600) -> tuple[float, float]:
-    """Record one simulated hour with ``n_traffic`` vessels; returns (seconds to simulate+record, to write)."""
+def hour_replay(path: Path, n_traffic: int = 50, seconds: int = 3600) -> tuple[float, dict]:
+    """Record one simulated hour with ``n_traffic`` vessels into ``path``; returns (seconds to simulate and
+    record, {n frames: CPU seconds to build and write the first n frames as a file})."""
     from testbed.env import resolve_config
     from testbed.replay.recorder import WorldRecorder, write_episode
     from testbed.world import World
@@ -134,11 +151,15 @@ def hour_replay(path: Path, n_traffic: int = 50, seconds: int = 3600) -> tuple[f
         a[0] = (0.3 * np.sin(k / 60.0) + 0.05 * rng.standard_normal(), 0.4)
         world.step(a)
         rec.capture(a)
-    rec.end(0, "time_limit")
     t_sim = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    write_episode(path, out["h"], out["c"], out["ev"])
-    return t_sim, time.perf_counter() - t0
+    rows, meta = rec._rows(0), rec.meta[0]
+    cost = {}
+    for n in (100, 1000, seconds + 1):  # CPU seconds to build and write an episode of n frames
+        t0 = time.process_time()
+        write_episode(path, *rec._build(0, rows[:n], meta, "time_limit"))
+        cost[n] = time.process_time() - t0
+    rec.end(0, "time_limit")
+    return t_sim, cost
 
 
 def open_and_scrub(path: Path, n: int = 50) -> tuple[float, float, float, float]:
@@ -179,18 +200,18 @@ def main(argv=None) -> int:
     print("# replay benchmarks (ratios against the same run)")
     with tempfile.TemporaryDirectory() as d:
         r, files = env_overhead(blocks, 300, d)
-    print(f"PortEntry-v0, 20 traffic, gymnasium.make, random actions ({files} episodes written): "
-          f"{r['off'] * 1e6:.1f} us/step without recording, {r['on'] * 1e6:.1f} us/step with record=DIR/: "
-          f"ratio {r['on'] / r['off']:.3f} (target <= 1.15); waiting for the writer thread too: "
-          f"{r['on_all'] * 1e6:.1f} us/step, ratio {r['on_all'] / r['off']:.3f}")  # fmt: skip
+    print(_report(f"PortEntry-v0, 20 traffic vessels, gymnasium.make, record=DIR/ vs none, random actions "
+                  f"({files} finished episodes written while measuring):", r, "step"))  # fmt: skip
     with tempfile.TemporaryDirectory() as d:
         r, files = vec_overhead(blocks, 30, d)
-    print(f"DuisburgVectorEnv(16), 20 traffic, random actions ({files} episodes written): "
-          f"{r['off'] * 1e6:.1f} us/env-step without, {r['on'] * 1e6:.1f} with Recorder: ratio "
-          f"{r['on'] / r['off']:.3f}; waiting for the writer too: ratio {r['on_all'] / r['off']:.3f}")  # fmt: skip
+    print(_report(f"DuisburgVectorEnv(16), 20 traffic vessels, Recorder vs none, random actions ({files} "
+                  f"finished episodes written while measuring):", r, "env-step"))  # fmt: skip
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "hour.replay"
-        t_sim, t_write = hour_replay(p)
+        t_sim, cost = hour_replay(p)
+        n_big = max(cost)
+        slope = (cost[n_big] - cost[100]) / (n_big - 100)
+        t_write = cost[n_big]
         size = p.stat().st_size
         from testbed.replay import ReplayReader
 
@@ -201,6 +222,8 @@ def main(argv=None) -> int:
     print(f"one hour, {T} vessels ({n} frames, {len(r.columns)} columns): file {size / 1e6:.2f} MB "
           f"({raw / size:.1f}x smaller than the raw arrays, {raw / 1e6:.1f} MB); simulate+record {t_sim:.2f} s, "
           f"write {t_write:.2f} s")  # fmt: skip
+    print(f"  writer cost (CPU, build columns and events, compress, write): {(cost[100] - 100 * slope) * 1e3:.1f} ms "
+          f"per file + {slope * 1e6:.1f} us per frame of {T} vessels")  # fmt: skip
     print(f"  open {t_open * 1e3:.1f} ms (target < 1000 ms); scrub to a random time and read the whole frame, "
           f"cold: mean {scrub_mean * 1e3:.1f} ms, worst {scrub_max * 1e3:.1f} ms (target < 50 ms); warm "
           f"{warm * 1e3:.2f} ms")  # fmt: skip

@@ -122,7 +122,7 @@ def _width(shape) -> int:
 # -- writing -------------------------------------------------------------------------------------------
 def write_replay(path: str | Path, header: dict, columns: dict[str, np.ndarray], events: list[dict],
                  column_docs: dict[str, tuple[str, str]] | None = None, chunk_steps: int = CHUNK_STEPS,
-                 level: int = 3) -> Path:  # fmt: skip
+                 level: int = 1) -> Path:  # fmt: skip
     """Write a replay file atomically. ``columns`` map names to arrays whose first axis is the frame
     (``t`` is required); ``column_docs`` name -> (unit, description). Returns the path."""
     import zstandard

@@ -28,6 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import gymnasium as gym
+import numba
 import numpy as np
 
 from testbed import observation as ob
@@ -113,7 +114,7 @@ def config_dict(cfg) -> dict:
 
 
 class WorldTap:
-    """The column layout of one frame of a world and the views that fill it (one ``concatenate``)."""
+    """The column layout of one frame of a world, the views that fill it and one compiled gather call."""
 
     def __init__(self, world, sent: np.ndarray | None = None) -> None:
         self.world = w = world
@@ -176,9 +177,22 @@ class WorldTap:
             self.slices[name] = slice(o, o + v.shape[1])
             o += v.shape[1]
         self.width = o
+        # the same frame, gathered by one compiled call (about twice as fast as the concatenate)
+        if link is not None:
+            lk = (ch._o_flt, ch._o_bool, ch._o_serving, link.failsafe)
+        else:
+            lk = (np.ascontiguousarray(self._ideal_f.T), np.zeros((5, E), dtype=bool), np.full(E, -1, dtype=np.int64),
+                  np.zeros(E, dtype=bool))  # fmt: skip
+        self._args = (w.t, st.x, st.y, st.psi, st.u, st.v, st.r, st.delta, st.n, w.ego_cur, w.feats, w.obs,
+                      ob.N_EGO, K, self.sent, w.actions, w.reward, w.comps, T, ts.x, ts.y, ts.psi, ts.u, ts.r,
+                      tr.active, tr.current, rt, rx, ry, *lk)  # fmt: skip
 
     def capture(self, out: np.ndarray) -> None:
         """Write the current frame of all E envs into ``out`` (E, width)."""
+        gather_kernel(out, *self._args)
+
+    def capture_views(self, out: np.ndarray) -> None:
+        """The same as :meth:`capture` with numpy (the reference the kernel is tested against)."""
         np.concatenate(self.views, axis=1, out=out)
 
     # -- rows -> columns ---------------------------------------------------------------------------
@@ -250,6 +264,49 @@ class WorldTap:
 def _finite(v) -> float | None:
     v = float(v)
     return v if math.isfinite(v) else None
+
+
+@numba.njit(cache=True)
+def gather_kernel(out, t, ex, ey, epsi, eu, ev, er, ed, en, ecur, feats, obs, k0, K, sent, acts, reward, comps,
+                  T, tx, ty, tpsi, tu, tr, tact, tcur, rt, rx, ry, lf, lb, cell, fs):  # fmt: skip
+    """One frame of E envs into ``out`` (E, width), in the column order of :class:`WorldTap`."""
+    for e in range(out.shape[0]):
+        o = out[e]
+        o[0] = t[e]
+        o[1], o[2], o[3], o[4], o[5], o[6], o[7], o[8] = ex[e], ey[e], epsi[e], eu[e], ev[e], er[e], ed[e], en[e]
+        o[9], o[10] = ecur[e, 0], ecur[e, 1]
+        j = 11
+        for k in range(feats.shape[1]):
+            o[j + k] = feats[e, k]
+        j += feats.shape[1]
+        for k in range(K):
+            o[j + k] = obs[e, k0 + k]
+        j += K
+        o[j], o[j + 1], o[j + 2], o[j + 3], o[j + 4] = sent[e, 0], sent[e, 1], acts[e, 0], acts[e, 1], reward[e]
+        j += 5
+        for k in range(comps.shape[1]):
+            o[j + k] = comps[e, k]
+        j += comps.shape[1]
+        b = e * T
+        for k in range(T):
+            o[j + k] = tx[b + k]
+            o[j + T + k] = ty[b + k]
+            o[j + 2 * T + k] = tpsi[b + k]
+            o[j + 3 * T + k] = tu[b + k]
+            o[j + 4 * T + k] = tr[b + k]
+            o[j + 5 * T + k] = tact[b + k]
+            o[j + 6 * T + 2 * k] = tcur[b + k, 0]
+            o[j + 6 * T + 2 * k + 1] = tcur[b + k, 1]
+            o[j + 8 * T + k] = rt[b + k]
+            o[j + 9 * T + k] = rx[b + k]
+            o[j + 10 * T + k] = ry[b + k]
+        j += 11 * T
+        for k in range(3):
+            o[j + k] = lf[k, e]
+        for k in range(5):
+            o[j + 3 + k] = 1.0 if lb[k, e] else 0.0
+        o[j + 8] = cell[e]
+        o[j + 9] = 1.0 if fs[e] else 0.0
 
 
 def episode_meta(world, e: int) -> dict:
@@ -468,7 +525,7 @@ class WorldRecorder:
             self._make_room()
         if actions is not None:
             self.tap.sent[...] = actions
-        np.concatenate(self.tap.views, axis=1, out=self.buf[self.row])
+        self.tap.capture(self.buf[self.row])
         if only is not None:
             self.valid[self.row] = False
             self.valid[self.row, only] = True

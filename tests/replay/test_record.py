@@ -211,3 +211,24 @@ def test_a_failed_background_write_is_reported_not_lost(tmp_path, monkeypatch):
     with pytest.raises(ReplayError, match="writing a replay failed: disk full"):
         env.close()
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("kw", [{}, {"traffic": {"count": 0}}, {"link": {"profile": "5g_sa", "mode": "remote"}}])
+def test_compiled_gather_equals_the_numpy_views(kw):
+    from testbed.env import resolve_config
+    from testbed.replay.recorder import WorldTap
+    from testbed.world import World
+
+    world = World(resolve_config("PortEntry-v0", kwargs=kw), 3)
+    for e in range(3):
+        world.reset_env(e, seed=e)
+    tap = WorldTap(world)
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        a = rng.uniform(-1, 1, (3, 2))
+        world.step(a)
+        tap.sent[...] = a
+        fast, ref = np.full((3, tap.width), np.nan), np.full((3, tap.width), np.nan)
+        tap.capture(fast)
+        tap.capture_views(ref)
+        assert np.array_equal(fast.view(np.uint64), ref.view(np.uint64))
