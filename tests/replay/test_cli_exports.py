@@ -45,8 +45,8 @@ def test_export_needs_force_and_a_known_format(channel_replay, tmp_path, capsys)
     assert "exists; pass --force" in capsys.readouterr().err and out.read_text() == "keep"
     assert main(["replay", str(p), "--export", str(out), "--force"]) == 0
     assert out.read_text() != "keep"
-    assert main(["replay", str(p), "--export", str(tmp_path / "x.kml")]) == 2
-    assert "unknown format '.kml'" in capsys.readouterr().err
+    assert main(["replay", str(p), str(p), "--export", str(tmp_path / "y.geojson")]) == 2
+    assert "--export takes one replay, got 2" in capsys.readouterr().err
     assert main(["replay", str(tmp_path / "none.replay")]) == 2
     assert "none.replay: no such file" in capsys.readouterr().err
 
@@ -54,9 +54,10 @@ def test_export_needs_force_and_a_known_format(channel_replay, tmp_path, capsys)
 def test_viewer_missing_is_one_line(channel_replay, monkeypatch, capsys):
     p, _ = channel_replay
     monkeypatch.setitem(sys.modules, "testbed.replay.viewer", None)
-    assert main(["replay", str(p)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err == "testbed: error: the replay viewer (testbed.replay.viewer) is not installed in this checkout"
+    for argv in (["replay", str(p)], ["replay", str(p), "--export", str(p) + ".mp4"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == "testbed: error: the replay viewer (testbed.replay.viewer) is not installed in this checkout"
 
 
 def epoch(reader):
