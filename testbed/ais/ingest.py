@@ -626,6 +626,7 @@ class AISIngestor:
         n = part.nlines
         frags = [part.frags[i] for i in sorted(part.frags)]
         whole = NMEAMessage.assemble_from_iterable(frags)
+        whole.fill_bits = frags[-1].fill_bits  # pyais keeps the first fragment's (its bits are right)
         if not whole.is_valid:  # cannot happen: each fragment was checked
             self._reject("bad_checksum", n)
             return None
