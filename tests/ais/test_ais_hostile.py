@@ -341,3 +341,21 @@ def test_fragments_pending_at_interrupt_are_counted(monkeypatch):
             pass
     assert ing.report.pending == 0 and ing.report.rejected["incomplete_multipart"] == 1
     _added_up(ing.report)
+
+
+def test_ctrl_c_in_synth_writes_nothing(tmp_path, monkeypatch, capsys):
+    import testbed.ais.synth as synth
+
+    real = synth.synthesize
+
+    def interrupted(**kw):
+        for k, line in enumerate(real(**kw)):
+            if k == 200:
+                raise KeyboardInterrupt
+            yield line
+
+    monkeypatch.setattr(synth, "synthesize", interrupted)
+    out = tmp_path / "s.nmea.gz"
+    assert main(["ais", "synth", "--hours", "0.05", "--out", str(out)]) == 130
+    assert "nothing written" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # neither the file nor a temporary one
