@@ -359,3 +359,29 @@ def test_ctrl_c_in_synth_writes_nothing(tmp_path, monkeypatch, capsys):
     assert main(["ais", "synth", "--hours", "0.05", "--out", str(out)]) == 130
     assert "nothing written" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # neither the file nor a temporary one
+
+
+# ------------------------------------------------------------------------------------------- memory
+@pytest.mark.parametrize("cmd", ["inspect", "tracks"])
+def test_cli_commands_keep_no_message_objects(tmp_path, monkeypatch, capsys, cmd):
+    """``ais inspect``/``ais tracks`` stream: deep into the file, no earlier AISMessage is still alive."""
+    import gc
+
+    from testbed.ais.ingest import AISMessage
+
+    base = [b for b in (DATA / "pyais__tests_nmea_data_sample.txt").read_bytes().splitlines() if b]
+    p = tmp_path / "big.nmea"
+    p.write_bytes(b"\n".join(base * 5) + b"\n")  # 4490 lines, > 3000 messages
+    real = AISIngestor.iter_lines
+    alive = []
+
+    def iter_lines(self, lines):
+        for k, m in enumerate(real(self, lines)):
+            if k == 3000:
+                alive.append(sum(isinstance(o, AISMessage) for o in gc.get_objects()))
+            yield m
+
+    monkeypatch.setattr(AISIngestor, "iter_lines", iter_lines)
+    argv = ["ais", cmd, str(p)] + (["--rate", "10", "--out", str(tmp_path / "t.csv")] if cmd == "tracks" else [])
+    assert main(argv) == 0
+    assert len(alive) == 1 and alive[0] <= 3, alive  # the message in hand (and its neighbours), not 3000
