@@ -57,6 +57,10 @@ def _common(p) -> None:
                    help="assume this line rate for lines without a receive time (time = line / HZ)")
     p.add_argument("--start", type=float, default=0.0, help="start time (unix s) for --rate (default 0)")
     p.add_argument("--idle-timeout", type=float, default=5.0, help="stop a live source after this idle time")
+    p.add_argument("--multipart-lines", type=int, default=10, metavar="N",
+                   help="a multipart message must be complete within N lines of its first fragment (default 10)")
+    p.add_argument("--multipart-seconds", type=float, default=10.0, metavar="S",
+                   help="... and within S seconds of receive time from one station (default 10)")
 
 
 class _Stream:
@@ -68,7 +72,11 @@ class _Stream:
 
         if args.rate is not None and not args.rate > 0:
             raise CLIError(f"--rate must be > 0 Hz, got {args.rate}")
-        self.ing = AISIngestor(assume_rate_hz=args.rate, start_time=args.start)
+        if args.multipart_lines < 1 or not args.multipart_seconds > 0:
+            raise CLIError(f"--multipart-lines must be >= 1 and --multipart-seconds > 0, got "
+                           f"{args.multipart_lines} and {args.multipart_seconds}")
+        self.ing = AISIngestor(assume_rate_hz=args.rate, start_time=args.start,
+                               multipart_max_lines=args.multipart_lines, multipart_timeout_s=args.multipart_seconds)
         self.file = str(args.file)
         self.kw = {"idle_timeout": args.idle_timeout} if self.file.startswith(("udp://", "tcp://")) else {}
         self.error: str | None = None

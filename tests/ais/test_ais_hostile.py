@@ -381,3 +381,19 @@ def test_cli_commands_keep_no_message_objects(tmp_path, monkeypatch, capsys, cmd
     argv = ["ais", cmd, str(p)] + (["--rate", "10", "--out", str(tmp_path / "t.csv")] if cmd == "tracks" else [])
     assert main(argv) == 0
     assert len(alive) == 1 and alive[0] <= 3, alive  # the message in hand (and its neighbours), not 3000
+
+
+def test_multipart_window_is_a_cli_option(tmp_path, capsys):
+    a1, a2 = lines_of(type5(211000080, name="ALPHA"), seq="5")
+    filler = [lines_of(type1(211000200 + k, lat=51.4 + k * 1e-3))[0] for k in range(15)]
+    p = tmp_path / "far.nmea"
+    p.write_text("\n".join([a1, *filler, a2]) + "\n")
+    assert main(["ais", "inspect", str(p), "--json"]) == 0
+    import json
+
+    s = json.loads(capsys.readouterr().out)
+    assert s["rejected"]["multipart_expired"] == 1 and "5" not in s["messages_by_type"]
+    assert main(["ais", "inspect", str(p), "--json", "--multipart-lines", "20"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["messages_by_type"]["5"] == 1 and s["used"] == 17
+    assert main(["ais", "inspect", str(p), "--multipart-lines", "0"]) == 2
