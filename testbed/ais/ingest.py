@@ -116,6 +116,9 @@ __all__ = [
     "parse_source_url",
     "AISSourceError",
     "split_lines",
+    "WARNINGS",
+    "BIT_LENGTHS",
+    "ARMOUR_CHARS",
 ]
 
 REASONS = (
