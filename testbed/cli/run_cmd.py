@@ -33,6 +33,8 @@ def register(sub) -> None:
     p.add_argument("--out", default="out/run", help="output directory")
     p.add_argument("--emit", default=None,
                    help="send the simulated vessels as AIS (types 1, 5, 8/FI 10): udp://HOST:PORT or a file")
+    p.add_argument("--speed", type=float, default=None, metavar="X",
+                   help="pace --emit at X times real time (default: 1 for udp://, unpaced for a file; 0: unpaced)")
     p.set_defaults(func=run)
     q = sub.add_parser("list", help="list the registered scenarios")
     q.set_defaults(func=list_scenarios)
@@ -77,10 +79,10 @@ def run(args) -> int:
         env.action_space.seed(args.seed)
     emitter = None
     if args.emit:
-        from testbed.ais.emit import AISEmitter
+        from testbed.ais.emit import AISEmitter, cli_pace
         from testbed.ais.world_io import world_vessels
 
-        emitter = AISEmitter(args.emit)
+        emitter = AISEmitter(args.emit, pace=cli_pace(args.emit, args.speed))
     summary = {"scenario": cfg.name, "agent": args.agent, "seed": args.seed, "episodes": []}
     t_offset = 0.0  # episodes follow each other on the emitted AIS clock
     for ep in range(args.episodes):
@@ -131,5 +133,6 @@ def run(args) -> int:
     env.close()
     if emitter is not None:
         emitter.close()
+        print(emitter.summary())
     print(f"success rate {summary['success_rate']:.0%} over {args.episodes} episode(s); wrote {out}/summary.json")
     return 0
