@@ -6,8 +6,8 @@ six numbers per position report (``tracks``), so memory does not grow with the m
 Exit status: 0 done; 2 bad input (a file that is missing, a directory, a truncated or corrupt gzip: the
 accounting of the lines read before is printed first, then one line naming the file and where its data
 ended; ``tracks`` when no usable point was written); 130 interrupted with Ctrl-C (the counts so far are
-printed, no traceback; ``tracks`` writes nothing); 141 (128 + SIGPIPE) when the reader of the output went
-away (``testbed ais inspect F | head -1``): the command stops quietly, as ``grep`` or ``cat`` would.
+printed, no traceback; ``tracks`` writes nothing); 2 also when the reader of the output went away
+(``testbed ais inspect F | head -1``): one line on stderr, no traceback.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import os
 import sys
 
 EXIT_INTERRUPTED = 130
-EXIT_BROKEN_PIPE = 141
+EXIT_BROKEN_PIPE = 2
 
 
 def register(sub) -> None:
@@ -190,12 +190,16 @@ def _fmt_t(t) -> str:
 
 
 def _quiet_broken_pipe() -> int:
-    """The reader of stdout went away: the Python docs' recipe (no traceback at exit), exit 141."""
+    """The reader of stdout went away: the Python docs' recipe (no traceback at exit), one line, exit 2."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
     except (OSError, ValueError):
+        pass
+    try:
+        print("testbed: error: output closed early (broken pipe); nothing more was written", file=sys.stderr)
+    except OSError:
         pass
     return EXIT_BROKEN_PIPE
 
