@@ -83,9 +83,11 @@ def encode_xor(a: np.ndarray) -> np.ndarray:
     n = a.shape[0]
     it = a.dtype.itemsize
     u = np.ascontiguousarray(a.reshape(n, -1)).view(f"u{it}")
-    d = u.copy()
-    d[1:] ^= u[:-1]
-    return np.ascontiguousarray(d.T).view(np.uint8).reshape(-1, it).T.copy()
+    d = np.empty((u.shape[1], n), dtype=u.dtype)  # column-major: each matrix column's frames together
+    if n:
+        d[:, 0] = u[0]
+        np.bitwise_xor(u[1:].T, u[:-1].T, out=d[:, 1:])
+    return d.view(np.uint8).reshape(-1, it).T.copy()
 
 
 def decode_xor(b: np.ndarray, dtype, shape: tuple[int, ...]) -> np.ndarray:
@@ -156,10 +158,20 @@ def write_replay(path: str | Path, header: dict, columns: dict[str, np.ndarray],
             names = by_group[g]
             mat = (np.concatenate([columns[k][i0:i1].reshape(m, -1) for k in names], axis=1) if names
                    else np.zeros((m, 0), dtype=np.float64 if g == "f8" else np.float32))  # fmt: skip
-            parts.append(encode_xor(mat).tobytes())
-        parts.append(b"".join(np.ascontiguousarray(columns[k][i0:i1]).tobytes() for k in by_group["raw"]))
-        sizes.append([len(b) for b in parts])
-        blobs.append(cz.compress(_npy_bytes(np.frombuffer(b"".join(parts), dtype=np.uint8))))
+            parts.append([encode_xor(mat)])
+        parts.append([np.ascontiguousarray(columns[k][i0:i1]) for k in by_group["raw"]])
+        sizes.append([sum(p.nbytes for p in group) for group in parts])
+        # the chunk is one uint8 .npy array, compressed as a stream (no copy of the joined parts)
+        hdr = np.lib.format.header_data_from_array_1_0(np.empty(0, np.uint8))
+        hdr["shape"] = (sum(sizes[-1]),)
+        head_buf = io.BytesIO()
+        np.lib.format.write_array_header_1_0(head_buf, hdr)
+        hb = head_buf.getvalue()
+        co = cz.compressobj(size=len(hb) + sum(sizes[-1]))  # the frame header records the content size
+        out = [co.compress(hb)]
+        out += [co.compress(p.reshape(-1).view(np.uint8)) for group in parts for p in group if p.nbytes]
+        out.append(co.flush())
+        blobs.append(b"".join(out))
     head = {"magic": MAGIC, "format_version": FORMAT_VERSION}
     head.update({k: v for k, v in header.items() if k not in ("magic", "format_version")})
     head.update(n_frames=n, chunk_steps=int(chunk_steps), n_chunks=n_chunks, chunk_codec=CODEC,

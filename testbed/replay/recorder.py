@@ -202,11 +202,11 @@ class WorldTap:
         n = rows.shape[0]
         T = self.T
 
-        def get(name):
-            return np.ascontiguousarray(rows[:, s[name]])
+        def get(name):  # views of the episode's own rows (copied where changed below)
+            return rows[:, s[name]]
 
         def one(name):
-            return np.ascontiguousarray(rows[:, s[name].start])
+            return rows[:, s[name].start]
 
         cols: dict[str, np.ndarray] = {"t": one("t")}
         for name in ("x", "y", "psi", "u", "v", "r", "rudder", "revs"):
@@ -214,18 +214,18 @@ class WorldTap:
         cols["ego/current"] = get("ego/current")
         feats = rows[:, s["_feats"]]
         for name, k, _, _ in FEATS:
-            cols[name] = np.ascontiguousarray(feats[:, k])
+            cols[name] = feats[:, k]
         for name, k, _ in FLAGS:
             cols[name] = feats[:, k] > 0
         cols["ego/rays"] = get("ego/rays").astype(np.float32)
-        act = get("action")
+        act = get("action").copy()
         act[0] = np.nan
         cols["action"] = act
         cols["command"] = get("command")
-        rt = one("reward/total")
+        rt = one("reward/total").copy()
         rt[0] = 0.0
         cols["reward/total"] = rt
-        raw = get("_comps")
+        raw = get("_comps").copy()
         raw[0] = 0.0
         cols["reward"] = raw * weights
         cols["_comps_raw"] = raw  # for the events (not stored: the weights are in the header)
@@ -245,7 +245,7 @@ class WorldTap:
         cols["ais/age"] = np.where(have, cols["t"][:, None] - at, np.inf)
         lf = get("_link_f")
         lb = rows[:, s["_link_b"]] > 0
-        sinr = np.ascontiguousarray(lf[:, 0])
+        sinr = lf[:, 0].copy()
         dl = np.where(lb[:, 3], np.inf, lf[:, 1] * 1e3)
         cl = np.where(lb[:, 4], np.inf, lf[:, 2] * 1e3)
         cell = one("link/cell").astype(np.int16)
@@ -256,7 +256,7 @@ class WorldTap:
         cols["link/data_latency_ms"] = dl
         cols["link/cmd_latency_ms"] = cl
         for k, name in enumerate(LINK_FLAGS):
-            cols[name] = np.ascontiguousarray(lb[:, k])
+            cols[name] = lb[:, k]
         cols["link/failsafe"] = fs
         return cols
 
