@@ -189,3 +189,35 @@ def test_failed_write_leaves_nothing_and_keeps_the_old_file(tmp_path, monkeypatc
         _write(p, _cols(seed=1))
     assert p.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["a.replay"]  # no temporary file left behind
+
+
+def test_any_flipped_byte_or_cut_is_a_replay_error_or_harmless(tmp_path):
+    """Bad input: whatever byte of a file is damaged, reading it either raises ReplayError (one message
+    naming the file) or gives exactly the original data; it never raises anything else."""
+    p = tmp_path / "a.replay"
+    cols = _write(p, _cols(n=300, T=3), chunk_steps=128)
+    data = p.read_bytes()
+    rng = np.random.default_rng(0)
+    q = tmp_path / "b.replay"
+    outcomes = {"error": 0, "same": 0}
+    for k in range(160):
+        bad = bytearray(data)
+        if k % 4 == 3:
+            bad = bad[: int(rng.integers(0, len(data)))]
+        else:
+            pos = int(rng.integers(0, len(data)))
+            bad[pos] ^= int(rng.integers(1, 256))
+        q.write_bytes(bytes(bad))
+        try:
+            with ReplayReader(q) as r:
+                got = r.read_all()
+                events = r.events
+        except ReplayError as exc:
+            assert str(exc).startswith(f"{q}: ") and "\n" not in str(exc)
+            outcomes["error"] += 1
+            continue
+        assert events[0]["kind"] == "goal"
+        for name, a in cols.items():
+            assert np.array_equal(_bits(a), _bits(got[name])), name
+        outcomes["same"] += 1
+    assert outcomes["error"] > 100
