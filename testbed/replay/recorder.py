@@ -618,10 +618,15 @@ class _Paths:
         self.pattern = pattern
         self.count = 0
         self.written: list[Path] = []
-        if self.is_dir:
-            self.target.mkdir(parents=True, exist_ok=True)
-        elif self.target.parent and not self.target.parent.exists():
-            self.target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if self.is_dir:
+                self.target.mkdir(parents=True, exist_ok=True)
+            elif self.target.parent and not self.target.parent.exists():
+                self.target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"record={s!r}: cannot create the folder: {exc.strerror or exc}") from None
+        if not self.is_dir and self.target.is_dir():
+            raise ValueError(f"record={s!r} is a folder")
 
     def next(self, **kw) -> Path:
         k = self.count
@@ -714,7 +719,10 @@ class Recorder(gym.vector.VectorWrapper):
         from testbed.world import World
 
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"Recorder: cannot create the folder {str(directory)!r}: {exc.strerror or exc}") from None
         self.written: list[Path] = []
         if isinstance(venv_or_world, World):
             self._bare = True

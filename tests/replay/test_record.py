@@ -232,3 +232,13 @@ def test_compiled_gather_equals_the_numpy_views(kw):
         tap.capture(fast)
         tap.capture_views(ref)
         assert np.array_equal(fast.view(np.uint64), ref.view(np.uint64))
+
+
+def test_bad_record_targets_are_one_line_errors(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ValueError, match=r"record='.*afile/sub/': cannot create the folder"):
+        gym.make("testbed/Channel-v0", record=str(tmp_path / "afile" / "sub") + "/")
+    with pytest.raises(ValueError, match="Recorder: cannot create the folder"):
+        from testbed.vector_env import DuisburgVectorEnv
+
+        Recorder(DuisburgVectorEnv(1, "Channel-v0"), tmp_path / "afile" / "x")
