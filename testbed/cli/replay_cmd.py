@@ -1,6 +1,6 @@
 """``testbed replay``: check, describe, watch and export replay files.
 
-    testbed replay verify FILE            re-simulate and check every recorded state bit for bit
+    testbed replay verify FILE [FILE ...] re-simulate and check every recorded state bit for bit
                                           (exit 0 identical, 1 mismatch, 2 unreadable file or header)
     testbed replay info FILE [--json]     the header and a summary of the events
     testbed replay FILE [B]               watch it (the pygame viewer; B: a second replay as a ghost)
@@ -38,9 +38,9 @@ def run(args) -> int:
 
     words = list(args.args)
     if words[0] == "verify":
-        if len(words) != 2:
-            raise CLIError("usage: testbed replay verify FILE")
-        return verify_cmd(words[1])
+        if len(words) < 2:
+            raise CLIError("usage: testbed replay verify FILE [FILE ...]")
+        return max(verify_cmd(w) for w in words[1:])
     if words[0] == "info":
         if len(words) != 2:
             raise CLIError("usage: testbed replay info FILE [--json]")
@@ -71,9 +71,17 @@ def _viewer():
 
 
 def verify_cmd(path: str) -> int:
+    """0 identical, 1 mismatch, 2 unreadable (printed as one line; the other files are still checked)."""
+    import sys
+
+    from testbed.replay import ReplayError
     from testbed.replay.verify import verify
 
-    res = verify(path)
+    try:
+        res = verify(path)
+    except ReplayError as exc:
+        print(f"testbed: error: {exc}", file=sys.stderr)
+        return 2
     print(res.summary())
     return 0 if res.identical else 1
 

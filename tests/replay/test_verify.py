@@ -109,3 +109,16 @@ def test_header_without_seed_or_config(channel_replay, tmp_path, missing):
     q = tamper(p, tmp_path / "h.replay", header={missing: lambda h: h.pop(missing)})
     with pytest.raises(ReplayError, match="h.replay: header (lacks seed|has no config)"):
         verify(q)
+
+
+def test_verify_several_files_exits_with_the_worst(channel_replay, tmp_path, capsys):
+    p, _ = channel_replay
+    bad = tmp_path / "cut.replay"
+    bad.write_bytes(p.read_bytes()[:500])
+    q = tamper(p, tmp_path / "t.replay", columns={"ego/psi": lambda a: a.__setitem__(7, a[7] + 1e-9)})
+    assert main(["replay", "verify", str(p), str(q)]) == 1
+    out = capsys.readouterr().out
+    assert "bit-identical" in out and "MISMATCH: first difference at step 7" in out
+    assert main(["replay", "verify", str(bad), str(p)]) == 2
+    cap = capsys.readouterr()
+    assert "cut.replay: not a replay file" in cap.err and "bit-identical" in cap.out
