@@ -38,6 +38,8 @@ from testbed.config import (
     ScenarioConfig,
     StartConfig,
     TrafficConfig,
+    _retuple,
+    schema,
 )
 
 NAMESPACE = "testbed"
@@ -131,3 +133,39 @@ def register_all() -> None:
             kwargs={"scenario": sid},
             disable_env_checker=False,
         )
+
+
+def register_with_hydra(scenarios: dict[str, ScenarioConfig] | None = None) -> None:
+    """Register every scenario as a root structured config in Hydra's ConfigStore, so that YAML files
+    in ``testbed/conf/`` can extend them (``defaults: [PortEntry-v0, _self_]``)."""
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    for sid, cfg in (SCENARIOS if scenarios is None else scenarios).items():
+        cs.store(name=sid.split("/")[-1], node=schema(cfg))
+
+
+def compose_scenario(name: str, overrides: list[str] | None = None, conf_dir: str | None = None) -> ScenarioConfig:
+    """Hydra compose: a registered scenario id or a YAML file of ``conf_dir`` (default: the package's
+    ``testbed/conf/``), with Hydra command-line overrides. Errors name the key."""
+    import os
+
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from testbed.conf import conf_dir as package_conf_dir
+
+    register_with_hydra()
+    conf_dir = os.path.abspath(conf_dir or package_conf_dir())
+    key = name.split("/", 1)[1] if name.startswith(NAMESPACE + "/") else name
+    try:
+        with initialize_config_dir(version_base="1.3", config_dir=conf_dir):
+            node = compose(key, overrides=list(overrides or []))
+        obj = OmegaConf.to_object(node)
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise ConfigError(f"scenario {name!r}: {str(exc).splitlines()[0]}") from None
+    if not isinstance(obj, ScenarioConfig):
+        raise ConfigError(f"scenario {name!r}: {conf_dir}/{key}.yaml does not extend a registered scenario")
+    return _retuple(obj).validate()

@@ -37,7 +37,7 @@ def run(args) -> int:
     from testbed.ais.world_io import LiveFeed, apply_live_traffic, world_vessels
     from testbed.cli import CLIError
     from testbed.cli.run_cmd import _write_json
-    from testbed.config import compose_scenario
+    from testbed.scenarios import compose_scenario
     from testbed.env import DuisburgEnv
 
     if args.speed <= 0 or args.duration <= 0:

@@ -57,7 +57,7 @@ def _finite(x: float):
 
 def run(args) -> int:
     from testbed.cli import CLIError
-    from testbed.config import compose_scenario
+    from testbed.scenarios import compose_scenario
     from testbed.env import DuisburgEnv
 
     if args.episodes < 1:
