@@ -70,6 +70,13 @@ step "testbed list"
 "$TB" list | tee list.txt
 grep -q "testbed/PortEntry-v0" list.txt
 
+step "testbed map list / vessel list / vessel manoeuvre (maps and vessel data are package data too)"
+"$TB" map list | tee maps.txt
+grep -q duisburg_ruhrort maps.txt
+"$TB" vessel list > vessels.txt && grep -q "^M8 " vessels.txt
+"$TB" vessel manoeuvre M8 --zigzag 10/10 --out man >/dev/null
+test -s man/M8_zigzag10-10.png
+
 step "testbed link profiles"
 "$TB" link profiles | tee profiles.txt
 for p in ideal 5g_sa 5g_nsa lte degraded with_outages; do
