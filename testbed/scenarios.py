@@ -186,6 +186,33 @@ def check_overrides(where: str, overrides: list[str]) -> None:
         check_value(where, key, ov.value(), text)
 
 
+def _compose_error(where: str, exc: BaseException) -> ConfigError:
+    """One line for a Hydra / OmegaConf composition error: the key (with the nearest valid key), the value
+    and the expected type, or the unknown parent scenario of a YAML file."""
+    from hydra.errors import MissingConfigException
+    from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
+
+    from testbed.config import config_keys, describe_type, did_you_mean, unknown_key_error
+
+    if isinstance(exc, MissingConfigException) and getattr(exc, "missing_cfg_file", None):
+        miss = exc.missing_cfg_file
+        return ConfigError(f"{where}: defaults: unknown scenario {miss!r}{did_you_mean(miss, SCENARIOS)}; "
+                           f"a YAML scenario extends one of: {', '.join(SCENARIOS)}")
+    inner = exc
+    for _ in range(10):  # the OmegaConf error under Hydra's wrapper
+        if inner is None or isinstance(inner, OmegaConfBaseException) and getattr(inner, "full_key", None):
+            break
+        inner = inner.__cause__ or inner.__context__
+    if inner is None or not getattr(inner, "full_key", None):
+        return ConfigError(f"{where}: {str(exc).splitlines()[0]}")
+    key = inner.full_key
+    if isinstance(inner, (ConfigKeyError, AttributeError)) and key not in config_keys():
+        return unknown_key_error(where, key)
+    if isinstance(inner, ValidationError) and key in config_keys():
+        return ConfigError(f"{where}: {key}: {str(inner).splitlines()[0]}; expected {describe_type(config_keys()[key])}")
+    return ConfigError(f"{where}: {key}: {str(inner).splitlines()[0]}")
+
+
 def compose_scenario(name: str, overrides: list[str] | None = None, conf_dir: str | None = None) -> ScenarioConfig:
     """Hydra compose: a registered scenario id or a YAML file of ``conf_dir`` (default: the package's
     ``testbed/conf/``), with Hydra command-line overrides.
@@ -216,8 +243,7 @@ def compose_scenario(name: str, overrides: list[str] | None = None, conf_dir: st
         obj = OmegaConf.to_object(node)
     except (HydraException, OmegaConfBaseException) as exc:
         where = f"{conf_dir}/{key}.yaml" if yaml_here else f"scenario {name!r}"
-        full_key = getattr(exc, "full_key", None)
-        raise ConfigError(f"{where}: {f'{full_key}: ' if full_key else ''}{str(exc).splitlines()[0]}") from None
+        raise _compose_error(where, exc) from None
     if not isinstance(obj, ScenarioConfig):
         raise ConfigError(f"scenario {name!r}: {conf_dir}/{key}.yaml does not extend a registered scenario "
                           f"(start it with defaults: [{next(iter(SCENARIOS))}, _self_])")

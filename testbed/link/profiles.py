@@ -345,7 +345,13 @@ def _resolve(name_or_path: str) -> Path:
         return p.resolve()
     p = conf_dir() / f"{name_or_path}.yaml"
     if not p.is_file():
-        raise LinkError(f"link profile {name_or_path!r} not found in {conf_dir()} (have: {', '.join(list_profiles())})")
+        import difflib
+
+        names = list_profiles()
+        near = difflib.get_close_matches(name_or_path, names, n=1, cutoff=0.5)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise LinkError(f"unknown link profile {name_or_path!r}{hint}; known: {', '.join(names)} "
+                        "(or a path to a .yaml profile)")
     return p.resolve()
 
 

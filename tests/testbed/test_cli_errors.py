@@ -140,3 +140,34 @@ def test_ctrl_c_in_live_writes_summary(tmp_path):
     s = json.loads((out / "summary.json").read_text())
     assert s["interrupted"] is True and s["outcome"] == "interrupted" and s["steps"] > 0
     assert "interrupted: interrupted after t=" in stdout
+
+
+@pytest.mark.parametrize("body, must", [
+    ("trafic:\n  count: 3\n", ["bad.yaml: unknown key 'trafic'", "did you mean 'traffic'"]),
+    ("traffic:\n  count: lots\n", ["bad.yaml: traffic.count", "'lots'", "expected an integer"]),
+    ("ego:\n  vessel_type: M7\n", ["ego.vessel_type = 'M7'", "unknown vessel type"]),
+])  # fmt: skip
+def test_yaml_scenario_errors_name_file_and_key(tmp_path, body, must):
+    from testbed.config import ConfigError
+    from testbed.scenarios import compose_scenario
+
+    (tmp_path / "bad.yaml").write_text("defaults:\n  - Channel-v0\n  - _self_\nname: bad\n" + body)
+    with pytest.raises(ConfigError) as exc:
+        compose_scenario("bad", conf_dir=str(tmp_path))
+    msg = str(exc.value)
+    assert "\n" not in msg and all(m in msg for m in must), msg
+
+
+def test_yaml_with_unknown_parent_scenario(tmp_path):
+    from testbed.config import ConfigError
+    from testbed.scenarios import compose_scenario
+
+    (tmp_path / "bad.yaml").write_text("defaults:\n  - Chanel-v0\n  - _self_\n")
+    with pytest.raises(ConfigError, match=r"defaults: unknown scenario 'Chanel-v0' \(did you mean 'Channel-v0'\?\)"):
+        compose_scenario("bad", conf_dir=str(tmp_path))
+
+
+def test_link_coverage_unknown_profile(tmp_path, capsys):
+    line = _err(capsys, ["link", "coverage", "--profile", "lte2", "--out", str(tmp_path / "c.png")])
+    assert "unknown link profile 'lte2' (did you mean 'lte'?)" in line and "5g_nsa, 5g_sa" in line
+    assert str(tmp_path) not in line
