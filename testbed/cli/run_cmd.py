@@ -112,6 +112,8 @@ def run(args) -> int:
                 min_cpa = min(min_cpa, info["min_cpa_m"])
                 if term or trunc:
                     break
+            if info.get("outcome") == "user_quit":  # the human window was closed (or q / Ctrl-C in it)
+                raise _UserQuit
             record = {
                 "episode": ep, "seed": args.seed + ep, "outcome": info["outcome"], "success": info["is_success"],
                 "time_s": info["time_s"], "steps": steps, "return": ret, "reward_components": comps,
@@ -136,8 +138,9 @@ def run(args) -> int:
             _write_json(out / "summary.json", summary)
             print(f"episode {ep}: {record['outcome']:10} t={record['time_s']:7.1f} s  return={ret:9.2f}  "
                   f"min CPA={fmt_m(record['min_cpa_m'])}", flush=True)  # fmt: skip
-    except KeyboardInterrupt:
-        # Ctrl-C: keep what is finished, say so in summary.json, no traceback (exit status 130)
+    except (KeyboardInterrupt, _UserQuit) as exc:
+        # Ctrl-C: keep what is finished, say so in summary.json, no traceback (exit status 130; 0 when
+        # the user closed the --render human window)
         summary["interrupted"] = True
         summary["interrupted_episode"] = {"episode": ep, "seed": args.seed + ep, "steps": steps, "return": ret}
         n = len(summary["episodes"])
@@ -145,13 +148,17 @@ def run(args) -> int:
         _write_json(out / "summary.json", summary)
         print(f"interrupted in episode {ep} after {steps} step(s); {n} finished episode(s) kept in "
               f"{out}/summary.json (marked \"interrupted\": true)", flush=True)
-        return 130
+        return 0 if isinstance(exc, _UserQuit) else 130
     finally:
         env.close()
         if emitter is not None:
             emitter.close()
     print(f"success rate {summary['success_rate']:.0%} over {args.episodes} episode(s); wrote {out}/summary.json")
     return 0
+
+
+class _UserQuit(Exception):
+    """The user ended the run from the ``--render human`` window."""
 
 
 def fmt_m(x: float | None, digits: int = 1) -> str:

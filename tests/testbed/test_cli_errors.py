@@ -171,3 +171,26 @@ def test_link_coverage_unknown_profile(tmp_path, capsys):
     line = _err(capsys, ["link", "coverage", "--profile", "lte2", "--out", str(tmp_path / "c.png")])
     assert "unknown link profile 'lte2' (did you mean 'lte'?)" in line and "5g_nsa, 5g_sa" in line
     assert str(tmp_path) not in line
+
+
+def test_run_stops_when_the_user_quits_the_window(tmp_path, monkeypatch, capsys):
+    """A closed --render human window ends the episode with outcome 'user_quit' (testbed.env): the run
+    stops there instead of starting the next episode, and the summary says it was interrupted."""
+    from testbed.env import DuisburgEnv
+
+    orig = DuisburgEnv.step
+    calls = {"n": 0}
+
+    def step(self, action):
+        obs, r, term, trunc, info = orig(self, action)
+        calls["n"] += 1
+        if calls["n"] == 25:  # in the second episode (the first ends at 20 steps)
+            info = dict(info, outcome="user_quit")
+            trunc = True
+        return obs, r, term, trunc, info
+
+    monkeypatch.setattr(DuisburgEnv, "step", step)
+    assert main(["run", "Channel-v0", "time_limit_s=20", "--episodes", "5", "--out", str(tmp_path)]) == 0
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["interrupted"] is True and len(s["episodes"]) == 1 and s["interrupted_episode"]["steps"] == 5
+    assert calls["n"] == 25
