@@ -29,9 +29,14 @@ step "building the wheel from a clean copy of the working tree"
 # build/ in the checkout (left by `pip install -e .`) would smuggle files into the wheel that the
 # package-data globs do not ship.
 mkdir -p "$WORK/src"
-git -C "$REPO" ls-files -z --cached --others --exclude-standard \
-  | (cd "$REPO" && xargs -0 sh -c 'for f; do [ -f "$f" ] && printf "%s\0" "$f"; done' _) \
-  | (cd "$REPO" && tar --null -T - -cf -) | tar -xf - -C "$WORK/src"
+if git -C "$REPO" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  git -C "$REPO" ls-files -z --cached --others --exclude-standard \
+    | (cd "$REPO" && xargs -0 sh -c 'for f; do [ -f "$f" ] && printf "%s\0" "$f"; done' _) \
+    | (cd "$REPO" && tar --null -T - -cf -) | tar -xf - -C "$WORK/src"
+else  # not a git checkout (a source tarball): everything but build products and caches
+  (cd "$REPO" && tar --exclude=./.venv --exclude=./.git --exclude=./build --exclude='*.egg-info' \
+    --exclude=./.cache --exclude=./out --exclude='__pycache__' -cf - .) | tar -xf - -C "$WORK/src"
+fi
 # --no-build-isolation: setuptools/wheel from the project venv (offline, seconds instead of a download)
 "$PPY" -m pip wheel -q --no-deps --no-build-isolation -w "$WORK/dist" "$WORK/src" >"$WORK/build.log" 2>&1 \
   || { cat "$WORK/build.log"; echo "wheel-smoke: FAIL: pip wheel"; exit 1; }

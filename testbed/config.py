@@ -16,6 +16,7 @@ frozen instances with ``OmegaConf.to_object``, which re-checks every type.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -252,8 +253,10 @@ def did_you_mean(name: str, choices, n: int = 1) -> str:
     return f" (did you mean {' or '.join(repr(b) for b in best)}?)" if best else ""
 
 
+@functools.lru_cache(maxsize=8)
 def config_keys(cls: type = ScenarioConfig, prefix: str = "") -> dict[str, Any]:
-    """Every dotted key of the scenario schema (groups and leaves) -> its type (a dataclass for groups)."""
+    """Every dotted key of the scenario schema (groups and leaves) -> its type (a dataclass for groups).
+    Cached: do not modify the returned dict."""
     import typing
 
     out: dict[str, Any] = {}
