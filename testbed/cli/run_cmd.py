@@ -89,9 +89,10 @@ def run(args) -> int:
     summary = {"scenario": cfg.name, "agent": args.agent, "seed": args.seed, "episodes": [],
                "interrupted": False}  # fmt: skip
     t_offset = 0.0  # episodes follow each other on the emitted AIS clock
-    ep, steps, ret = 0, 0, 0.0
+    ep, steps, ret, finished = 0, 0, 0.0, False
     try:
         for ep in range(args.episodes):
+            finished = False
             obs, info = env.reset(seed=args.seed + ep)
             if policy is not None:
                 policy.reset()
@@ -133,6 +134,7 @@ def run(args) -> int:
             t_offset += info["time_s"] + 60.0
             _write_json(out / f"episode_{ep:03d}.json", record)
             summary["episodes"].append(record)
+            finished = True
             n = len(summary["episodes"])
             summary["success_rate"] = sum(e["success"] for e in summary["episodes"]) / n
             _write_json(out / "summary.json", summary)
@@ -142,12 +144,15 @@ def run(args) -> int:
         # Ctrl-C: keep what is finished, say so in summary.json, no traceback (exit status 130; 0 when
         # the user closed the --render human window)
         summary["interrupted"] = True
-        summary["interrupted_episode"] = {"episode": ep, "seed": args.seed + ep, "steps": steps, "return": ret}
+        # the unfinished episode's progress (None when Ctrl-C came between two episodes)
+        summary["interrupted_episode"] = None if finished else {"episode": ep, "seed": args.seed + ep,
+                                                                "steps": steps, "return": ret}  # fmt: skip
         n = len(summary["episodes"])
         summary["success_rate"] = sum(e["success"] for e in summary["episodes"]) / n if n else None
         _write_json(out / "summary.json", summary)
-        print(f"interrupted in episode {ep} after {steps} step(s); {n} finished episode(s) kept in "
-              f"{out}/summary.json (marked \"interrupted\": true)", flush=True)
+        where = "between episodes" if finished else f"in episode {ep} after {steps} step(s)"
+        print(f"interrupted {where}; {n} finished episode(s) kept in {out}/summary.json "
+              f"(marked \"interrupted\": true)", flush=True)
         return 0 if isinstance(exc, _UserQuit) else 130
     finally:
         env.close()
