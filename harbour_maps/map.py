@@ -46,7 +46,10 @@ WATER_GRID_M = 0.01  # precision grid of the navigable-water union (metres)
 
 
 def maps_dir() -> Path:
-    return Path(__file__).resolve().parent / "maps"
+    """The shipped maps (package data ``harbour_maps/maps``, found through importlib.resources)."""
+    from importlib.resources import files
+
+    return Path(str(files("harbour_maps").joinpath("maps")))
 
 
 def list_maps() -> list[str]:

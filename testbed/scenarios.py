@@ -38,6 +38,8 @@ from testbed.config import (
     ScenarioConfig,
     StartConfig,
     TrafficConfig,
+    _retuple,
+    schema,
 )
 
 NAMESPACE = "testbed"
@@ -112,7 +114,7 @@ def get(scenario_id: str) -> ScenarioConfig:
     """The ScenarioConfig of ``scenario_id`` (``PortEntry-v0`` or ``testbed/PortEntry-v0``)."""
     key = scenario_id.split("/", 1)[1] if scenario_id.startswith(NAMESPACE + "/") else scenario_id
     if key not in SCENARIOS:
-        raise ConfigError(f"unknown scenario {scenario_id!r}; known: {', '.join(SCENARIOS)}")
+        raise unknown_scenario_error(scenario_id, list(SCENARIOS))
     return SCENARIOS[key]
 
 
@@ -131,3 +133,118 @@ def register_all() -> None:
             kwargs={"scenario": sid},
             disable_env_checker=False,
         )
+
+
+def register_with_hydra(scenarios: dict[str, ScenarioConfig] | None = None) -> None:
+    """Register every scenario as a root structured config in Hydra's ConfigStore, so that YAML files
+    in ``testbed/conf/`` can extend them (``defaults: [PortEntry-v0, _self_]``)."""
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    for sid, cfg in (SCENARIOS if scenarios is None else scenarios).items():
+        cs.store(name=sid.split("/")[-1], node=schema(cfg))
+
+
+def scenario_names() -> list[str]:
+    """Every name ``testbed run`` accepts: the registered ids, then the YAML scenarios in ``testbed/conf/``."""
+    from testbed.conf import yaml_names
+
+    return list(SCENARIOS) + [n for n in yaml_names() if n not in SCENARIOS]
+
+
+def unknown_scenario_error(name: str, known: list[str]) -> ConfigError:
+    """``unknown scenario 'PortEntr-v0' (did you mean 'PortEntry-v0'?); scenarios: ...`` (like gymnasium.make)."""
+    from testbed.config import did_you_mean
+
+    key = name.split("/", 1)[1] if name.startswith(NAMESPACE + "/") else name
+    return ConfigError(f"unknown scenario {name!r}{did_you_mean(key, known)}; scenarios: {', '.join(known)} "
+                       "(testbed list)")
+
+
+def check_overrides(where: str, overrides: list[str]) -> None:
+    """Check Hydra command-line overrides against the scenario schema before composing: a malformed one,
+    an unknown key (with the nearest valid key) and a value of the wrong type (with the expected type)
+    are one-line :class:`ConfigError` s naming the override."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    from testbed.config import check_value, config_keys, unknown_key_error
+
+    parser = OverridesParser.create()
+    for text in overrides:
+        try:
+            ov = parser.parse_override(text)
+        except HydraException:
+            raise ConfigError(f"{where}: override {text!r}: expected KEY=VALUE, e.g. traffic.count=5") from None
+        key = ov.key_or_group
+        if key not in config_keys():
+            raise unknown_key_error(where, key, text)
+        if ov.is_delete():
+            raise ConfigError(f"{where}: override {text!r}: scenario keys cannot be deleted, only changed")
+        if ov.is_sweep_override():
+            raise ConfigError(f"{where}: override {text!r}: sweeps are not supported here, give one value")
+        check_value(where, key, ov.value(), text)
+
+
+def _compose_error(where: str, exc: BaseException) -> ConfigError:
+    """One line for a Hydra / OmegaConf composition error: the key (with the nearest valid key), the value
+    and the expected type, or the unknown parent scenario of a YAML file."""
+    from hydra.errors import MissingConfigException
+    from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
+
+    from testbed.config import config_keys, describe_type, did_you_mean, unknown_key_error
+
+    if isinstance(exc, MissingConfigException) and getattr(exc, "missing_cfg_file", None):
+        miss = exc.missing_cfg_file
+        return ConfigError(f"{where}: defaults: unknown scenario {miss!r}{did_you_mean(miss, SCENARIOS)}; "
+                           f"a YAML scenario extends one of: {', '.join(SCENARIOS)}")
+    inner = exc
+    for _ in range(10):  # the OmegaConf error under Hydra's wrapper
+        if inner is None or isinstance(inner, OmegaConfBaseException) and getattr(inner, "full_key", None):
+            break
+        inner = inner.__cause__ or inner.__context__
+    if inner is None or not getattr(inner, "full_key", None):
+        return ConfigError(f"{where}: {str(exc).splitlines()[0]}")
+    key = inner.full_key
+    if isinstance(inner, (ConfigKeyError, AttributeError)) and key not in config_keys():
+        return unknown_key_error(where, key)
+    if isinstance(inner, ValidationError) and key in config_keys():
+        return ConfigError(f"{where}: {key}: {str(inner).splitlines()[0]}; expected {describe_type(config_keys()[key])}")
+    return ConfigError(f"{where}: {key}: {str(inner).splitlines()[0]}")
+
+
+def compose_scenario(name: str, overrides: list[str] | None = None, conf_dir: str | None = None) -> ScenarioConfig:
+    """Hydra compose: a registered scenario id or a YAML file of ``conf_dir`` (default: the package's
+    ``testbed/conf/``), with Hydra command-line overrides.
+
+    Errors are one line: an unknown scenario lists the scenarios and suggests the nearest; an unknown
+    key suggests the nearest valid key; a bad value names the key, the value and the expected type."""
+    import os
+
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from testbed.conf import conf_dir as package_conf_dir
+
+    register_with_hydra()
+    conf_dir = os.path.abspath(conf_dir or package_conf_dir())
+    key = name.split("/", 1)[1] if name.startswith(NAMESPACE + "/") else name
+    yaml_here = os.path.isfile(os.path.join(conf_dir, key + ".yaml"))
+    if key not in SCENARIOS and not yaml_here:
+        extra = sorted(f[:-5] for f in os.listdir(conf_dir) if f.endswith(".yaml")) if os.path.isdir(conf_dir) else []
+        raise unknown_scenario_error(name, list(SCENARIOS) + [n for n in extra if n not in SCENARIOS])
+    overrides = list(overrides or [])
+    check_overrides(f"scenario {name!r}", overrides)
+    try:
+        with initialize_config_dir(version_base="1.3", config_dir=conf_dir):
+            node = compose(key, overrides=overrides)
+        obj = OmegaConf.to_object(node)
+    except (HydraException, OmegaConfBaseException) as exc:
+        where = f"{conf_dir}/{key}.yaml" if yaml_here else f"scenario {name!r}"
+        raise _compose_error(where, exc) from None
+    if not isinstance(obj, ScenarioConfig):
+        raise ConfigError(f"scenario {name!r}: {conf_dir}/{key}.yaml does not extend a registered scenario "
+                          f"(start it with defaults: [{next(iter(SCENARIOS))}, _self_])")
+    return _retuple(obj).validate()

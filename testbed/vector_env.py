@@ -15,10 +15,14 @@ returns the first observation of the new episode with reward 0 and both flags Fa
 reward component (weighted).
 
 :class:`SB3VecEnv` adapts the same world to Stable-Baselines3's ``VecEnv`` (SB3 resets inside the
-step and puts the final observation into ``infos[i]["terminal_observation"]``).
+step and puts the final observation into ``infos[i]["terminal_observation"]``). At the end of an
+episode ``infos[i]["episode"]`` holds ``{"r": return, "l": length, "t": seconds}`` as SB3's ``Monitor``
+/ ``VecMonitor`` write it, so SB3's logger shows ``ep_rew_mean`` / ``ep_len_mean`` without a wrapper.
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
@@ -125,10 +129,16 @@ def SB3VecEnv(scenario: str | ScenarioConfig = "Channel-v0", num_envs: int = 8, 
             super().__init__(num_envs, self.venv.single_observation_space, self.venv.single_action_space)
             self._seed = seed
             self._actions = None
+            # episode statistics, as SB3's Monitor / VecMonitor put them into info["episode"]
+            self._t_start = time.time()
+            self._ep_return = np.zeros(num_envs, dtype=np.float64)
+            self._ep_length = np.zeros(num_envs, dtype=np.int64)
 
         def reset(self):
             obs, _ = self.venv.reset(seed=self._seed)
             self._seed = None
+            self._ep_return[:] = 0.0
+            self._ep_length[:] = 0
             return obs
 
         def step_async(self, actions):
@@ -138,6 +148,8 @@ def SB3VecEnv(scenario: str | ScenarioConfig = "Channel-v0", num_envs: int = 8, 
             w = self.venv.world
             reward, term, trunc, _ = w.step(self._actions.reshape(self.num_envs, 2))
             reward = reward.astype(np.float32)
+            self._ep_return += reward
+            self._ep_length += 1
             info_arrays = _infos(w)
             done = term | trunc
             obs = w.obs.copy()
@@ -149,7 +161,12 @@ def SB3VecEnv(scenario: str | ScenarioConfig = "Channel-v0", num_envs: int = 8, 
                     "TimeLimit.truncated": bool(trunc[e] and not term[e]),
                     "is_success": bool(info_arrays["is_success"][e]),
                     "outcome": info_arrays["outcome"][e],
-                }
+                    # what SB3's Monitor adds: return, length, wall-clock seconds since the env was made
+                    "episode": {"r": round(float(self._ep_return[e]), 6), "l": int(self._ep_length[e]),
+                                "t": round(time.time() - self._t_start, 6)},
+                }  # fmt: skip
+                self._ep_return[e] = 0.0
+                self._ep_length[e] = 0
                 w.reset_env(e)
                 obs[e] = w.obs[e]
             return obs, reward, done, infos
@@ -167,7 +184,11 @@ def SB3VecEnv(scenario: str | ScenarioConfig = "Channel-v0", num_envs: int = 8, 
             return [getattr(self.venv, method_name)(*method_args, **method_kwargs) for _ in self._get_indices(indices)]
 
         def env_is_wrapped(self, wrapper_class, indices=None):
-            return [False for _ in self._get_indices(indices)]
+            # the episode statistics of Monitor are built in (info["episode"]), so SB3's evaluate_policy
+            # may rely on them as it does for Monitor-wrapped envs
+            from stable_baselines3.common.monitor import Monitor
+
+            return [wrapper_class is Monitor for _ in self._get_indices(indices)]
 
         def seed(self, seed=None):
             self._seed = seed

@@ -49,6 +49,7 @@ import csv
 import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 
 from vessels.errors import ParameterError, VesselTypeError
@@ -56,7 +57,7 @@ from vessels.mmg import MMGBatch, MMGParams
 from vessels.nomoto import NomotoBatch, NomotoParams
 from vessels.state import ActuatorLimits
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(str(files("vessels").joinpath("data")))  # package data, via importlib.resources
 RHO_FRESH = 1000.0
 NOMOTO_CACHE = DATA / "nomoto_fitted.csv"
 DEFAULT_AIS_TYPE = "M8"

@@ -66,42 +66,178 @@ class ManoeuvreResult:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     def report(self) -> str:
-        lines = [f"{self.type_id} {self.kind} ({', '.join(f'{k}={v}' for k, v in self.settings.items())})"]
+        """The settings and metrics for people: names without unit suffixes, values with units."""
+        sets = ", ".join(f"{_label(k)}={_fmt(k, v).replace(' ', '')}" for k, v in self.settings.items())
+        lines = [f"{self.type_id} {self.kind} ({sets})"]
         for k, v in self.metrics.items():
-            lines.append(f"  {k:28s} {v:12.3f}" if isinstance(v, float) else f"  {k:28s} {v}")
+            lines.append(f"  {_label(k):24s} {_fmt(k, v):>12s}")
         return "\n".join(lines)
 
     def plot_png(self, path: str | os.PathLike) -> Path:
-        """Draw the track (ship outlines every so often) with the metrics; written atomically."""
+        """Track (left, with advance / transfer / tactical diameter marked for a turning circle), heading
+        and rudder, speed (and revs) on separate axes, and the metrics in their own panel; written
+        atomically."""
         import matplotlib
 
         matplotlib.use("Agg")
         from matplotlib.figure import Figure
 
         path = Path(path)
-        fig = Figure(figsize=(10, 5.5))
-        ax = fig.add_subplot(1, 2, 1)
-        ax.plot(self.x, self.y, lw=1.2)
-        ax.plot(self.x[:1], self.y[:1], "go", ms=4)
+        fig = Figure(figsize=(12, 7), layout="constrained")
+        gs = fig.add_gridspec(3, 2, width_ratios=[1.15, 1], height_ratios=[1, 1, 0.85])
+        ax = fig.add_subplot(gs[:, 0])
+        ax.plot(self.x, self.y, lw=1.5, color="C0", label="track (midship)")
+        ax.plot(self.x[:1], self.y[:1], "o", color="green", ms=6, label="start")
+        ax.plot(self.x[-1:], self.y[-1:], "s", color="black", ms=5, label="end")
+        if self.kind == "turning":
+            self._mark_turning(ax)
+        elif self.kind == "zigzag":
+            k = self._switch_rows()
+            ax.plot(self.x[k], self.y[k], "v", color="C3", ms=6, label="rudder reversed")
         ax.set_aspect("equal", adjustable="datalim")
         ax.set_xlabel("x east [m]")
         ax.set_ylabel("y north [m]")
-        ax.set_title(f"{self.type_id}: {self.kind}")
+        settings = ", ".join(f"{_label(k)} {_fmt(k, v)}" for k, v in self.settings.items() if k != "side")
+        ax.set_title(f"{self.type_id}: {self.kind} ({self.settings.get('side', '')})".replace(" ()", ""))
         ax.grid(alpha=0.3)
-        ax2 = fig.add_subplot(1, 2, 2)
-        ax2.plot(self.t, np.degrees(self.psi - self.psi[0]), label="heading change [deg]")
-        ax2.plot(self.t, np.degrees(self.delta), label="rudder [deg]")
-        ax2.plot(self.t, self.u, label="u [m/s]")
-        ax2.set_xlabel("t [s]")
-        ax2.grid(alpha=0.3)
-        ax2.legend(loc="best", fontsize=8)
-        text = "\n".join(f"{k}: {v:.2f}" if isinstance(v, float) else f"{k}: {v}" for k, v in self.metrics.items())
-        ax2.text(0.02, 0.02, text, transform=ax2.transAxes, fontsize=7, va="bottom", family="monospace",
-                 bbox={"facecolor": "white", "alpha": 0.8})  # fmt: skip
-        fig.tight_layout()
+        ax.legend(loc="best", fontsize=8, framealpha=0.9)
+
+        ah = fig.add_subplot(gs[0, 1])
+        ah.plot(self.t, np.degrees(self.psi - self.psi[0]), color="C0", label="heading change")
+        ah.plot(self.t, np.degrees(self.delta), color="C1", lw=1.0, label="rudder angle")
+        if self.kind == "zigzag":
+            b = self.settings["heading_deg"]
+            sgn = 1.0 if self.settings.get("side", "starboard") == "starboard" else -1.0
+            for lvl in (b, -b):
+                ah.axhline(lvl, color="gray", lw=0.8, ls=":")
+            k = self._switch_rows()
+            hd = np.degrees(self.psi - self.psi[0])
+            for n, key in ((0, "first_overshoot_deg"), (1, "second_overshoot_deg")):
+                if k.size > n + 1 and math.isfinite(self.metrics.get(key, math.nan)):
+                    seg = slice(k[n], k[n + 1] + 1)
+                    peak = k[n] + int(np.argmax(np.abs(hd[seg])))
+                    ah.plot(self.t[peak], hd[peak], "o", color="C3", ms=4)
+                    ah.annotate(f"{'1st' if n == 0 else '2nd'} overshoot {self.metrics[key]:.2f} deg",
+                                (self.t[peak], hd[peak]), xytext=(6, 4 if hd[peak] * sgn > 0 else -12),
+                                textcoords="offset points", fontsize=7.5, color="C3")  # fmt: skip
+            ah.margins(y=0.18)
+        ah.set_ylabel("angle [deg]")
+        ah.grid(alpha=0.3)
+        ah.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, fontsize=8, frameon=False,
+                  borderaxespad=0.1)  # above the axes, never over the curves
+        ah.tick_params(labelbottom=False)
+
+        asp = fig.add_subplot(gs[1, 1], sharex=ah)
+        asp.plot(self.t, np.hypot(self.u, self.v), color="C2", label="speed through water")
+        asp.plot(self.t, self.u, color="C2", lw=0.8, ls="--", label="surge u")
+        asp.set_ylabel("speed [m/s]")
+        asp.set_xlabel("t [s]")
+        asp.grid(alpha=0.3)
+        handles = asp.get_legend_handles_labels()
+        if self.kind == "stopping":
+            an = asp.twinx()
+            an.plot(self.t, self.n, color="C4", lw=1.0, label="propeller revs")
+            an.set_ylabel("revs [rev/s]", color="C4")
+            an.tick_params(axis="y", colors="C4")
+            h2 = an.get_legend_handles_labels()
+            handles = (handles[0] + h2[0], handles[1] + h2[1])
+        asp.legend(*handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3, fontsize=8, frameon=False,
+                   borderaxespad=0.1)  # fmt: skip
+
+        at = fig.add_subplot(gs[2, 1])
+        at.axis("off")
+        rows = [(_label(k), _fmt(k, v)) for k, v in self.metrics.items()]
+        width = max(len(a) for a, _ in rows) if rows else 0
+        text = "\n".join(f"{a:<{width}}  {b}" for a, b in rows)
+        at.text(0.0, 1.0, "metrics\n" + text, transform=at.transAxes, va="top", ha="left", fontsize=8.5,
+                family="monospace")  # fmt: skip
+        at.text(1.0, 1.0, "condition\n" + settings.replace(", ", "\n"), transform=at.transAxes, va="top",
+                ha="right", fontsize=8.5, family="monospace", color="dimgray")  # fmt: skip
         with atomic_open(path, "wb") as fh:
             fig.savefig(fh, format="png", dpi=100)
         return path
+
+    def _switch_rows(self) -> np.ndarray:
+        """Rows where the zig-zag heading change reaches +B, -B, +B, -B (the rudder reversals)."""
+        sign = 1.0 if self.settings.get("side", "starboard") == "starboard" else -1.0
+        d = np.degrees(self.psi - self.psi[0]) * sign
+        b, rows, start, want = float(self.settings["heading_deg"]), [], 0, 1.0
+        while True:
+            hit = np.flatnonzero(want * d[start:] >= b - 1e-9)
+            if not hit.size:
+                return np.array(rows, dtype=np.int64)
+            start += int(hit[0])
+            rows.append(start)
+            want = -want
+
+    def _mark_turning(self, ax) -> None:
+        """Advance and transfer (at 90 deg change of heading) and the tactical diameter (at 180 deg) as
+        dimension lines on the track, in the frame of the approach heading."""
+        m = self.metrics
+        sign = 1.0 if self.settings.get("side", "starboard") == "starboard" else -1.0
+        p0, x0, y0 = self.psi[0], self.x[0], self.y[0]
+        fwd = np.array([math.sin(p0), math.cos(p0)])  # approach direction
+        lat = sign * np.array([math.cos(p0), -math.sin(p0)])  # towards the turn
+
+        def pt(a: float, b: float) -> np.ndarray:
+            return np.array([x0, y0]) + a * fwd + b * lat
+
+        off = 0.08 * max(np.ptp(self.x), np.ptp(self.y), 1.0)
+        adv, tr, td = m.get("advance_m", math.nan), m.get("transfer_m", math.nan), m.get("tactical_diameter_m", math.nan)
+        dpsi = (self.psi - p0) * sign
+        kw = {"arrowstyle": "<|-|>", "mutation_scale": 9, "lw": 1.1, "shrinkA": 0, "shrinkB": 0}
+        box = {"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85}
+        if math.isfinite(adv) and math.isfinite(tr):
+            a, b = pt(0.0, -off), pt(adv, -off)  # advance: beside the approach line, away from the turn
+            ax.annotate("", a, b, arrowprops={**kw, "color": "C3"})
+            ax.text(*(0.5 * (a + b) - 0.15 * off * lat), f"advance\n{adv:.1f} m", color="C3", fontsize=8,
+                    ha="center", va="center", rotation=0, bbox=box)  # fmt: skip
+            p90 = pt(_interp_at(np.asarray(self._fwd()), dpsi, math.pi / 2), tr)
+            ax.plot(*p90, "o", color="C3", ms=5, label="90 deg heading change")
+            ax.plot(*np.c_[pt(adv, -off), pt(adv, 0.0)], color="C3", lw=0.6, ls=":")
+            c, d = pt(adv + off, 0.0), pt(adv + off, tr)  # transfer: across, beyond the 90 deg point
+            ax.annotate("", c, d, arrowprops={**kw, "color": "C1"})
+            ax.plot(*np.c_[p90, d], color="C1", lw=0.6, ls=":")
+            ax.text(*(0.5 * (c + d) - 0.6 * off * fwd), f"transfer {tr:.1f} m", color="C1", fontsize=8,
+                    ha="center", va="center", bbox=box)  # fmt: skip
+        if math.isfinite(td):
+            f180 = _interp_at(np.asarray(self._fwd()), dpsi, math.pi)
+            p180 = pt(f180, td)
+            ax.plot(*p180, "o", color="C2", ms=5, label="180 deg heading change")
+            e, f = pt(f180, 0.0), p180
+            ax.annotate("", e, f, arrowprops={**kw, "color": "C2"})
+            ax.plot(*np.c_[pt(0.0, 0.0), pt(max(f180, adv) + off, 0.0)], color="gray", lw=0.7, ls="--",
+                    label="approach line")  # fmt: skip
+            ax.text(*(0.5 * (e + f) - 0.5 * off * fwd), f"tactical diameter {td:.1f} m", color="C2",
+                    fontsize=8, ha="center", va="center", bbox=box)  # fmt: skip
+
+    def _fwd(self) -> np.ndarray:
+        p0 = self.psi[0]
+        return (self.x - self.x[0]) * math.sin(p0) + (self.y - self.y[0]) * math.cos(p0)
+
+
+# unit suffix of a metric / setting name -> (unit shown, decimals); longest suffix first
+_UNITS = (("_m_s", "m/s", 2), ("_deg_s", "deg/s", 2), ("_rps", "rev/s", 2), ("_deg", "deg", 2), ("_m", "m", 1),
+          ("_s", "s", 2), ("_L", "", 2))  # fmt: skip
+
+
+def _label(key: str) -> str:
+    if key.endswith("_L"):  # in ship lengths: advance_L -> advance/L
+        return key[:-2] + "/L"
+    for suf, _, _ in _UNITS:
+        if key.endswith(suf):
+            return key[: -len(suf)]
+    return key
+
+
+def _fmt(key: str, v) -> str:
+    """``312.4 m``, ``4.36 deg``, ``2.10 L``; ``n/a`` for NaN; other values as they are."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    for suf, unit, dec in _UNITS:
+        if key.endswith(suf):
+            return "n/a" if not math.isfinite(v) else f"{v:.{dec}f} {unit}".rstrip()
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
 def write_atomic(path: str | os.PathLike, text: str) -> Path:
@@ -123,9 +259,11 @@ class _Sim:
                 raise ParameterError(f"rudder_rate_deg must be > 0, got {rudder_rate_deg!r}")
             limits = replace(limits, rudder_rate=math.radians(rudder_rate_deg))
         self.speed = vt.service_speed if speed is None else float(speed)
-        self.revs = vt.mmg.self_propulsion_revs(self.speed) if revs is None else float(revs)
         if not (math.isfinite(self.speed) and self.speed > 0):
             raise ParameterError(f"approach speed must be > 0, got {self.speed!r}")
+        self.revs = vt.mmg.self_propulsion_revs(self.speed) if revs is None else float(revs)
+        if not (math.isfinite(self.revs) and self.revs > 0):
+            raise ParameterError(f"propeller revs must be > 0 rev/s, got {self.revs!r}")
         if model == "mmg":
             self.batch = mmg.MMGBatch.from_params([vt.mmg], limits)
             self.step = mmg.step
@@ -145,10 +283,48 @@ class _Sim:
         s = self.state
         return (self.t, s.x[0], s.y[0], s.psi[0], s.u[0], s.v[0], s.r[0], s.delta[0], s.n[0])
 
-    def advance(self, rudder: float, revs: float) -> None:
-        self.state = self.step(self.batch, self.state, rudder, revs, None, self.dt)
-        self.t += self.dt
+    def advance(self, rudder: float, revs: float, dt: float | None = None) -> None:
+        dt = self.dt if dt is None else dt
+        self.state = self.step(self.batch, self.state, rudder, revs, None, dt)
+        self.t += dt
         self.rows.append(self._row())
+
+    def advance_until(self, rudder: float, revs: float, level, max_iter: int = 30) -> bool:
+        """One step of ``self.dt`` with ``rudder``, unless ``level(state)`` (a signed function of the
+        state) crosses zero (from below) inside it: then step only up to the crossing time and return
+        True, so the caller can switch the command there rather than at the next step boundary.
+
+        The crossing time is found by the secant / regula falsi method on re-simulated partial steps
+        from the same start state (the step function does not modify its input), to 1e-6 of a step."""
+        s0, g0 = self.state, level(self.state)
+        s1 = self.step(self.batch, s0, rudder, revs, None, self.dt)
+        g1 = level(s1)
+        if not (g0 < 0.0 <= g1):
+            self.state = s1
+            self.t += self.dt
+            self.rows.append(self._row())
+            return False
+        lo, hi, glo, ghi = 0.0, self.dt, g0, g1  # regula falsi (Illinois) on the step fraction
+        h, side = hi, 0
+        for _ in range(max_iter):
+            h = lo + (hi - lo) * glo / (glo - ghi)
+            sh = self.step(self.batch, s0, rudder, revs, None, h)
+            gh = level(sh)
+            if abs(gh) < 1e-12 or hi - lo < 1e-6 * self.dt:
+                break
+            if gh < 0.0:
+                lo, glo = h, gh
+                if side == -1:
+                    ghi *= 0.5
+                side = -1
+            else:
+                hi, ghi = h, gh
+                if side == 1:
+                    glo *= 0.5
+                side = 1
+        if h > 0.0:
+            self.advance(rudder, revs, h)
+        return True
 
     def result(self, kind: str, type_id: str, settings: dict, metrics: dict) -> ManoeuvreResult:
         arr = np.array(self.rows, dtype=np.float64).T
@@ -240,7 +416,9 @@ def turning_circle(vessel, rudder_deg: float = 35.0, side: str = "starboard", *,
     while sim.t < max_time and abs(sim.state.psi[0]) < math.radians(450.0):
         sim.advance(cmd, sim.revs)
     res = sim.result("turning", vt.id, {"rudder_deg": rudder_deg, "side": side, "model": model,
-                                         "approach_speed_m_s": sim.speed, "revs_rps": sim.revs, "dt_s": sim.dt}, {})  # fmt: skip
+                                         "approach_speed_m_s": sim.speed, "revs_rps": sim.revs,
+                                         "rudder_rate_deg_s": math.degrees(sim.limits.rudder_rate), "dt_s": sim.dt},
+                     {})  # fmt: skip
     res.metrics = turning_metrics(res.t, res.x, res.y, res.psi, res.u, res.v, res.r, sign)
     for k in ("advance_m", "tactical_diameter_m"):
         res.metrics[k.replace("_m", "_L")] = res.metrics[k] / vt.mmg.L
@@ -261,15 +439,18 @@ def zigzag(vessel, rudder_deg: float = 10.0, heading_deg: float = 10.0, side: st
     A, B = math.radians(rudder_deg), math.radians(heading_deg)
     cur = sign
     switches = 0
+    # The rudder is reversed when the heading change reaches +-B. The crossing is located inside the
+    # step (advance_until), so the reversal happens at the crossing time, not at the next step
+    # boundary: switching late by up to one step biased the overshoots by 0.25-0.5 deg at dt = 0.5 s.
     while sim.t < max_time and switches < 4:
-        dpsi = (sim.state.psi[0] - 0.0) * sign
-        if cur == sign and dpsi >= B or cur == -sign and dpsi <= -B:
+        want = cur  # +sign: turning to +B; the level function is positive once B is reached
+        if sim.advance_until(cur * A, sim.revs, lambda st, w=want: (st.psi[0] * sign) * (w * sign) - B):
             cur = -cur
             switches += 1
-        sim.advance(cur * A, sim.revs)
     res = sim.result("zigzag", vt.id, {"rudder_deg": rudder_deg, "heading_deg": heading_deg, "side": side,
                                         "model": model, "approach_speed_m_s": sim.speed, "revs_rps": sim.revs,
-                                        "dt_s": sim.dt}, {})  # fmt: skip
+                                        "rudder_rate_deg_s": math.degrees(sim.limits.rudder_rate), "dt_s": sim.dt},
+                     {})  # fmt: skip
     res.metrics = zigzag_metrics(res.t, res.psi, heading_deg, sign)
     return res
 

@@ -9,12 +9,12 @@ def register(sub) -> None:
     lsub = p.add_subparsers(dest="link_command", metavar="LINK_COMMAND")
     lsub.required = True
 
-    lp = lsub.add_parser("profiles", help="list the link profiles in conf/link")
+    lp = lsub.add_parser("profiles", help="list the shipped link profiles (testbed/conf/link)")
     lp.set_defaults(func=_cmd_profiles)
 
     cp = lsub.add_parser("coverage", help="draw a coverage heat map (SINR, throughput, latency) to a PNG")
     cp.add_argument("--map", default="duisburg_ruhrort", help="shipped map name or .geojson path")
-    cp.add_argument("--profile", default="5g_sa", help="link profile name (conf/link) or YAML path")
+    cp.add_argument("--profile", default="5g_sa", help="link profile name (testbed link profiles) or YAML path")
     cp.add_argument("--out", required=True, help="output PNG file")
     cp.add_argument("--metric", default="sinr", choices=["sinr", "throughput", "latency_p50", "latency_p95"])
     cp.add_argument("--seed", type=int, default=0, help="shadow-fading / LOS seed (default 0)")

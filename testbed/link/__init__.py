@@ -1,7 +1,7 @@
 """Radio link model for ship-to-shore communication in the harbour testbed.
 
 - :mod:`testbed.link.profiles` — :class:`LinkProfile` (every knob, validated) and :func:`load_profile`
-  reading ``conf/link/<name>.yaml``;
+  reading ``testbed/conf/link/<name>.yaml`` (package data);
 - :mod:`testbed.link.radio` — 3GPP TR 38.901 path loss, LOS probability, correlated shadow fading,
   sector antenna pattern, bridge blockage and the precomputed, disk-cached :class:`RadioMap`;
 - :mod:`testbed.link.nr_tables` — TS 38.214 CQI/MCS tables, SINR -> CQI -> spectral efficiency ->

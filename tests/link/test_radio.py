@@ -354,7 +354,7 @@ def test_profile_errors_name_key_and_value(tmp_path):
     f.write_text("extends: 5g_sa\nnoise_figur_db: 9\n")
     with pytest.raises(LinkError, match=r"bad\.yaml.*'noise_figur_db'"):
         load_profile(str(f))
-    with pytest.raises(LinkError, match="not found"):
+    with pytest.raises(LinkError, match="unknown link profile .no_such_profile.; known: 5g_nsa"):
         load_profile("no_such_profile")
     with pytest.raises(LinkError, match="tx_power_dbm"):
         LinkProfile(tx_power_dbm=float("nan")).validate()
