@@ -242,3 +242,25 @@ def test_bad_record_targets_are_one_line_errors(tmp_path):
         from testbed.vector_env import DuisburgVectorEnv
 
         Recorder(DuisburgVectorEnv(1, "Channel-v0"), tmp_path / "afile" / "x")
+
+
+def test_recording_does_not_change_the_simulation(tmp_path):
+    rng = np.random.default_rng(3)
+    acts = rng.uniform(-1, 1, (150, 2)).astype(np.float32)
+    runs = []
+    for kw in ({}, {"record": str(tmp_path) + "/"}):
+        env = gym.make("testbed/PortEntry-v0", link={"profile": "5g_sa", "mode": "remote"}, time_limit_s=60.0, **kw)
+        obs, _ = env.reset(seed=11)
+        out = [obs]
+        for a in acts:
+            obs, r, term, trunc, info = env.step(a)
+            out += [obs, np.float64(r), info["link"]["sinr_db"]]
+            if term or trunc:
+                obs, _ = env.reset()
+                out.append(obs)
+        env.close()
+        runs.append(out)
+    assert len(runs[0]) == len(runs[1])
+    for a, b in zip(*runs, strict=True):
+        assert np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+    assert len(list(tmp_path.iterdir())) >= 2
