@@ -93,7 +93,7 @@ def export_mcap(path: str | Path, out: str | Path, every: int = 1) -> str:
         events = r.events
     names = h["reward_names"]
     lon_e, lat_e = frame.to_wgs84(ego["x"], ego["y"])
-    n, T = len(t), tr["x"].shape[1]
+    n = len(t)
     lon_t, lat_t = frame.to_wgs84(tr["x"], tr["y"])
     ego_fields = ["sog_ms", "speed_kn", "heading_deg", "course_deg", "rudder_deg", "revs", "action_rudder",
                   "action_engine", "command_rudder", "command_engine", "cross_track_m", "dist_goal_m", "min_cpa_m"]
@@ -176,5 +176,4 @@ def export_mcap(path: str | Path, out: str | Path, every: int = 1) -> str:
                 "message": f"{e['kind']}: {e['text']}", "name": e["kind"], "file": str(Path(path).name),
                 "line": int(e["step"])})
         w.finish()
-    del T
     return ", ".join(f"{k} {v}" for k, v in counts.items()) + " messages"
