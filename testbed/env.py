@@ -42,6 +42,14 @@ link profile under the scene; keyword overrides are
 nested dicts or values of :class:`testbed.config.ScenarioConfig` (``traffic={"count": 10}``,
 ``dt=0.5``). Unknown keys and wrong types raise :class:`testbed.config.ConfigError`.
 
+``render_mode="human"`` opens a window that runs at x8 real time (simulation time) and takes the
+keys of :mod:`testbed.ui.controls` (Space pause, ``+``/``-`` speed, ``.`` one step while paused,
+``f`` follow / whole-map camera, ``h`` help, ``q``/Esc quit). Closing the window, ``q``, Ctrl-C
+(SIGINT) or SIGTERM ends the episode cleanly: that ``step()`` returns ``truncated=True`` with
+``info["outcome"] == "user_quit"`` (and :attr:`DuisburgEnv.user_quit` is True), so a loop that stops
+on ``info["outcome"] == "user_quit"`` exits without a traceback; ``close()`` restores the previous
+signal handlers. A second Ctrl-C raises ``KeyboardInterrupt`` as usual.
+
 ## Reproducibility
 ``reset(seed=s)`` makes the episode and every later step bit-identical for the same actions; later
 ``reset()`` calls draw the next episodes of the same seed.
@@ -133,10 +141,22 @@ class DuisburgEnv(gym.Env):
             raise ValueError(f"action {action!r} is not finite")
         reward, term, trunc, _ = self.world.step(a)
         terminated, truncated = bool(term[0]), bool(trunc[0])
-        self._needs_reset = terminated or truncated
+        info = self.world.info(0)
         if self.render_mode == "human":
             self.render()
-        return self._obs(), float(reward[0]), terminated, truncated, self.world.info(0)
+            if self.user_quit and not terminated:  # window closed, q/Esc, Ctrl-C or SIGTERM
+                truncated = True
+                info["outcome"] = "user_quit"
+        self._needs_reset = terminated or truncated
+        return self._obs(), float(reward[0]), terminated, truncated, info
+
+    @property
+    def user_quit(self) -> bool:
+        """True once the user closed the ``render_mode="human"`` window, pressed ``q``/Esc, or sent
+        SIGINT/SIGTERM while it was open; the next ``step()`` then returns ``truncated=True`` with
+        ``info["outcome"] == "user_quit"``, and so does every later episode's first step."""
+        r = self._renderer
+        return r is not None and r.quit_requested
 
     # -- rendering --------------------------------------------------------------------------------
     def scene(self, e: int = 0):
@@ -181,8 +201,8 @@ class DuisburgEnv(gym.Env):
         if self._renderer is None:
             from testbed.render import Renderer
 
-            self._renderer = Renderer(self.world.map, render_mode=self.render_mode, camera=self.camera,
-                                      fps=self.metadata["render_fps"])  # fmt: skip
+            fps = self.metadata["render_fps"] if self.render_mode == "rgb_array" else 30  # human: draws/s cap
+            self._renderer = Renderer(self.world.map, render_mode=self.render_mode, camera=self.camera, fps=fps)
             if self.overlay is not None:
                 from testbed.link.coverage import coverage
 

@@ -262,7 +262,7 @@ class Renderer:
     def __init__(self, harbour_map, render_mode: str = "rgb_array", width: int = 800, height: int = 600,
                  camera: str = "follow", follow_span_m: float = 1200.0, fps: int = 10, overlay=None, *,
                  ray_colour_range_m: float = 300.0, min_hull_px: float = 10.0, min_beam_px: float = 4.0,
-                 smooth: bool = True):
+                 smooth: bool = True, controls=None, speed: float = 8.0):
         if render_mode not in RENDER_MODES:
             raise ValueError(f"render_mode {render_mode!r} is not supported (use one of {RENDER_MODES})")
         if camera not in CAMERAS:
@@ -285,8 +285,14 @@ class Renderer:
         self.min_hull_px = float(min_hull_px)
         self.min_beam_px = float(min_beam_px)
         self.smooth = bool(smooth)
-        self.quit_requested = False  # set when the human window got a QUIT event
         self._closed = False
+        # human window: the shared keyboard / window / signal controls (testbed.ui.controls)
+        self.controls = None
+        self._signals = None
+        self._pace = None  # (wall clock, simulation time, speed) the playback pace is anchored at
+        self._last_draw = -math.inf
+        self._last_scene = None
+        self._notice = None  # (text, wall clock until which it shows)
         if not pygame.font.get_init():
             pygame.font.init()
         self._font = pygame.font.Font(None, 18)
@@ -294,12 +300,17 @@ class Renderer:
         self._text_cache: dict = {}
 
         self._window = None
-        self._clock = None
         if render_mode == "human":
             pygame.display.init()
             self._window = pygame.display.set_mode((self.width, self.height))
-            pygame.display.set_caption(f"Duisburg Smart Shipping Testbed - {harbour_map.name}")
-            self._clock = pygame.time.Clock()
+            pygame.display.set_caption(f"Duisburg Smart Shipping Testbed - {harbour_map.name}  (h: help)")
+            from testbed.ui.controls import PlaybackControls
+
+            self.controls = controls if controls is not None else PlaybackControls(
+                speed=speed, follow=camera == "follow")
+            self.controls.follow = camera == "follow"
+            self._signals = self.controls.install_signal_handlers()
+            self._signals.__enter__()
         self._canvas = pygame.Surface((self.width, self.height))
         self._rgb = pygame.Surface((self.width, self.height), 0, 24, (0xFF, 0xFF00, 0xFF0000, 0))
 
@@ -344,6 +355,13 @@ class Renderer:
         if camera not in CAMERAS:
             raise ValueError(f"camera {camera!r} is not supported (use one of {CAMERAS})")
         self.camera = camera
+        if self.controls is not None:
+            self.controls.follow = camera == "follow"
+
+    @property
+    def quit_requested(self) -> bool:
+        """True once the user closed the human window, pressed ``q``/Esc or sent SIGINT/SIGTERM."""
+        return self.controls is not None and self.controls.quit
 
     def set_overlay(self, array, extent=None, cmap="viridis", alpha: float = 0.45,
                     vmin: float | None = None, vmax: float | None = None) -> None:
@@ -404,7 +422,21 @@ class Renderer:
         """Draw ``scene``; ``"rgb_array"``: return the (H, W, 3) uint8 frame; ``"human"``: None."""
         if self._closed:
             raise RuntimeError("Renderer is closed")
-        pg = self._pg
+        if self.render_mode == "human":
+            self._render_human(scene)
+            return None
+        self._draw_frame(scene)
+        # == np.transpose(pg.surfarray.array3d(surf), (1, 0, 2)), but ~5x faster: SDL converts the
+        # canvas into a 24-bit surface whose bytes are R, G, B in row-major order, then one memcpy
+        rgb = self._rgb
+        rgb.blit(self._canvas, (0, 0))
+        buf = rgb.get_buffer()
+        W, H = self.width, self.height
+        frame = np.frombuffer(buf, np.uint8).reshape(H, rgb.get_pitch())[:, :3 * W].reshape(H, W, 3).copy()
+        del buf  # unlock the surface
+        return frame
+
+    def _draw_frame(self, scene: RenderScene) -> None:
         surf = self._canvas
         if self.camera == "follow":
             view = self._draw_follow_background(surf, scene.ego.x, scene.ego.y)
@@ -414,30 +446,121 @@ class Renderer:
         if self.camera == "follow":
             self._draw_labels(surf, view)
         self._draw_dynamic(surf, view, scene)
-        if self.render_mode == "human":
-            for ev in pg.event.get():
-                if ev.type == pg.QUIT:
-                    self.quit_requested = True
-            self._window.blit(surf, (0, 0))
-            pg.display.flip()
-            if self.fps > 0:
-                self._clock.tick(self.fps)
-            return None
-        # == np.transpose(pg.surfarray.array3d(surf), (1, 0, 2)), but ~5x faster: SDL converts the
-        # canvas into a 24-bit surface whose bytes are R, G, B in row-major order, then one memcpy
-        rgb = self._rgb
-        rgb.blit(surf, (0, 0))
-        buf = rgb.get_buffer()
-        W, H = self.width, self.height
-        frame = np.frombuffer(buf, np.uint8).reshape(H, rgb.get_pitch())[:, :3 * W].reshape(H, W, 3).copy()
-        del buf  # unlock the surface
-        return frame
+
+    # -- human window -----------------------------------------------------------------------------
+    def _poll(self) -> None:
+        c = self.controls
+        c.handle_events(self._pg.event.get())
+        if c.step_frames < 0:  # a live simulation cannot go back
+            c.step_frames = 0
+            self._notice = ("a live run cannot step back", time.perf_counter() + 2.0)
+        cam = "follow" if c.follow else "map"
+        if cam != self.camera:
+            self.camera = cam
+
+    def _present(self, scene: RenderScene) -> None:
+        pg = self._pg
+        self._draw_frame(scene)
+        self._draw_status(self._canvas)
+        if self.controls.show_help:
+            self._draw_help(self._canvas)
+        self._window.blit(self._canvas, (0, 0))
+        pg.display.flip()
+        self._last_draw = time.perf_counter()
+
+    def _render_human(self, scene: RenderScene) -> None:
+        """Show ``scene``, then hold the simulation to ``controls.speed`` x real time (simulation time
+        ``scene.t``), and block while paused (redrawing on key presses) until resumed, a frame
+        step (``.``) or quit.  Frames are drawn at most ``fps`` times per wall-clock second (frames in
+        between are skipped, the simulation is not slowed by drawing)."""
+        c = self.controls
+        self._last_scene = scene
+        self._poll()
+        now = time.perf_counter()
+        if c.paused or self.fps <= 0 or now - self._last_draw >= 1.0 / self.fps:
+            self._present(scene)
+        t = float(scene.t)
+        pace = self._pace
+        if pace is None or t < pace[1] or pace[2] != c.speed:
+            pace = self._pace = (time.perf_counter(), t, c.speed)
+        while not c.quit and not c.paused:  # pacing: wall = anchor + (t - t_anchor) / speed
+            wait = pace[0] + (t - pace[1]) / c.speed - time.perf_counter()
+            if wait <= 0 or pace[2] != c.speed:
+                break
+            time.sleep(min(wait, 0.02))
+            self._poll()
+        if not c.paused and time.perf_counter() - (pace[0] + (t - pace[1]) / c.speed) > 0.25:
+            self._pace = None  # cannot keep up (slow steps): re-anchor instead of rushing later
+        if c.paused:
+            shown = None
+            while c.paused and not c.quit:
+                state = (c.show_help, c.follow, c.speed, self._notice)
+                if state != shown:
+                    self._present(scene)
+                    shown = state
+                if c.step_frames > 0:
+                    c.step_frames -= 1
+                    break
+                time.sleep(1.0 / 30.0)
+                self._poll()
+            self._pace = None
+
+    def _draw_status(self, surf) -> None:
+        """Bottom right: ``paused  x8   h: help`` (and a short-lived notice above it)."""
+        c = self.controls
+        text = f"{c.status_text()}   h: help"
+        t = self._text_surf(text, HUD_TEXT, False)
+        w, h = t.get_width() + 12, t.get_height() + 6
+        x, y = self.width - w - 6, self.height - h - 6
+        self._panel(surf, (x, y, w, h))
+        surf.blit(t, (x + 6, y + 3))
+        if self._notice is not None:
+            msg, until = self._notice
+            if time.perf_counter() < until:
+                n = self._text_surf(msg, HUD_TEXT, False)
+                self._panel(surf, (self.width - n.get_width() - 18, y - h - 4, n.get_width() + 12, h))
+                surf.blit(n, (self.width - n.get_width() - 12, y - h - 1))
+            else:
+                self._notice = None
+
+    def _draw_help(self, surf) -> None:
+        """The controls' key table on a translucent panel, top right (the ego in the centre stays visible)."""
+        rows = self.controls.help_lines()
+        keys = [self._text_surf(k, (255, 220, 120), False) for k, _ in rows]
+        vals = [self._text_surf(v, HUD_TEXT, False) for _, v in rows]
+        title = self._text_surf("Keys", HUD_TEXT, False)
+        lh = self._font.get_linesize() + 2
+        kw = max(k.get_width() for k in keys)
+        w = min(self.width - 8, kw + max(v.get_width() for v in vals) + 36)
+        h = min(self.height - 8, lh * (len(rows) + 1) + 16)
+        x, y = max(4, self.width - w - 40), max(4, min(40, self.height - h - 40))  # right: the ego stays visible
+        self._panel(surf, (x, y, w, h), (20, 24, 32, 225))
+        surf.blit(title, (x + 12, y + 8))
+        for i, (k, v) in enumerate(zip(keys, vals, strict=True)):
+            yy = y + 8 + lh * (i + 1)
+            surf.blit(k, (x + 12, yy))
+            surf.blit(v, (x + 24 + kw, yy))
+
+    def _panel(self, surf, rect, colour=HUD_BG) -> None:
+        x, y, w, h = (int(v) for v in rect)
+        if w < 1 or h < 1:
+            return
+        key = ("__panel__", w, h, colour)
+        panel = self._text_cache.get(key)
+        if panel is None:
+            panel = self._pg.Surface((w, h), self._pg.SRCALPHA, 32)
+            panel.fill(colour)
+            self._text_cache[key] = panel
+        surf.blit(panel, (x, y))
 
     def close(self) -> None:
         """Close the window (human mode); the renderer cannot draw afterwards.  Idempotent."""
         if self._closed:
             return
         self._closed = True
+        if self._signals is not None:
+            self._signals.__exit__(None, None, None)
+            self._signals = None
         if self._window is not None:
             self._pg.display.quit()
             self._window = None
