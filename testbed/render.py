@@ -94,6 +94,10 @@ _RAMPS = {
     "viridis": _VIRIDIS,
     "gray": np.array([[0, 0, 0], [255, 255, 255]], dtype=np.float64),
     "rdylgn": np.array([[215, 48, 39], [254, 224, 139], [26, 152, 80]], dtype=np.float64),
+    "magma": np.array([[0, 0, 4], [29, 17, 71], [81, 18, 124], [131, 38, 129], [183, 55, 121], [231, 82, 99],
+                       [252, 137, 97], [254, 196, 136], [252, 253, 191]], dtype=np.float64),
+    "plasma": np.array([[13, 8, 135], [76, 2, 161], [126, 3, 168], [170, 35, 149], [204, 71, 120], [230, 108, 92],
+                        [248, 149, 64], [253, 197, 39], [240, 249, 33]], dtype=np.float64),
 }
 
 
@@ -134,10 +138,16 @@ def colour_ramp(values: np.ndarray, cmap="viridis", vmin: float | None = None,
                 vmax: float | None = None) -> np.ndarray:
     """Map ``values`` to RGB (``values.shape + (3,)``, uint8) through a colour ramp.
 
-    ``cmap``: ``"viridis"``, ``"gray"``, ``"rdylgn"`` or an ``(N, 3)`` array of RGB control points
-    (0-255), interpolated linearly between ``vmin`` and ``vmax`` (default: finite min/max).  NaN
-    values get the low end (callers mask them separately)."""
-    ramp = _RAMPS.get(cmap) if isinstance(cmap, str) else np.asarray(cmap, dtype=np.float64)
+    ``cmap``: ``"viridis"``, ``"magma"``, ``"plasma"``, ``"gray"``, ``"rdylgn"`` (a ``"_r"`` suffix
+    reverses it) or an ``(N, 3)`` array of RGB control points (0-255), interpolated linearly between
+    ``vmin`` and ``vmax`` (default: finite min/max).  NaN values get the low end (callers mask them
+    separately)."""
+    if isinstance(cmap, str):
+        ramp = _RAMPS.get(cmap.removesuffix("_r"))
+        if ramp is not None and cmap.endswith("_r"):
+            ramp = ramp[::-1]
+    else:
+        ramp = np.asarray(cmap, dtype=np.float64)
     if ramp is None:
         raise ValueError(f"unknown colour ramp {cmap!r} (available: {', '.join(_RAMPS)})")
     if ramp.ndim != 2 or ramp.shape[1] != 3 or ramp.shape[0] < 2:
@@ -343,6 +353,7 @@ class Renderer:
         self._bg = self._bg_base
         self._map_bg = self._map_base
         self.overlay = None
+        self._legend = None
         if overlay is not None:
             if isinstance(overlay, dict):
                 self.set_overlay(**overlay)
@@ -364,7 +375,7 @@ class Renderer:
         return self.controls is not None and self.controls.quit
 
     def set_overlay(self, array, extent=None, cmap="viridis", alpha: float = 0.45,
-                    vmin: float | None = None, vmax: float | None = None) -> None:
+                    vmin: float | None = None, vmax: float | None = None, label: str | None = None) -> None:
         """Draw a scalar raster semi-transparently over the map (e.g. a 5G coverage map).
 
         ``array``: ``(H_r, W_r)`` floats; row 0 is the SOUTH edge (``ymin``) and column 0 the west
@@ -372,11 +383,13 @@ class Renderer:
         local metres of the whole array.  Colours from :func:`colour_ramp` (``cmap``, ``vmin``,
         ``vmax``), scaled nearest-neighbour (cells stay visible as blocks); NaN cells are transparent;
         ``alpha`` in [0, 1].  The overlay is composited into
-        the pre-rendered backgrounds once (per-frame cost unchanged).  ``set_overlay(None)``
-        removes it."""
+        the pre-rendered backgrounds once (per-frame cost unchanged).  Every frame then shows a
+        legend (bottom right): the colour bar from ``vmin`` to ``vmax`` with both values and
+        ``label`` (e.g. ``"SINR [dB]"``, units in brackets).  ``set_overlay(None)`` removes it."""
         pg = self._pg
         if array is None:
             self.overlay = None
+            self._legend = None
             self._bg, self._map_bg = self._bg_base, self._map_base
             return
         a = np.asarray(array, dtype=np.float64)
@@ -389,14 +402,41 @@ class Renderer:
             raise ValueError(f"overlay extent {extent} is empty")
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"overlay alpha must be in [0, 1], got {alpha}")
-        rgb = colour_ramp(a, cmap, vmin, vmax)[::-1]  # north row first
+        fin = a[np.isfinite(a)]
+        lo = float(vmin) if vmin is not None else (float(fin.min()) if fin.size else 0.0)
+        hi = float(vmax) if vmax is not None else (float(fin.max()) if fin.size else 1.0)
+        rgb = colour_ramp(a, cmap, lo, hi)[::-1]  # north row first
         al = np.where(np.isfinite(a), int(round(alpha * 255)), 0).astype(np.uint8)[::-1]
         src = pg.Surface((a.shape[1], a.shape[0]), pg.SRCALPHA, 32)
         pg.surfarray.pixels3d(src)[...] = np.transpose(rgb, (1, 0, 2))
         pg.surfarray.pixels_alpha(src)[...] = al.T
         self.overlay = (a, (ex0, ey0, ex1, ey1), cmap, alpha)
+        self._legend = self._make_legend(cmap, lo, hi, alpha, label)
         self._bg = self._composite(self._bg_base, self._bg_view, src, (ex0, ey0, ex1, ey1))
         self._map_bg = self._composite(self._map_base, self._map_view, src, (ex0, ey0, ex1, ey1))
+
+    def _make_legend(self, cmap, lo: float, hi: float, alpha: float, label: str | None):
+        """The overlay's legend surface: label, colour bar (blended on water as drawn), end values."""
+        pg = self._pg
+        bw, bh = 160, 12
+        ramp = colour_ramp(np.linspace(lo, hi, bw), cmap, lo, hi).astype(np.float64)
+        ramp = np.rint(ramp * alpha + np.asarray(WATER_COLOUR, np.float64) * (1.0 - alpha)).astype(np.uint8)
+        title = self._text_surf(label or "overlay", HUD_TEXT, True)
+        tl = self._text_surf(_fmt_tick(lo, hi, lo), HUD_TEXT, True)
+        th = self._text_surf(_fmt_tick(lo, hi, hi), HUD_TEXT, True)
+        w = max(bw, title.get_width()) + 12
+        h = title.get_height() + bh + tl.get_height() + 14
+        surf = pg.Surface((w, h), pg.SRCALPHA, 32)
+        surf.fill(HUD_BG)
+        surf.blit(title, (6, 4))
+        bar = pg.Surface((bw, bh))
+        pg.surfarray.pixels3d(bar)[...] = ramp[:, None, :]
+        y = 6 + title.get_height()
+        surf.blit(bar, (6, y))
+        pg.draw.rect(surf, HUD_TEXT, (6, y, bw, bh), 1)
+        surf.blit(tl, (6, y + bh + 2))
+        surf.blit(th, (6 + bw - th.get_width(), y + bh + 2))
+        return surf
 
     def view_for(self, ego_xy=None) -> _View:
         """The world -> pixel transform of the current camera (``ego_xy`` needed for "follow")."""
@@ -742,6 +782,9 @@ class Renderer:
         self._draw_scale_bar(surf, s)
         self._draw_north(surf)
         self._draw_hud(surf, sc)
+        if self._legend is not None:  # bottom right, above the human window's status line
+            lw, lh = self._legend.get_size()
+            surf.blit(self._legend, (W - lw - 6, H - lh - 6 - (30 if self.render_mode == "human" else 0)))
 
     def _draw_vessel(self, surf, view: _View, v: VesselSprite, colour, W, H) -> None:
         pg = self._pg
@@ -841,6 +884,13 @@ def _ring_area(coords) -> float:
         return 0.0
     x, y = c[:, 0], c[:, 1]
     return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+
+
+def _fmt_tick(lo: float, hi: float, v: float) -> str:
+    """A colour-bar end value with as many decimals as the range needs (minus sign kept)."""
+    span = abs(hi - lo)
+    d = 0 if span >= 10 else 1 if span >= 1 else 2
+    return f"{v:.{d}f}"
 
 
 def _fmt(v) -> str:
