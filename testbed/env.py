@@ -177,14 +177,19 @@ class DuisburgEnv(gym.Env):
                                             float(tr.beam[i]), f"{tr.type_ids[tr.type_index[i]]} #{j}"))  # fmt: skip
         n = int(w.route_n[e])
         comps = w.comps[e] * w.weights
-        hud = {
-            "time [s]": round(float(w.t[e]), 1),
-            "speed [kn]": round(float(w.feats[e, ob.F_SOG]) * 3600 / 1852, 1),
-            "rudder [deg]": round(math.degrees(float(st.delta[e])), 1),
-            "engine [%]": round(100.0 * float(st.n[e]) / float(w.ego_nmax[e]), 0),
-            "goal dist [m]": round(float(w.feats[e, ob.F_DGOAL]), 0),
+        t = float(w.t[e])
+        dgoal = float(w.feats[e, ob.F_DGOAL])
+        hud = {  # the few numbers that matter, formatted with their units
+            "time": f"{int(t // 60):d}:{t % 60:04.1f}",
+            "SOG": f"{float(w.feats[e, ob.F_SOG]) * 3600 / 1852:.1f} kn",
+            "heading": f"{math.degrees(float(st.psi[e])) % 360.0:05.1f} deg",
+            "rudder": f"{math.degrees(float(st.delta[e])):+.1f} deg",
+            "engine": f"{100.0 * float(st.n[e]) / float(w.ego_nmax[e]):+.0f} %",
+            "to goal": f"{dgoal / 1000:.2f} km" if dgoal >= 1000 else f"{dgoal:.0f} m",
         }
-        hud.update({f"r:{name}": round(float(v), 3) for name, v in zip(ob.COMPONENTS, comps, strict=True)})
+        li = w.link.info(e) if w.link is not None else {}
+        if "sinr_db" in li:  # before the first step there is no link state yet
+            hud["link SINR"] = "outage" if li.get("outage") else f"{li['sinr_db']:.1f} dB"
         rays = w.obs[e, ob.N_EGO:ob.N_EGO + len(w.angles)].astype(np.float64) * w.ray_range
         return RenderScene(
             t=float(w.t[e]), ego=ego, traffic=traffic, ray_origin=(float(st.x[e]), float(st.y[e])),
@@ -192,6 +197,7 @@ class DuisburgEnv(gym.Env):
             goal_xy=(float(w.goal[e, 0]), float(w.goal[e, 1])),
             goal_psi=float(w.goal[e, 2]) if w.goal[e, 3] > 0 else None, goal_radius=float(w.goal_tol[e, 0]),
             route_xy=w.route[e, :n].copy(), hud=hud,
+            reward_components={name: float(v) for name, v in zip(ob.COMPONENTS, comps, strict=True)},
         )  # fmt: skip
 
     def render(self):

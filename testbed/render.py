@@ -132,6 +132,7 @@ class RenderScene:
     goal_radius: float = 0.0
     route_xy: np.ndarray | None = None  # (P, 2)
     hud: dict[str, float | str] = field(default_factory=dict)
+    reward_components: dict[str, float] | None = None  # this step's weighted components (HUD bar)
 
 
 def colour_ramp(values: np.ndarray, cmap="viridis", vmin: float | None = None,
@@ -346,6 +347,8 @@ class Renderer:
                    for k in harbour_map.km_markers]
         self._labels = labels
         self._label_xy = np.array([lb[0] for lb in labels], dtype=np.float64).reshape(-1, 2)
+        self._baked_label_rects: list = []  # map-camera labels baked into its background
+        self._ray_layer = None  # translucent layer for the range-sensor rays
         t0 = time.perf_counter()
         self._bg_base = self._draw_background(self._bg_view, self._bg_size, labels=False)
         self._map_base = self._draw_background(self._map_view, (self.width, self.height), labels=True)
@@ -483,8 +486,6 @@ class Renderer:
         else:
             view = self._map_view
             surf.blit(self._map_bg, (0, 0))
-        if self.camera == "follow":
-            self._draw_labels(surf, view)
         self._draw_dynamic(surf, view, scene)
 
     # -- human window -----------------------------------------------------------------------------
@@ -650,19 +651,30 @@ class Renderer:
             pg.draw.circle(surf, KM_COLOUR, p, 3)
             pg.draw.circle(surf, (255, 255, 255), p, 1)
         if labels:
-            self._draw_labels(surf, view)
+            self._baked_label_rects = self._draw_labels(surf, view)
         return surf
 
-    def _draw_labels(self, surf, view: _View) -> None:
+    def _draw_labels(self, surf, view: _View, placer: _LabelPlacer | None = None) -> list:
+        """Map labels (bridges, berths, km) whose anchor is in the frame, each placed next to its
+        point where it overlaps nothing placed before (else left out) and inside the frame.  Returns
+        the rectangles drawn."""
         if not self._labels:
-            return
+            return []
         W, H = surf.get_size()
+        if placer is None:
+            placer = _LabelPlacer(self._pg, W, H)
         p = view.px(self._label_xy)
-        vis = (p[:, 0] > -250) & (p[:, 0] < W + 10) & (p[:, 1] > -20) & (p[:, 1] < H + 20)
+        vis = (p[:, 0] >= 0) & (p[:, 0] < W) & (p[:, 1] >= 0) & (p[:, 1] < H)
+        out = []
         for i in np.flatnonzero(vis):
-            _, off, text, colour, min_s = self._labels[i]
+            _, _, text, colour, min_s = self._labels[i]
             if view.s >= min_s:
-                self._text(surf, text, p[i] + off, colour, small=True)
+                t = self._text_surf(text, colour, True, halo=True)
+                r = placer.place(t.get_size(), _around_point(p[i], 5), force=False)
+                if r is not None:
+                    surf.blit(t, r.topleft)
+                    out.append(r)
+        return out
 
     def _draw_lane(self, surf, view: _View, ln) -> None:
         pg = self._pg
@@ -768,29 +780,91 @@ class Renderer:
                     u = np.array([math.sin(sc.goal_psi), -math.cos(sc.goal_psi)])
                     self._arrow(surf, GOAL_COLOUR, g, g + u * max(rad, 15), 2)
         if sc.ray_lengths is not None and sc.ray_world_angles is not None and sc.ray_origin is not None:
-            ang = np.asarray(sc.ray_world_angles, dtype=np.float64).reshape(-1)
-            ln = np.asarray(sc.ray_lengths, dtype=np.float64).reshape(-1)
-            o = view.px(sc.ray_origin)
-            ends = o + np.column_stack([np.sin(ang), -np.cos(ang)]) * (ln * s)[:, None]
-            cols = colour_ramp(ln, "rdylgn", 0.0, self.ray_colour_range_m)
-            for e, c in zip(ends, cols, strict=True):
-                pg.draw.line(surf, c, o, e, 1)
+            self._draw_rays(surf, view, sc)
         W, H = self.width, self.height
-        for v in sc.traffic:
-            self._draw_vessel(surf, view, v, TRAFFIC_COLOUR, W, H)
-        self._draw_vessel(surf, view, sc.ego, EGO_COLOUR, W, H)
-        self._draw_scale_bar(surf, s)
-        self._draw_north(surf)
-        self._draw_hud(surf, sc)
+        hulls = [(v, self._draw_vessel(surf, view, v, TRAFFIC_COLOUR, W, H)) for v in sc.traffic]
+        hulls.append((sc.ego, self._draw_vessel(surf, view, sc.ego, EGO_COLOUR, W, H)))
+        # screen furniture first: labels are placed around it
+        placer = _LabelPlacer(pg, W, H)
+        placer.reserve(self._draw_scale_bar(surf, s))
+        placer.reserve(self._draw_north(surf))
+        placer.reserve(self._draw_hud(surf, sc))
         if self._legend is not None:  # bottom right, above the human window's status line
             lw, lh = self._legend.get_size()
-            surf.blit(self._legend, (W - lw - 6, H - lh - 6 - (30 if self.render_mode == "human" else 0)))
+            pos = (W - lw - 6, H - lh - 6 - (30 if self.render_mode == "human" else 0))
+            surf.blit(self._legend, pos)
+            placer.reserve(pg.Rect(pos, (lw, lh)))
+        if self.render_mode == "human":
+            placer.reserve(pg.Rect(W - 200, H - 34, 200, 34))  # status line
+        if self.camera == "map":
+            for r in self._baked_label_rects:
+                placer.reserve(r)
+        for _, box in hulls:
+            if box is not None:
+                placer.reserve(box)
+        # vessel names (ego first), always shown, then map labels where there is room
+        for v, box in sorted(hulls, key=lambda vb: vb[0].kind != "ego"):
+            if box is None or not v.name or not box.colliderect((0, 0, W, H)):
+                continue  # off-screen hulls get no (clamped, misleading) label
+            ego = v.kind == "ego"
+            t = self._text_surf(str(v.name), EGO_COLOUR if ego else TEXT_COLOUR, not ego, halo=True)
+            r = placer.place(t.get_size(), _around_box(box, 3), force=True)
+            surf.blit(t, r.topleft)
+        if self.camera == "follow":
+            self._draw_labels(surf, view, placer)
+
+    def _draw_rays(self, surf, view: _View, sc: RenderScene) -> None:
+        """Range-sensor rays: thin translucent lines from the hull outline (not its centre, so the
+        hull stays visible) to the hit point, coloured by length, a dot where a ray hit something.
+        Drawn under the hulls on a translucent layer limited to the rays' bounding box."""
+        pg = self._pg
+        s = view.s
+        ang = np.asarray(sc.ray_world_angles, dtype=np.float64).reshape(-1)
+        ln = np.asarray(sc.ray_lengths, dtype=np.float64).reshape(-1)
+        if not len(ang):
+            return
+        o = view.px(sc.ray_origin)
+        u = np.column_stack([np.sin(ang), -np.cos(ang)])
+        e = sc.ego
+        # distance from the centre to the hull outline along each ray (box of length x beam)
+        rel = ang - e.psi
+        hl = 0.5 * max(float(e.length) * s, self.min_hull_px)
+        hb = 0.5 * min(max(float(e.beam) * s, self.min_beam_px), 2 * hl)
+        with np.errstate(divide="ignore"):
+            r0 = np.minimum(hl / np.abs(np.cos(rel)), hb / np.abs(np.sin(rel))) + 2.0
+        r1 = ln * s
+        keep = r1 > r0
+        starts = o + u * r0[:, None]
+        ends = o + u * r1[:, None]
+        W, H = self.width, self.height
+        lo = np.floor(np.minimum(starts[keep].min(0), ends[keep].min(0))) - 3 if keep.any() else None
+        if lo is None:
+            return
+        hi = np.ceil(np.maximum(starts[keep].max(0), ends[keep].max(0))) + 3
+        x0, y0 = max(0, int(lo[0])), max(0, int(lo[1]))
+        x1, y1 = min(W, int(hi[0])), min(H, int(hi[1]))
+        if x1 <= x0 or y1 <= y0:
+            return
+        if self._ray_layer is None:
+            self._ray_layer = pg.Surface((W, H), pg.SRCALPHA, 32)
+        layer = self._ray_layer
+        box = pg.Rect(x0, y0, x1 - x0, y1 - y0)
+        layer.fill((0, 0, 0, 0), box)
+        cols = colour_ramp(ln, "rdylgn", 0.0, self.ray_colour_range_m)
+        hit = ln < self.ray_colour_range_m * 0.999
+        for a, b, c, h, k in zip(starts, ends, cols, hit, keep, strict=True):
+            if k:
+                col = (int(c[0]), int(c[1]), int(c[2]), 120)
+                pg.draw.line(layer, col, a, b, 1)
+                if h:
+                    pg.draw.circle(layer, (int(c[0]), int(c[1]), int(c[2]), 220), b, 2)
+        surf.blit(layer, box.topleft, box)
 
     def _draw_vessel(self, surf, view: _View, v: VesselSprite, colour, W, H) -> None:
         pg = self._pg
         c = view.px((v.x, v.y))
         if not (-200 < c[0] < W + 200 and -200 < c[1] < H + 200):
-            return
+            return None
         s = view.s
         Lpx = max(float(v.length) * s, self.min_hull_px)
         Bpx = min(max(float(v.beam) * s, self.min_beam_px), Lpx)
@@ -801,14 +875,14 @@ class Renderer:
         pts = c + body[:, :1] * fwd + body[:, 1:] * stb
         if v.kind == "ego":
             colour = EGO_COLOUR
+        bow = c + fwd * (0.5 * Lpx)
+        tip = bow + fwd * max(0.6 * Lpx, 18.0)
+        pg.draw.line(surf, HULL_EDGE_COLOUR if v.kind != "ego" else colour, bow, tip, 1)
         pg.draw.polygon(surf, colour, pts)
         pg.draw.polygon(surf, HULL_EDGE_COLOUR, pts, 1)
-        bow = c + fwd * (0.5 * Lpx)
-        pg.draw.line(surf, HULL_EDGE_COLOUR if v.kind != "ego" else colour, bow,
-                     bow + fwd * max(0.6 * Lpx, 18.0), 1)
-        if v.name:
-            self._text(surf, str(v.name), c + stb * (0.5 * Bpx + 6) + (4, -6),
-                       colour if v.kind == "ego" else TEXT_COLOUR, small=v.kind != "ego")
+        lo = np.floor(pts.min(0))
+        hi = np.ceil(pts.max(0))
+        return pg.Rect(int(lo[0]), int(lo[1]), int(hi[0] - lo[0]) + 1, int(hi[1] - lo[1]) + 1)
 
     def _draw_scale_bar(self, surf, s: float) -> None:
         pg = self._pg
@@ -822,13 +896,19 @@ class Renderer:
             pg.draw.line(surf, TEXT_COLOUR, (x, y0 - 5), (x, y0 + 3), 2)
         label = f"{length_m / 1000:g} km" if length_m >= 1000 else f"{length_m:g} m"
         self._text(surf, label, (x0 + 2, y0 - 16), TEXT_COLOUR, small=True)
+        return pg.Rect(x0 - 4, y0 - 18, int(px) + 8, 24)
 
     def _draw_north(self, surf) -> None:
         x, y = self.width - 22, 14
         self._pg.draw.polygon(surf, TEXT_COLOUR, [(x, y), (x - 6, y + 16), (x, y + 12), (x + 6, y + 16)])
         self._text(surf, "N", (x - 4, y + 18), TEXT_COLOUR, small=True)
+        return self._pg.Rect(x - 8, y - 2, 16, 32)
 
-    def _draw_hud(self, surf, sc: RenderScene) -> None:
+    def _draw_hud(self, surf, sc: RenderScene):
+        """Top left: the ``hud`` entries (label, value) and, when the scene has reward components,
+        this step's reward with a signed stacked bar (positive components right of zero, negative
+        left, one colour each, scaled to the larger side) and the largest components by name.
+        Returns the panel's rectangle."""
         pg = self._pg
         rows = [(str(k), _fmt(v)) for k, v in sc.hud.items()]
         if not any(k.lower().startswith(("t [", "time")) for k, _ in rows):
@@ -838,25 +918,74 @@ class Renderer:
         lh = self._font.get_linesize()
         kw = max(t.get_width() for t in lab)
         vw = max(t.get_width() for t in val)
-        w, h = kw + vw + 24, lh * len(rows) + 10
-        panel = self._text_cache.get(("__panel__", w, h))
-        if panel is None:
-            panel = pg.Surface((w, h), pg.SRCALPHA, 32)
-            panel.fill(HUD_BG)
-            self._text_cache[("__panel__", w, h)] = panel
-        surf.blit(panel, (6, 6))
-        y = 11
+        comps = sc.reward_components
+        bar_w = 180
+        w = max(kw + vw + 24, bar_w + 12 if comps else 0)
+        h = lh * len(rows) + 10
+        legend = []
+        if comps:
+            names = list(comps)
+            vals = np.array([float(comps[k]) for k in names], dtype=np.float64)
+            vals[~np.isfinite(vals)] = 0.0
+            total = float(vals.sum())
+            head = self._text_surf(f"reward {total:+.3f}", HUD_TEXT, False, cache=False)
+            order = np.argsort(-np.abs(vals), kind="stable")
+            for i in order[:3]:  # the three largest, in the bar's colours
+                if abs(vals[i]) >= 5e-4:
+                    legend.append(self._text_surf(f"{names[i]} {vals[i]:+.3f}", _component_colour(i), True,
+                                                  cache=False))  # fmt: skip
+            w = max([w] + [t.get_width() + 12 for t in legend])
+            leg_h = self._font_small.get_linesize() * len(legend)
+            h += head.get_height() + 4 + 12 + 4 + leg_h + 4
+        x0, y0 = 6, 6
+        self._panel(surf, (x0, y0, w, h))
+        y = y0 + 5
         for a, b in zip(lab, val, strict=True):
-            surf.blit(a, (12, y))
-            surf.blit(b, (12 + kw + 12 + vw - b.get_width(), y))
+            surf.blit(a, (x0 + 6, y))
+            surf.blit(b, (x0 + 6 + kw + 12 + vw - b.get_width(), y))
             y += lh
+        if comps:
+            surf.blit(head, (x0 + 6, y + 2))
+            y += head.get_height() + 4
+            bx, half = x0 + 6, bar_w // 2
+            zero = bx + half
+            pg.draw.rect(surf, (70, 74, 84), (bx, y, bar_w, 12))
+            pos, neg = vals[vals > 0].sum(), -vals[vals < 0].sum()
+            scale = half / max(pos, neg, 1e-9)
+            right, left = float(zero), float(zero)
+            for i in order[::-1]:  # small first, so the big ones sit at the outer ends
+                v = vals[i]
+                if v == 0.0:
+                    continue
+                ln = abs(v) * scale
+                if v > 0:
+                    x_a, right = right, right + ln
+                else:
+                    left -= ln
+                    x_a = left
+                if ln >= 0.5:
+                    pg.draw.rect(surf, _component_colour(i), (int(round(x_a)), y + 1, max(1, int(round(ln))), 10))
+            pg.draw.line(surf, HUD_TEXT, (zero, y - 2), (zero, y + 13), 1)
+            y += 16
+            for k, t in enumerate(legend):
+                surf.blit(t, (bx, y + k * self._font_small.get_linesize()))
+        return pg.Rect(x0, y0, w, h)
 
     # -- text -------------------------------------------------------------------------------------
-    def _text_surf(self, text: str, colour, small: bool, cache: bool = True):
-        key = (text, colour, small)
+    def _text_surf(self, text: str, colour, small: bool, cache: bool = True, halo: bool = False):
+        key = (text, colour, small, halo)
         t = self._text_cache.get(key) if cache else None
         if t is None:
-            t = (self._font_small if small else self._font).render(text, True, colour)
+            font = self._font_small if small else self._font
+            t = font.render(text, True, colour)
+            if halo:  # a 1 px white outline keeps labels legible over rays, lanes and hulls
+                pg = self._pg
+                back = font.render(text, True, (255, 255, 255))
+                out = pg.Surface((t.get_width() + 2, t.get_height() + 2), pg.SRCALPHA, 32)
+                for dx, dy in ((0, 1), (2, 1), (1, 0), (1, 2), (0, 0), (2, 2), (0, 2), (2, 0)):
+                    out.blit(back, (dx, dy))
+                out.blit(t, (1, 1))
+                t = out
             if cache:
                 if len(self._text_cache) > 1024:
                     self._text_cache.clear()
@@ -876,6 +1005,68 @@ class Renderer:
         u = d / L
         n = np.array([-u[1], u[0]])
         pg.draw.polygon(surf, colour, [b, b - 8 * u + 4 * n, b - 8 * u - 4 * n])
+
+
+# one colour per reward component (ob.COMPONENTS order), light enough to read on the dark HUD
+_COMPONENT_COLOURS = ((102, 204, 102), (90, 170, 255), (200, 140, 255), (255, 80, 80), (210, 150, 90),
+                      (255, 160, 40), (255, 130, 200), (255, 235, 80), (190, 190, 190), (110, 220, 200))
+
+
+def _component_colour(i: int):
+    return _COMPONENT_COLOURS[int(i) % len(_COMPONENT_COLOURS)]
+
+
+def _around_point(p, gap: float):
+    """Candidate top-left corners (as functions of the label size) around a point: right, left,
+    above, below, then the diagonals."""
+    x, y = float(p[0]), float(p[1])
+    return [lambda w, h: (x + gap, y - h / 2), lambda w, h: (x - gap - w, y - h / 2),
+            lambda w, h: (x - w / 2, y - gap - h), lambda w, h: (x - w / 2, y + gap),
+            lambda w, h: (x + gap, y - gap - h), lambda w, h: (x + gap, y + gap),
+            lambda w, h: (x - gap - w, y - gap - h), lambda w, h: (x - gap - w, y + gap)]  # fmt: skip
+
+
+def _around_box(box, gap: float):
+    """Candidate top-left corners around a rectangle (a hull's screen box)."""
+    l, t, r, b = box.left, box.top, box.right, box.bottom
+    cx, cy = box.centerx, box.centery
+    return [lambda w, h: (r + gap, cy - h / 2), lambda w, h: (l - gap - w, cy - h / 2),
+            lambda w, h: (cx - w / 2, t - gap - h), lambda w, h: (cx - w / 2, b + gap),
+            lambda w, h: (r + gap, t - gap - h), lambda w, h: (r + gap, b + gap),
+            lambda w, h: (l - gap - w, t - gap - h), lambda w, h: (l - gap - w, b + gap)]  # fmt: skip
+
+
+class _LabelPlacer:
+    """Greedy label placement on one frame: each label takes the first candidate position whose
+    rectangle (shifted into the frame) overlaps no reserved or placed rectangle; ``force=True``
+    takes the least-overlapping candidate instead of giving up."""
+
+    def __init__(self, pg, W: int, H: int, margin: int = 2):
+        self._pg, self.W, self.H, self.m = pg, W, H, margin
+        self.rects: list = []
+
+    def reserve(self, rect) -> None:
+        if rect is not None:
+            self.rects.append(self._pg.Rect(rect))
+
+    def place(self, size, candidates, force: bool):
+        w, h = size
+        m = self.m
+        best, best_n = None, None
+        for cand in candidates:
+            x, y = cand(w, h)
+            x = min(max(int(round(x)), m), self.W - w - m)
+            y = min(max(int(round(y)), m), self.H - h - m)
+            r = self._pg.Rect(x, y, w, h)
+            n = len(r.collidelistall(self.rects))
+            if n == 0:
+                best = r
+                break
+            if force and (best is None or n < best_n):
+                best, best_n = r, n
+        if best is not None:
+            self.rects.append(best)
+        return best
 
 
 def _ring_area(coords) -> float:
