@@ -2,7 +2,7 @@
 
 The environment builds one :class:`RenderScene` per ``render()`` call and hands it to
 :meth:`Renderer.render`; in ``"rgb_array"`` mode that returns an ``(H, W, 3)`` uint8 frame, in
-``"human"`` mode it draws to a window (events pumped, frame rate limited to ``fps``) and returns
+``"human"`` mode it draws to a window (keys and pacing: see "Human window" below) and returns
 None.  pygame is imported lazily inside :class:`Renderer` (``import testbed.render`` does not import
 it), and everything works headless (``SDL_VIDEODRIVER=dummy``; text uses ``pygame.font``'s built-in
 font).
@@ -15,17 +15,25 @@ What is drawn
     "forward"``), km markers (dot + ``km`` label), bridges (deck axis, brown) with their piers (dark
     grey), locks (outline) and berths (quay line of ``length_m`` along the berth heading + name).
     Per frame, on top of the background: the optional overlay (see :meth:`Renderer.set_overlay`, it
-    is composited into the backgrounds once, so it costs nothing per frame), the planned route
-    (purple polyline), the goal (green circle of ``goal_radius`` + heading arrow), the range-sensor
-    rays (thin lines from ``ray_origin``, red when short -> yellow -> green when at least
-    ``ray_colour_range_m`` long), the traffic (:data:`TRAFFIC_COLOUR`) and the ego
-    (:data:`EGO_COLOUR`) as filled hull outlines to scale (a pointed-bow polygon of ``length`` x
-    ``beam`` rotated by the heading, never smaller than ``min_hull_px`` x ``min_beam_px`` pixels so
-    ships stay visible in the whole-map view) with a heading line ahead of the bow and a name label,
-    a HUD panel (top left) with every ``hud`` entry in order (preceded by ``time [s]`` = ``t``
-    unless a key starts with "time" or "t ["), a scale bar and a north arrow.  Map labels (km,
-    berth and bridge names) are baked into the map-camera background and drawn per frame (sharp,
-    culled to the window) in the follow camera.
+    is composited into the backgrounds once, so it costs nothing per frame) with its legend (colour
+    bar, end values, label with units; bottom right), the planned route (purple polyline), the goal
+    (green circle of ``goal_radius`` + heading arrow), the range-sensor rays (thin translucent lines
+    from the hull OUTLINE, not its centre, to the hit point, with a dot where they hit; red when
+    short -> yellow -> green when at least ``ray_colour_range_m`` long; under the hulls, so the hull
+    is never buried), the traffic (:data:`TRAFFIC_COLOUR`) and the ego (:data:`EGO_COLOUR`) as
+    filled hull outlines to scale (a pointed-bow polygon of ``length`` x ``beam`` rotated by the
+    heading, never smaller than ``min_hull_px`` x ``min_beam_px`` pixels so ships stay visible in
+    the whole-map view) with a heading line ahead of the bow, a HUD panel (top left) with every
+    ``hud`` entry in order (preceded by ``time [s]`` = ``t`` unless a key starts with "time" or
+    "t [") and, when the scene has ``reward_components``, this step's reward as a signed stacked
+    bar (positive components right of the zero mark, negative left, one colour each, scaled to the
+    larger side) with the three largest components named; a scale bar and a north arrow.
+    Labels: ship names (ego first, always shown) and map labels (km, berth and bridge names; drawn
+    per frame, sharp, in the follow camera; baked into the map-camera background) are placed by a
+    greedy placer: each takes the first of 8 positions around its point / hull whose box overlaps
+    no HUD, legend, scale bar, hull or earlier label, shifted inside the frame; a map label with no
+    free position is left out, a ship name takes the least crowded one.  Labels have a white halo.
+    ``Renderer.last_labels`` / ``last_hud_rect`` hold the last frame's label and HUD rectangles.
     Headings are nautical radians everywhere (0 = north = +y, clockwise positive).
 
 Cameras
@@ -36,7 +44,21 @@ Cameras
     match).  Beyond the map the window shows land.  ``"map"``: the whole map fitted to the window
     (aspect kept, letterboxed with land), pre-rendered at exactly that scale, so a frame is a blit.
 
-Performance (800x600 rgb_array, 2 shared CPU cores, pygame-ce 2.5; ``_benchmark()``: 36 rays,
+Human window
+    ``render_mode="human"`` draws into a window and reads the shared controls of
+    :mod:`testbed.ui.controls` (``Renderer.controls``): Space pause, ``+``/``-`` speed (x0.25 ... x64
+    of real time; ``speed=`` sets the start, x8), ``.`` one frame while paused, ``f`` follow / map
+    camera, ``h`` help overlay, ``q``/Esc quit; closing the window, SIGINT or SIGTERM (handlers
+    installed while the renderer is open, restored by :meth:`Renderer.close`) set
+    :attr:`Renderer.quit_requested`, which the env turns into ``truncated`` with
+    ``info["outcome"] == "user_quit"``.  :meth:`Renderer.render` paces the caller to ``speed`` x real
+    time (simulation time ``scene.t``), draws at most ``fps`` frames per wall-clock second, and
+    blocks while paused (redrawing on key presses).  A status line (bottom right) shows the speed.
+
+Performance (``benchmarks/render_speed.py``: 800x600, duisburg_ruhrort, 72 rays, 4 named ships,
+7 HUD rows + reward bar, overlay legend): 1.5-2.3 ms per follow-camera frame, 0.8 ms with the map
+camera, 2.7-3.2x the bare frame (background + copy) of the same run.  Older figures
+(800x600 rgb_array, 2 shared CPU cores, pygame-ce 2.5; ``_benchmark()``: 36 rays,
 3 traffic ships, route, goal, 8 HUD entries): median 1.3-2.1 ms per frame with the follow camera
 (``duisburg_ruhrort``, background smoothscaled) and 1.0-1.3 ms with the map camera; about 0.4 ms
 of that is the frame copy (the canvas is blitted into a 24-bit RGB surface and memcpy'd, 5x faster
@@ -347,7 +369,9 @@ class Renderer:
                    for k in harbour_map.km_markers]
         self._labels = labels
         self._label_xy = np.array([lb[0] for lb in labels], dtype=np.float64).reshape(-1, 2)
-        self._baked_label_rects: list = []  # map-camera labels baked into its background
+        self._baked_labels: list = []  # (text, rect) of the map-camera labels baked into its background
+        self.last_labels: list = []  # (text, rect) of every label on the last frame (tests, tools)
+        self.last_hud_rect = None
         self._ray_layer = None  # translucent layer for the range-sensor rays
         t0 = time.perf_counter()
         self._bg_base = self._draw_background(self._bg_view, self._bg_size, labels=False)
@@ -651,13 +675,13 @@ class Renderer:
             pg.draw.circle(surf, KM_COLOUR, p, 3)
             pg.draw.circle(surf, (255, 255, 255), p, 1)
         if labels:
-            self._baked_label_rects = self._draw_labels(surf, view)
+            self._baked_labels = self._draw_labels(surf, view)
         return surf
 
     def _draw_labels(self, surf, view: _View, placer: _LabelPlacer | None = None) -> list:
         """Map labels (bridges, berths, km) whose anchor is in the frame, each placed next to its
         point where it overlaps nothing placed before (else left out) and inside the frame.  Returns
-        the rectangles drawn."""
+        ``(text, rectangle)`` of each label drawn."""
         if not self._labels:
             return []
         W, H = surf.get_size()
@@ -673,7 +697,7 @@ class Renderer:
                 r = placer.place(t.get_size(), _around_point(p[i], 5), force=False)
                 if r is not None:
                     surf.blit(t, r.topleft)
-                    out.append(r)
+                    out.append((text, r))
         return out
 
     def _draw_lane(self, surf, view: _View, ln) -> None:
@@ -788,7 +812,8 @@ class Renderer:
         placer = _LabelPlacer(pg, W, H)
         placer.reserve(self._draw_scale_bar(surf, s))
         placer.reserve(self._draw_north(surf))
-        placer.reserve(self._draw_hud(surf, sc))
+        self.last_hud_rect = self._draw_hud(surf, sc)
+        placer.reserve(self.last_hud_rect)
         if self._legend is not None:  # bottom right, above the human window's status line
             lw, lh = self._legend.get_size()
             pos = (W - lw - 6, H - lh - 6 - (30 if self.render_mode == "human" else 0))
@@ -797,12 +822,13 @@ class Renderer:
         if self.render_mode == "human":
             placer.reserve(pg.Rect(W - 200, H - 34, 200, 34))  # status line
         if self.camera == "map":
-            for r in self._baked_label_rects:
+            for _, r in self._baked_labels:
                 placer.reserve(r)
         for _, box in hulls:
             if box is not None:
                 placer.reserve(box)
         # vessel names (ego first), always shown, then map labels where there is room
+        labels = []  # (text, rect) of this frame, kept in self.last_labels
         for v, box in sorted(hulls, key=lambda vb: vb[0].kind != "ego"):
             if box is None or not v.name or not box.colliderect((0, 0, W, H)):
                 continue  # off-screen hulls get no (clamped, misleading) label
@@ -810,8 +836,12 @@ class Renderer:
             t = self._text_surf(str(v.name), EGO_COLOUR if ego else TEXT_COLOUR, not ego, halo=True)
             r = placer.place(t.get_size(), _around_box(box, 3), force=True)
             surf.blit(t, r.topleft)
+            labels.append((str(v.name), r))
         if self.camera == "follow":
-            self._draw_labels(surf, view, placer)
+            labels += self._draw_labels(surf, view, placer)
+        else:
+            labels += self._baked_labels
+        self.last_labels = labels
 
     def _draw_rays(self, surf, view: _View, sc: RenderScene) -> None:
         """Range-sensor rays: thin translucent lines from the hull outline (not its centre, so the
@@ -1030,10 +1060,14 @@ def _around_box(box, gap: float):
     """Candidate top-left corners around a rectangle (a hull's screen box)."""
     l, t, r, b = box.left, box.top, box.right, box.bottom
     cx, cy = box.centerx, box.centery
-    return [lambda w, h: (r + gap, cy - h / 2), lambda w, h: (l - gap - w, cy - h / 2),
+    near = [lambda w, h: (r + gap, cy - h / 2), lambda w, h: (l - gap - w, cy - h / 2),
             lambda w, h: (cx - w / 2, t - gap - h), lambda w, h: (cx - w / 2, b + gap),
             lambda w, h: (r + gap, t - gap - h), lambda w, h: (r + gap, b + gap),
             lambda w, h: (l - gap - w, t - gap - h), lambda w, h: (l - gap - w, b + gap)]  # fmt: skip
+    # crowded (ships side by side in the whole-map view): stack further out, right then left
+    far = [lambda w, h, k=k, sx=sx: ((r + gap) if sx > 0 else (l - gap - w), cy - h / 2 + k * (h + 1))
+           for k in (-2, 2, -3, 3, -4, 4, -5, 5) for sx in (1, -1)]  # fmt: skip
+    return near + far
 
 
 class _LabelPlacer:
