@@ -157,7 +157,8 @@ def run(args) -> int:
         summary["success_rate"] = sum(e["success"] for e in summary["episodes"]) / n if n else None
         _write_json(out / "summary.json", summary)
         where = "between episodes" if finished else f"in episode {ep} after {steps} step(s)"
-        print(f"interrupted {where}; {n} finished episode(s) kept in {out}/summary.json "
+        who = "stopped by the user" if isinstance(exc, _UserQuit) else "interrupted"
+        print(f"{who} {where}; {n} finished episode(s) kept in {out}/summary.json "
               f"(marked \"interrupted\": true)", flush=True)
         return 0 if isinstance(exc, _UserQuit) else 130
     finally:
