@@ -69,8 +69,11 @@ def _cmd_coverage(args) -> int:
     v = a.ravel()[water]
     v = v[np.isfinite(v)]
     pct = np.percentile(v, [5, 50, 95]) if v.size else [float("nan")] * 3
+    from testbed.link.coverage import METRICS
+
+    unit = METRICS[args.metric][1].rsplit("[", 1)[-1].rstrip("]")  # "dB", "Mbit/s", "ms"
     print(f"{out}: {args.metric} of profile '{prof.name}' on {hmap.name} ({a.shape[1]}x{a.shape[0]} px, "
-          f"{cov.resolution_m:g} m); on water p5/p50/p95 = {pct[0]:.1f}/{pct[1]:.1f}/{pct[2]:.1f} "
+          f"{cov.resolution_m:g} m); on water p5/p50/p95 = {pct[0]:.1f}/{pct[1]:.1f}/{pct[2]:.1f} {unit} "
           f"[{time.perf_counter() - t0:.1f} s]")
     return 0
 
