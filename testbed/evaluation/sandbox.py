@@ -225,8 +225,17 @@ class PolicyProcess:
         except RecvTimeout:
             raise PolicyFailure("timeout", f"{what} took longer than {timeout:g} s") from None
         if "error" in rep:
-            raise PolicyFailure("crashed", f"{what}: {rep['error']}")
+            raise PolicyFailure("crashed", f"{what}: {rep['error']}{self._capped()}")
         return rep
+
+    def _capped(self) -> str:
+        """A note when the policy's output reached the file-size limit (Python then gets EFBIG on write)."""
+        try:
+            if self.log_path and os.path.getsize(self.log_path) >= self.limits.fsize_bytes:
+                return f" (output limit: stdout/stderr reached {self.limits.fsize_bytes} bytes and were cut)"
+        except OSError:
+            pass
+        return ""
 
     def reset(self, seed: int) -> None:
         self._call({"op": "reset", "seed": int(seed)}, self.limits.setup_deadline_s, "reset")
@@ -260,8 +269,11 @@ class PolicyProcess:
             except subprocess.TimeoutExpired:
                 pass
         reason = _exit_reason(code)
+        capped = self._capped()
         tail = self.log_tail(600).strip().splitlines()
-        if tail and code not in (-signal.SIGXFSZ,):
+        if capped:
+            reason += capped
+        elif tail:
             reason += f"; last log line: {tail[-1][:200]}"
         return PolicyFailure("crashed", f"policy process exited {when}{' ' if when else ''}({reason})")
 

@@ -28,6 +28,7 @@ import json
 import os
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -121,15 +122,18 @@ def unpack_archive(zip_path: str | os.PathLike, dest: str | os.PathLike, limits:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             n = 0
-            with zf.open(info) as src, open(target, "wb") as out:
-                while chunk := src.read(1 << 16):
-                    n += len(chunk)
-                    written += len(chunk)
-                    # the headers may lie: count what really comes out
-                    if n > max(info.file_size, 0) or written > limits.max_total_bytes:
-                        raise SubmissionError(f"{zp}: member {info.filename!r} unpacks to more data than it "
-                                              "declares (zip bomb)")  # fmt: skip
-                    out.write(chunk)
+            try:
+                with zf.open(info) as src, open(target, "wb") as out:
+                    while chunk := src.read(1 << 16):
+                        n += len(chunk)
+                        written += len(chunk)
+                        # the headers may lie: count what really comes out
+                        if n > max(info.file_size, 0) or written > limits.max_total_bytes:
+                            raise SubmissionError(f"{zp}: member {info.filename!r} unpacks to more data than it "
+                                                  "declares (zip bomb)")  # fmt: skip
+                        out.write(chunk)
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+                raise SubmissionError(f"{zp}: member {info.filename!r} is corrupt ({exc})") from None
     entries = [p for p in dest.iterdir() if p.name not in ("__MACOSX",)]
     if len(entries) == 1 and entries[0].is_dir() and not (dest / "submission.yaml").exists():
         return entries[0]
