@@ -251,7 +251,13 @@ def _run_ray(tasks: list[dict], workers: int, address: str | None, target: Targe
         if address:
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
         else:
-            ray.init(num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False)
+            # local Ray: the workers import the same testbed as this process
+            import testbed
+
+            src = str(Path(testbed.__file__).resolve().parents[1])
+            path = os.pathsep.join([src] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+            ray.init(num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False,
+                     runtime_env={"env_vars": {"PYTHONPATH": path}})
         started = True
     try:
         remote = ray.remote(num_cpus=1, max_retries=0)(episode_task)
