@@ -314,6 +314,33 @@ def content_hash(folder: str | os.PathLike) -> str:
     return h.hexdigest()[:16]
 
 
+def stage(folder: str | os.PathLike, dest: str | os.PathLike) -> Path:
+    """Copy a checked submission to ``dest`` (regular files only; folders 0755, files 0644) for the
+    sandbox: the sandbox user can read it, and later edits of the original do not reach a running
+    evaluation (what was checked is what runs)."""
+    import shutil
+
+    src, dest = Path(folder), Path(dest)
+    part = dest.with_name(dest.name + ".part")
+    shutil.rmtree(part, ignore_errors=True)
+    part.mkdir(parents=True)
+    os.chmod(part, 0o755)
+    for p in sorted(src.rglob("*")):
+        if p.is_symlink() or "__pycache__" in p.parts:
+            continue
+        t = part / p.relative_to(src)
+        if p.is_dir():
+            t.mkdir(exist_ok=True)
+            os.chmod(t, 0o755)
+        elif p.is_file():
+            t.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(p, t)
+            os.chmod(t, 0o644)
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(part, dest)
+    return dest
+
+
 # -- the template -------------------------------------------------------------------------------------
 TEMPLATE_YAML = """\
 # A submission to the Duisburg Smart Shipping Testbed benchmark (testbed submission check DIR).

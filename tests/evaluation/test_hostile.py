@@ -13,15 +13,23 @@ from evalhelpers import SHORT, TIGHT, needs_bwrap, write_submission
 
 from testbed.evaluation.evaluator import evaluate
 from testbed.evaluation.runner import run_episode
-from testbed.evaluation.sandbox import PolicyProcess
+from testbed.evaluation.sandbox import PolicyProcess, Zygote
 from testbed.evaluation.store import Store
 from testbed.evaluation.suite import Suite
 
 pytestmark = needs_bwrap
 
 
-def run(folder, limits=TIGHT):
-    return run_episode(SHORT, 0, PolicyProcess(folder, limits, sandbox=True), limits)
+def run(folder, limits=TIGHT, zygote=True):
+    """One episode the way the evaluator runs it: a child forked by the submission's zygote sandbox (the
+    zygote then serves a second, well-behaved episode: a hostile one must not break it)."""
+    if not zygote:
+        return run_episode(SHORT, 0, PolicyProcess(folder, limits, sandbox=True), limits)
+    z = Zygote(folder, limits)
+    try:
+        return run_episode(SHORT, 0, z.session(), limits)
+    finally:
+        z.close()
 
 
 def hostile(tmp_path, body_make="", body_act="", name="h"):
@@ -53,10 +61,33 @@ def _indent(code, n):
     return "\n".join(" " * n + ln for ln in lines)
 
 
-def test_well_behaved_policy_finishes(zero_submission):
-    res = run(zero_submission)
+@pytest.mark.parametrize("zygote", [True, False])
+def test_well_behaved_policy_finishes(zero_submission, zygote):
+    res = run(zero_submission, zygote=zygote)
     assert res.status == "finished", res.reason
     assert res.metrics["steps"] == 20 and res.metrics["late_steps"] == 0
+
+
+def test_zygote_children_are_fresh_and_survive_a_crash(tmp_path):
+    f = hostile(tmp_path, """
+import builtins
+if getattr(builtins, "_seen", False):       # state left by an earlier episode would show here
+    raise RuntimeError("not a fresh interpreter state")
+builtins._seen = True
+open("left_behind.txt", "w").write("x")
+if os.path.exists(os.path.join(os.environ["TMPDIR"], "marker")):
+    raise RuntimeError("scratch not emptied")
+open(os.path.join(os.environ["TMPDIR"], "marker"), "w").write("x")
+""", body_act="if self.i == 10 and os.environ.get('CRASH_ONCE') is None:\n    os.environ['CRASH_ONCE'] = '1'\n    os._exit(3)")
+    z = Zygote(f, TIGHT)
+    try:
+        results = [run_episode(SHORT, 0, z.session(), TIGHT) for _ in range(3)]
+        first_pid = z.pp.proc.pid
+    finally:
+        z.close()
+    assert [r.status for r in results] == ["crashed"] * 3, [r.reason for r in results]
+    assert all("exit status 3" in r.reason for r in results)
+    assert first_pid is not None
 
 
 def test_socket_cannot_reach_the_host(tmp_path):
@@ -102,18 +133,18 @@ def test_cannot_read_host_files(tmp_path, zero_submission, what):
 def test_cannot_write_outside_scratch(tmp_path):
     outside = tmp_path / "pwned.txt"
     f = hostile(tmp_path, f"""
-open("/tmp/scratch.txt", "w").write("fine")          # its private scratch works
-assert open("/tmp/scratch.txt").read() == "fine"
+open("scratch.txt", "w").write("fine")          # its private scratch (the working directory, $TMPDIR) works
+assert open(os.path.join(os.environ["TMPDIR"], "scratch.txt")).read() == "fine"
 for p in ({str(outside)!r}, "/submission/pwned.txt", "/usr/pwned.txt", "/pwned.txt"):
     try:
         open(p, "w").write("x")
     except OSError:
         continue
     raise SystemExit("wrote " + p)
-raise PermissionError("every write outside /tmp failed")
+raise PermissionError("every write outside the scratch failed")
 """)
     res = run(f)
-    assert res.status == "crashed" and "every write outside /tmp failed" in res.reason, res.reason
+    assert res.status == "crashed" and "every write outside the scratch failed" in res.reason, res.reason
     assert not outside.exists() and not (f / "pwned.txt").exists()
 
 
