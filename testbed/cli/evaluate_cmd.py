@@ -57,7 +57,7 @@ def _cmd_evaluate(args) -> int:
     from testbed.cli import CLIError
     from testbed.evaluation.evaluator import ensure_baselines, evaluate, resolve
     from testbed.evaluation.report import format_table, leaderboard
-    from testbed.evaluation.sandbox import bwrap_path
+    from testbed.evaluation.sandbox import bwrap_problem
     from testbed.evaluation.store import Store
     from testbed.evaluation.suite import get_suite
 
@@ -71,9 +71,9 @@ def _cmd_evaluate(args) -> int:
     if not sandbox:
         print("testbed: warning: --no-sandbox: the policy runs WITHOUT bubblewrap (no network, file system or "
               "process isolation; rlimits only). Use it only for code you trust.", file=sys.stderr)  # fmt: skip
-    elif bwrap_path() is None and args.submission not in ("autopilot", "idle", "random"):
-        raise CLIError("bubblewrap (bwrap) is not installed: refusing to run untrusted policy code without a "
-                       "sandbox; install it (apt-get install bubblewrap) or pass --no-sandbox for code you trust")
+    elif args.submission not in ("autopilot", "idle", "random") and bwrap_problem():
+        raise CLIError(f"{bwrap_problem()}: refusing to run untrusted policy code without a sandbox; install "
+                       "bubblewrap (apt-get install bubblewrap) or pass --no-sandbox for code you trust")
     with Store(args.store) as store:
         target = resolve(args.submission, store.path.with_name(store.path.name + ".submissions"))
         if target.problems:

@@ -36,7 +36,7 @@ def _cmd_check(args) -> int:
 
     from testbed.cli import CLIError
     from testbed.evaluation.conformance import check_policy
-    from testbed.evaluation.sandbox import bwrap_path
+    from testbed.evaluation.sandbox import bwrap_problem
     from testbed.evaluation.submission import SubmissionError, check_submission, unpack_archive
 
     path = Path(args.path)
@@ -53,9 +53,9 @@ def _cmd_check(args) -> int:
             folder = path
         problems = check_submission(folder)
         if not problems and not args.static:
-            if not args.no_sandbox and bwrap_path() is None:
-                raise CLIError("bubblewrap (bwrap) is not installed: refusing to run the submission's code without "
-                               "a sandbox; install it or pass --no-sandbox for code you trust")
+            if not args.no_sandbox and bwrap_problem():
+                raise CLIError(f"{bwrap_problem()}: refusing to run the submission's code without a sandbox; "
+                               "install bubblewrap or pass --no-sandbox for code you trust")
             problems = check_policy(str(folder), sandbox=not args.no_sandbox)
         for p in problems:
             print(f"testbed: problem: {p}", file=sys.stderr)

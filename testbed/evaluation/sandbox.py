@@ -72,11 +72,32 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
+_USABLE: dict[str, str] = {}
+
+
+def bwrap_problem() -> str | None:
+    """None when bubblewrap is installed and can create the sandbox's namespaces here, else why not."""
+    path = bwrap_path()
+    if path is None:
+        return "bubblewrap (bwrap) is not installed"
+    if path not in _USABLE:
+        try:
+            r = subprocess.run([path, "--unshare-net", "--unshare-pid", "--die-with-parent", "--ro-bind", "/", "/",
+                                "--proc", "/proc", "--dev", "/dev", "true"], capture_output=True, text=True, timeout=30)  # fmt: skip
+            _USABLE[path] = "" if r.returncode == 0 else (r.stderr.strip().splitlines() or ["failed"])[-1]
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            _USABLE[path] = str(exc)
+    why = _USABLE[path]
+    return f"bubblewrap cannot create a sandbox here ({why}; user namespaces disabled?)" if why else None
+
+
 def require_sandbox(sandbox: bool) -> None:
-    if sandbox and bwrap_path() is None:
-        raise SandboxUnavailable(
-            "bubblewrap (bwrap) is not installed: refusing to run untrusted policy code without a sandbox; "
-            "install it (apt-get install bubblewrap) or pass --no-sandbox for code you trust")
+    if not sandbox:
+        return
+    why = bwrap_problem()
+    if why:
+        raise SandboxUnavailable(f"{why}: refusing to run untrusted policy code without a sandbox; install "
+                                 "bubblewrap (apt-get install bubblewrap) or pass --no-sandbox for code you trust")
 
 
 def _source_roots() -> dict[str, Path]:

@@ -1,14 +1,16 @@
 import dataclasses
-import shutil
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from testbed.evaluation.sandbox import DEFAULT_LIMITS
+from testbed.evaluation.sandbox import (
+    DEFAULT_LIMITS,
+    bwrap_problem,  # noqa: E402
+)
 from testbed.evaluation.suite import Case
 
-needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap (bwrap) not installed")
+needs_bwrap = pytest.mark.skipif(bwrap_problem() is not None, reason=str(bwrap_problem()))
 
 # a 20-step episode on the flat canal: fast enough for many sandboxed runs
 SHORT = Case("short", "Channel-v0", {"time_limit_s": 20.0, "traffic": {"count": 0}}, ("short",), "", (0,))
