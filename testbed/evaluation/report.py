@@ -212,7 +212,8 @@ def export_html(store: Store, suite: str, out_dir: str | os.PathLike, suite_vers
                         pass
             h.append("<tr>" + f"<td class='l'>{esc(r['case_id'])}</td>" + cell(r["seed"], nd=0)
                      + f"<td class='l status-{esc(r['status'])}'>{esc(r['status'])}</td>"
-                     + f"<td class='l'>{esc(str(r.get('outcome') or '-'))}</td>" + cell(r["quality"], nd=3)
+                     + f"<td class='l {'bad' if r.get('outcome') in ('collision', 'grounding', 'left_map') else ''}'>"
+                     + f"{esc(str(r.get('outcome') or '-'))}</td>" + cell(r["quality"], nd=3)
                      + cell(r["min_cpa_m"], nd=0) + cell(r["near_misses"], nd=0) + cell(r["time_to_goal_s"], nd=0)
                      + cell(r["energy"], nd=0) + cell(r["cross_track_rms_m"]) + cell(r["late_steps"], nd=0)
                      + f"<td class='l'>{esc((r.get('reason') or '')[:160])}</td><td class='l'>{link}</td></tr>")  # fmt: skip
