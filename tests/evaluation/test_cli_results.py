@@ -46,3 +46,22 @@ def test_evaluate_bad_input(tmp_path, capsys, monkeypatch):
     assert "hidden seeds" in capsys.readouterr().err
     assert main(["results", "show", "--store", str(tmp_path / "none.db")]) == 2
     assert "no such results store" in capsys.readouterr().err
+
+
+def test_max_episodes_then_resume_and_store_columns(tmp_path, capsys):
+    db = str(tmp_path / "r.db")
+    args = ["evaluate", "autopilot", "--suite", "dev", "--case", "berthing", "--store", db, "--no-record"]
+    assert main([*args, "--max-episodes", "1"]) == 0
+    assert "1 episode(s) run, 0 already in" in capsys.readouterr().out
+    assert main(args) == 0
+    assert "1 episode(s) run, 1 already in" in capsys.readouterr().out
+    from testbed import __version__
+    from testbed.evaluation.store import Store
+    from testbed.evaluation.suite import SUITE_VERSION, get_suite
+
+    rows = Store(db).rows("dev")
+    assert [(r["case_id"], r["seed"], r["status"]) for r in rows] == [("berthing", 0, "finished"), ("berthing", 1, "finished")]
+    h = get_suite("dev").case("berthing").config_hash()
+    assert all(r["sim_version"] == __version__ and r["suite_version"] == SUITE_VERSION and r["config_hash"] == h
+               for r in rows)
+    assert all(r["rule_violations"] is None and r["steps"] > 0 and r["energy"] > 0 for r in rows)
