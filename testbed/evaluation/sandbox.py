@@ -155,6 +155,9 @@ def bwrap_command(submission: Path, inner: list[str], limits: Limits) -> list[st
     cmd += ["--perms", "0755", "--dir", "/opt", "--perms", "0755", "--dir", "/opt/testbed"]
     for name, path in _source_roots().items():
         cmd += ["--ro-bind", str(path), f"/opt/testbed/{name}"]
+    import atomicio  # the one top-level module the packages import
+
+    cmd += ["--ro-bind", str(Path(atomicio.__file__).resolve()), "/opt/testbed/atomicio.py"]
     cmd += ["--ro-bind", str(submission), "/submission",
             "--proc", "/proc", "--dev", "/dev",
             "--size", str(limits.scratch_bytes), "--perms", "0755" if os.getuid() == 0 else "1777", "--tmpfs", "/tmp",
