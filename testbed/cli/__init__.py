@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     live_cmd.register(sub)
     ais_cmd.register(sub)
     link_cmd.register(sub)
+    from testbed.cli import replay_cmd
+
+    replay_cmd.register(sub)
     return parser
 
 

@@ -33,6 +33,8 @@ def register(sub) -> None:
     p.add_argument("--out", default="out/run", help="output directory")
     p.add_argument("--emit", default=None,
                    help="send the simulated vessels as AIS (types 1, 5, 8/FI 10): udp://HOST:PORT or a file")
+    p.add_argument("--record", default=None, metavar="DIR",
+                   help="write a replay file per episode, DIR/episode_NNN.replay (testbed replay FILE)")
     p.set_defaults(func=run)
     q = sub.add_parser("list", help="list the registered scenarios")
     q.set_defaults(func=list_scenarios)
@@ -64,7 +66,8 @@ def run(args) -> int:
         raise CLIError(f"--episodes must be >= 1, got {args.episodes}")
     cfg = compose_scenario(args.scenario, args.overrides)
     render_mode = {"none": None, "png": "rgb_array", "human": "human"}[args.render]
-    env = DuisburgEnv(cfg, render_mode=render_mode, camera=args.camera)
+    record = None if args.record is None else args.record.rstrip("/") + "/"
+    env = DuisburgEnv(cfg, render_mode=render_mode, camera=args.camera, record=record, record_agent=args.agent)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     oc = cfg.observation
