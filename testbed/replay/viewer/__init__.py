@@ -70,11 +70,12 @@ def open_replays(paths, map_name: str | None = None):
     from testbed.replay import ReplayReader
 
     readers = [ReplayReader(p) for p in paths]
-    name = map_name or readers[0].header.get("map") or readers[0].header.get("map_name")
+    hm = readers[0].header.get("map")
+    name = map_name or (hm.get("name") if isinstance(hm, dict) else hm)
     if not name:
         raise ValueError(f"{paths[0]}: the header names no map; pass --map NAME")
     hmap = load_map(name)
-    want = readers[0].header.get("map_sha256") or readers[0].header.get("map_hash")
+    want = hm.get("sha256") if isinstance(hm, dict) and not map_name else None
     if want and getattr(hmap, "sha256", None) and want != hmap.sha256:
         print(f"warning: {paths[0]} was recorded on map {name!r} sha256 {str(want)[:12]}..., the installed map "
               f"is {hmap.sha256[:12]}...; playing the recorded states on the installed map", file=sys.stderr)

@@ -30,7 +30,7 @@ from testbed.render import (
 )
 
 from .draw import LabelPlacer, MapTiles, Text, hull_polygons
-from .source import Frames, vessel_infos
+from .source import Frames, _as_event, vessel_infos
 
 __all__ = ["Viewer", "LAYERS", "VIEWER_KEYS", "window_loop"]
 
@@ -121,7 +121,8 @@ class Viewer:
         self.t0 = float(min(f.times[0] for f in self.frames))
         self.t1 = float(max(f.times[-1] for f in self.frames))
         self.t = float(self.main.times[0])
-        self.events = sorted(getattr(readers[0], "events", []) or [], key=lambda e: (e.t, e.step))
+        self.events = sorted((_as_event(e) for e in (getattr(readers[0], "events", []) or [])),
+                             key=lambda e: (e.t, e.step))
         self.reward_names = list(getattr(readers[0], "reward_names", []) or self.header.get("reward_names", []))
         # world, zoom levels and camera
         xmin, ymin, xmax, ymax = hmap.bounds
@@ -175,6 +176,9 @@ class Viewer:
     def _ray_setup(self):
         if not self.main.has_ego:
             return None
+        hr = self.header.get("rays")
+        if isinstance(hr, dict) and hr.get("angles_rad") is not None:
+            return np.asarray(hr["angles_rad"], dtype=np.float64), float(hr.get("range_m", 1000.0))
         from testbed import observation as ob
         from testbed.config import ObservationConfig
 
@@ -192,7 +196,8 @@ class Viewer:
         g = self.header.get("goal")
         goal = None
         if isinstance(g, dict) and "x" in g:
-            goal = (float(g["x"]), float(g["y"]), g.get("psi"), float(g.get("radius", 30.0)))
+            goal = (float(g["x"]), float(g["y"]), None if g.get("psi") is None else float(g["psi"]),
+                    float(g.get("position_tol_m", g.get("radius", 30.0))))
         elif g is not None and len(g) >= 2:
             g = list(g)
             goal = (float(g[0]), float(g[1]), float(g[2]) if len(g) > 2 and g[2] is not None else None,
@@ -216,7 +221,8 @@ class Viewer:
     def _ensure_coverage(self) -> None:
         if self.tiles.coverage is not None or self._cov_status:
             return
-        prof = self._cfg("link", "profile") or self.header.get("link_profile")
+        lk = self.header.get("link")
+        prof = (lk.get("profile") if isinstance(lk, dict) else None) or self._cfg("link", "profile")
         if isinstance(prof, dict):
             prof = prof.get("name")
         if not prof or prof == "ideal":
@@ -241,10 +247,14 @@ class Viewer:
         if isinstance(cell, (str, np.str_, bytes)):
             c = cell.decode() if isinstance(cell, bytes) else str(cell)
             return self.cell_ids.index(c) if c in self.cell_ids else None
-        if not np.isfinite(cell):
+        if not np.isfinite(cell) or int(cell) < 0:
             return None
         c = int(cell)
-        return c if 0 <= c < len(self.cell_ids) else None
+        lk = self.header.get("link")
+        cells = lk.get("cells") if isinstance(lk, dict) else None
+        if cells:  # the recorded index is into the header's cell list
+            return self._cell_index(str(cells[c])) if c < len(cells) else None
+        return c if c < len(self.cell_ids) else None
 
     # ------------------------------------------------------------------ camera
     @property
@@ -610,8 +620,11 @@ class Viewer:
         pg = self.pg
         angles, rng = self._rays
         e = st.ego
-        xy = np.array([[e["x"], e["y"]]])
-        ln = self.map.cast_rays(xy, np.array([e["psi"]]), angles, max_range=rng)[0]
+        if st.rays is not None and len(st.rays) == len(angles):
+            ln = np.clip(st.rays, 0.0, 1.0) * rng  # as the agent saw them
+        else:
+            xy = np.array([[e["x"], e["y"]]])
+            ln = self.map.cast_rays(xy, np.array([e["psi"]]), angles, max_range=rng)[0]
         ex, ey = self.to_screen(e["x"], e["y"])
         a = angles + e["psi"]
         s = self.scale
@@ -782,8 +795,8 @@ class Viewer:
         pg = self.pg
         if not vis.any():
             return
-        hxw = self.main.history(f"{prefix}/x", i, n_back, stride)[:, vis]
-        hyw = self.main.history(f"{prefix}/y", i, n_back, stride)[:, vis]
+        hxw, hyw = self.main.traffic_history(i, n_back, stride)
+        hxw, hyw = hxw[:, vis], hyw[:, vis]
         qx, qy = self.to_screen(np.vstack([hxw, x_now[vis][None]]), np.vstack([hyw, y_now[vis][None]]))
         for k in range(qx.shape[1]):
             ok = np.isfinite(qx[:, k])
@@ -822,12 +835,12 @@ class Viewer:
         """Events of the last 20 s (and the next 2 s) as pulsing rings where they happened."""
         pg = self.pg
         for e in self.events:
-            if not (e.t - 2.0 <= self.t <= e.t + 20.0) or not np.isfinite(e.x):
+            if not (e.t - 2.0 <= self.t <= e.t + 8.0) or not np.isfinite(e.x):
                 continue
             px, py = self.to_screen(e.x, e.y)
             age = max(0.0, self.t - e.t)
-            r = int(12 + 3 * age)
-            pg.draw.circle(surf, e.colour, (px, py), r, 3)
+            r = int(14 + 4 * age)
+            pg.draw.circle(surf, e.colour, (px, py), r, 2)
             t = self.text.halo(e.kind.replace("_", " "), e.colour, "m", halo=(20, 20, 20))
             surf.blit(t, (px - t.get_width() // 2, py - r - t.get_height() - 2))
 
@@ -870,6 +883,9 @@ class Viewer:
         if h.get("seed") is not None:
             parts.append(f"seed {h['seed']}")
         parts.append(f"map {self.map.name}")
+        lk = h.get("link")
+        if isinstance(lk, dict) and lk.get("profile"):
+            parts.append(f"link {lk['profile']}" + (f" ({lk['mode']})" if lk.get("mode") not in (None, "data") else ""))
         if self.ego_info is not None and self.ego_info.agent:
             parts.append(f"agent {self.ego_info.agent}")
         if len(self.frames) > 1:
@@ -1062,8 +1078,14 @@ class Viewer:
 
     def _revs_scale(self) -> float:
         if self._revs_max is None:
-            mx = self.header.get("vessels", {}).get("ego", {}) if isinstance(self.header.get("vessels"), dict) else {}
-            v = (mx or {}).get("revs_max")
+            v = None
+            try:  # the ego class's maximum revs x the scenario's fraction, as the world uses them
+                from vessels import catalogue
+
+                vt = catalogue.get(self.ego_info.type)
+                v = vt.limits.revs_max * float(self._cfg("ego", "max_revs_fraction", default=1.0))
+            except (KeyError, ValueError, AttributeError, TypeError):
+                v = None
             if v is None and self.main.has("ego/revs"):
                 col = np.asarray(self.readers[0].column("ego/revs", 0, self.main.n), dtype=np.float64)
                 v = float(np.nanmax(np.abs(col))) if col.size else 1.0
@@ -1152,20 +1174,22 @@ class Viewer:
             surf.blit(self.text.surf("ideal / none", UI_TEXT, "s"), (lx, y + 30))
         else:
             sv = float(sinr)
-            nb = int(np.clip(np.floor((sv + 5.0) / 6.0) + 1, 0, 5)) if np.isfinite(sv) else 0
-            col = tuple(int(c) for c in colour_ramp(np.array([sv if np.isfinite(sv) else -10]), "rdylgn",
-                                                    -5.0, 25.0)[0])
+            sq = 40.0 if sv == np.inf else sv if np.isfinite(sv) else -10.0
+            nb = int(np.clip(np.floor((sq + 5.0) / 6.0) + 1, 0, 5))
+            col = tuple(int(c) for c in colour_ramp(np.array([sq]), "rdylgn", -5.0, 25.0)[0])
             for k in range(5):
                 bh = 8 + 7 * k
                 r = pg.Rect(lx + k * 11, y + 60 - bh, 8, bh)
                 pg.draw.rect(surf, col if k < nb else (60, 68, 80), r, border_radius=2)
-            surf.blit(self.text.surf(f"{sv:.1f} dB" if np.isfinite(sv) else "outage", UI_TEXT, "s"), (lx + 62, y + 30))
+            label = "ideal" if sv == np.inf else f"{sv:.1f} dB" if np.isfinite(sv) else "no link"
+            surf.blit(self.text.surf(label, UI_TEXT, "s"), (lx + 62, y + 30))
             c = self._cell_index(st.link.get("cell"))
             if c is not None:
                 surf.blit(self.text.surf(self.cell_ids[c], UI_DIM, "s"), (lx + 62, y + 46))
-            lat = st.link.get("latency_ul")
-            if lat is not None and np.isfinite(lat):
-                surf.blit(self.text.surf(f"UL {float(lat):.0f} ms", UI_DIM, "s"), (lx, y + 66))
+            lat = st.link.get("latency")
+            if lat is not None and sv != np.inf:
+                lt = f"data {float(lat):.0f} ms" if np.isfinite(lat) else "data lost"
+                surf.blit(self.text.surf(lt, UI_DIM, "s"), (lx, y + 66))
             fs = st.link.get("failsafe")
             if fs is not None and bool(fs):
                 surf.blit(self.text.surf("FAIL-SAFE", (255, 80, 80), "m"), (lx, y + 80))
@@ -1183,33 +1207,38 @@ class Viewer:
         names = self.reward_names if len(self.reward_names) == K else [f"r{k}" for k in range(K)]
         # total first, then the components that are not all zero over the episode so far
         keep = [k for k in range(K) if np.any(hist[:, k] != 0)]
-        show = [("total", hist.sum(axis=1))] + [(names[k], hist[:, k]) for k in keep][:7]
-        ph = 26
-        w = 290
-        h = 12 + (ph + 6) * len(show)
-        x = self.W - w - 10
-        y = self.H - TIMELINE_H - h - 8
+        show = [("total reward", hist.sum(axis=1))] + [(names[k], hist[:, k]) for k in keep][:7]
+        x = 490 if self.layers["hud"] else 10
+        y = self.H - TIMELINE_H - 108
+        w, h = self.W - 10 - x, 100
+        if w < 220:
+            return
         rect = pg.Rect(x, y, w, h)
         self._panel(surf, rect)
         self._plots_rect = rect
-        yy = y + 8
-        for name, v in show:
-            surf.blit(self.text.surf(name[:14], UI_DIM, "s"), (x + 8, yy + 2))
+        ncol = 2 if w >= 560 else 1
+        nrow = 4
+        cw = (w - 12) // ncol
+        ph = 18
+        for n, (name, v) in enumerate(show[:ncol * nrow]):
+            cx = x + 8 + (n // nrow) * cw
+            cy = y + 6 + (n % nrow) * 23
             cur = float(v[-1]) if len(v) else 0.0
-            surf.blit(self.text.surf(f"{cur:+.3g}", UI_TEXT, "s"), (x + 8, yy + 14))
-            px0, pw = x + 92, w - 100
-            box = pg.Rect(px0, yy, pw, ph)
-            pg.draw.rect(surf, (34, 42, 56), box)
-            if len(v) >= 2:
+            surf.blit(self.text.surf(name.replace("_", " ")[:16], UI_DIM, "s"), (cx, cy + 4))
+            surf.blit(self.text.surf(f"{cur:+.3g}", UI_TEXT, "s"), (cx + 98, cy + 4))
+            px0, pw = cx + 150, cw - 160
+            box = pg.Rect(px0, cy, pw, ph)
+            pg.draw.rect(surf, (34, 42, 56), box, border_radius=3)
+            if len(v) >= 2 and pw > 10:
                 lo, hi = float(min(v.min(), 0.0)), float(max(v.max(), 0.0))
                 span = hi - lo if hi > lo else 1.0
                 xs = px0 + np.linspace(pw * (1 - len(v) / 301.0), pw, len(v))
-                ys = yy + ph - 2 - (v - lo) / span * (ph - 4)
-                zy = yy + ph - 2 - (0 - lo) / span * (ph - 4)
-                pg.draw.line(surf, (80, 90, 105), (px0, zy), (px0 + pw, zy), 1)
+                ys = cy + ph - 2 - (v - lo) / span * (ph - 4)
+                zy = cy + ph - 2 - (0 - lo) / span * (ph - 4)
+                pg.draw.line(surf, (80, 90, 105), (px0, zy), (px0 + pw - 1, zy), 1)
                 col = (120, 230, 140) if cur >= 0 else (240, 110, 100)
                 pg.draw.aalines(surf, col, False, np.column_stack([xs, ys]))
-            yy += ph + 6
+        surf.blit(self.text.surf("last 300 steps", UI_DIM, "s"), (x + w - 92, y + h - 14))
 
     def _draw_timeline(self, surf) -> None:
         pg = self.pg

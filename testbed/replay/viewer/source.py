@@ -85,9 +85,11 @@ def _vinfo(d, default_name: str) -> VesselInfo:
     if isinstance(d, VesselInfo):
         return d
     mmsi = d.get("mmsi")
-    known = {"name", "mmsi", "type", "length", "beam", "agent"}
+    known = {"name", "mmsi", "type", "length", "beam", "length_m", "beam_m", "agent"}
+    length = d.get("length_m", d.get("length")) or 85.0
+    beam = d.get("beam_m", d.get("beam")) or 9.5
     return VesselInfo(str(d.get("name") or default_name), int(mmsi) if mmsi not in (None, "") else None,
-                      str(d.get("type") or ""), float(d.get("length") or 85.0), float(d.get("beam") or 9.5),
+                      str(d.get("type") or ""), float(length), float(beam),
                       str(d.get("agent") or ""), {k: v for k, v in d.items() if k not in known})
 
 
@@ -156,6 +158,7 @@ class FrameState:
     link: dict = field(default_factory=dict)
     reward: np.ndarray | None = None
     action: np.ndarray | None = None
+    rays: np.ndarray | None = None  # recorded ray lengths / range (K,)
 
 
 def _lerp_angle(a, b, w):
@@ -168,14 +171,16 @@ class Frames:
 
     def __init__(self, reader, max_chunks: int = 64):
         self.r = reader
-        self.n = int(reader.n_steps)
         self.times = np.asarray(reader.times, dtype=np.float64)
+        self.n = len(self.times)  # frames (a ReplayReader's frame 0 is the reset state)
         self._cache: dict = {}
         self._order: list = []
         self._max = max_chunks
         self._missing: set[str] = set()
         self.names = set()
-        probe = getattr(reader, "column_names", None)
+        probe = getattr(reader, "columns", None)
+        if not isinstance(probe, dict):
+            probe = getattr(reader, "column_names", None)
         if probe is not None:
             self.names = set(probe)
         else:
@@ -191,6 +196,7 @@ class Frames:
         tr = self.get("traffic/x", 0, 1) if "traffic/x" in self.names else None
         self.n_traffic = 0 if tr is None else (tr.shape[1] if tr.ndim == 2 else 0)
         self.has_ego = "ego/x" in self.names
+        self._active = "traffic/active" in self.names
 
     def has(self, name: str) -> bool:
         return name in self.names
@@ -216,6 +222,18 @@ class Frames:
             return self._chunk(name, c0)[i0 - c0 * CHUNK:i1 - c0 * CHUNK]
         parts = [self._chunk(name, c) for c in range(c0, c1 + 1)]
         return np.concatenate(parts)[i0 - c0 * CHUNK:i1 - c0 * CHUNK]
+
+    def traffic_xy(self, i0: int, i1: int):
+        """(x, y) of the traffic over frames i0..i1-1, NaN where a slot is inactive."""
+        x = np.asarray(self.get("traffic/x", i0, i1), dtype=np.float64)
+        y = np.asarray(self.get("traffic/y", i0, i1), dtype=np.float64)
+        bad = ~np.isfinite(x) | (np.abs(x) > 1e8)
+        if self._active:
+            bad |= np.asarray(self.get("traffic/active", i0, i1)) == 0
+        if bad.any():
+            x = np.where(bad, np.nan, x)
+            y = np.where(bad, np.nan, y)
+        return x, y
 
     def row(self, name: str, i: int):
         return self.get(name, i, i + 1)[0]
@@ -254,7 +272,7 @@ class Frames:
         t = float(self.times[i] + w * (self.times[j] - self.times[i]))
         ego = None
         if self.has_ego:
-            ego = {k: float(lerp(f"ego/{k}")) for k in ("x", "y") }
+            ego = {k: float(lerp(f"ego/{k}")) for k in ("x", "y")}
             ego["psi"] = float(alerp("ego/psi"))
             for k in ("u", "v", "rudder", "revs"):
                 if f"ego/{k}" in self.names:
@@ -272,7 +290,12 @@ class Frames:
                 ego["cog"] = ego["psi"]
         T = self.n_traffic
         if T:
-            tx, ty = lerp("traffic/x"), lerp("traffic/y")
+            x2, y2 = self.traffic_xy(i, j + 1)
+            if w == 0.0:
+                tx, ty = x2[0], y2[0]
+            else:  # a vessel that appears or leaves between the frames is drawn where it is known
+                tx = np.where(np.isfinite(x2[-1]), x2[0] + w * (x2[-1] - x2[0]), x2[0])
+                ty = np.where(np.isfinite(y2[-1]), y2[0] + w * (y2[-1] - y2[0]), y2[0])
             tpsi = alerp("traffic/psi")
             tsog = lerp("traffic/sog") if "traffic/sog" in self.names else np.full(T, np.nan)
             tcog = alerp("traffic/cog") if "traffic/cog" in self.names else tpsi
@@ -283,12 +306,20 @@ class Frames:
         if T and "ais/x" in self.names:
             st.ais_x, st.ais_y = self.row("ais/x", i), self.row("ais/y", i)
             st.ais_age = self.row("ais/age", i) if "ais/age" in self.names else None
-        for k in ("sinr", "cell", "failsafe", "latency_ul"):
-            if f"link/{k}" in self.names:
-                st.link[k] = self.row(f"link/{k}", i)
+        for k, name in (("sinr", "sinr"), ("cell", "cell"), ("failsafe", "failsafe"), ("latency", "data_latency_ms"),
+                        ("latency", "latency_ul"), ("outage", "outage"), ("cmd_latency", "cmd_latency_ms")):
+            if f"link/{name}" in self.names:
+                st.link[k] = self.row(f"link/{name}", i)
+        if "ego/rays" in self.names:
+            st.rays = np.asarray(self.row("ego/rays", i), dtype=np.float64)
         st.reward = self.opt_row("reward", i)
         st.action = self.opt_row("action", i)
         return st
+
+    def traffic_history(self, i: int, n_back: int, stride: int = 1):
+        """(x, y) of the traffic at frames ``i - n_back .. i`` every ``stride``, ending at ``i`` (NaN: inactive)."""
+        x, y = self.traffic_xy(i - n_back, i + 1)
+        return x[::-1][::stride][::-1], y[::-1][::stride][::-1]
 
     def history(self, name: str, i: int, n_back: int, stride: int = 1) -> np.ndarray:
         """Rows ``i - n_back .. i`` of ``name`` every ``stride`` steps, ending exactly at ``i``."""
