@@ -896,12 +896,16 @@ class Viewer:
             parts.append(f"outcome: {oc if isinstance(oc, str) else oc.get('outcome', oc)}")
         surf.blit(self.text.surf("   |   ".join(parts), UI_TEXT, "m"), (10, 8))
         c = self.controls
-        state = "PAUSED" if c.paused else "PLAYING"
-        right = (f"{state}  x{c.speed:g}    t {_fmt_time(self.t - self.t0)} / {_fmt_time(self.t1 - self.t0)}"
-                 f"    step {self.frame_index + 1}/{self.main.n}    h: help")
         col = ACCENT if c.paused else (120, 230, 140)
-        t = self.text.surf(right, col, "m")
+        t = self.text.surf(self._status_text(), col, "m")
         surf.blit(t, (self.W - t.get_width() - 10, 8))
+
+    def _status_text(self) -> str:
+        """The top bar's right side: play state, speed, time, frame."""
+        c = self.controls
+        state = "PAUSED" if c.paused else "PLAYING"
+        return (f"{state}  x{c.speed:g}    t {_fmt_time(self.t - self.t0)} / {_fmt_time(self.t1 - self.t0)}"
+                f"    step {self.frame_index + 1}/{self.main.n}    h: help")
 
     def _minimap_base(self, rect):
         key = ("minimap", rect.w, rect.h)
@@ -1013,7 +1017,7 @@ class Viewer:
         self._panel_rect = rect
 
     def _legend_rows(self):
-        rows = [("hull", EGO_COLOUR, "ego (this replay)")]
+        rows = [("hull", EGO_COLOUR, "ego (this replay)")] if self.main.has_ego else []
         for k, gi in enumerate(self.ghost_infos):
             rows.append(("hull", GHOST_COLOURS[k % 3], f"{'BCDE'[k % 4]}: {gi.agent if gi and gi.agent else 'ghost'}"))
         if self.main.n_traffic:
@@ -1225,8 +1229,8 @@ class Viewer:
             cy = y + 6 + (n % nrow) * 23
             cur = float(v[-1]) if len(v) else 0.0
             surf.blit(self.text.surf(name.replace("_", " ")[:16], UI_DIM, "s"), (cx, cy + 4))
-            surf.blit(self.text.surf(f"{cur:+.3g}", UI_TEXT, "s"), (cx + 98, cy + 4))
-            px0, pw = cx + 150, cw - 160
+            surf.blit(self.text.surf(f"{cur:+.3g}", UI_TEXT, "s"), (cx + 96, cy + 4))
+            px0, pw = cx + 162, cw - 170
             box = pg.Rect(px0, cy, pw, ph)
             pg.draw.rect(surf, (34, 42, 56), box, border_radius=3)
             if len(v) >= 2 and pw > 10:
