@@ -4,8 +4,8 @@
   replays of the same scenario, seed and map overlaid as ghosts (comparison); or a raw AIS log
   (``recording.nmea``, with ``map_name``) decoded through the project's AIS path, with no agent.
 - :func:`export_video` renders a replay without a display to ``.mp4`` (H.264 through imageio-ffmpeg),
-  ``.gif`` (Pillow), a series of PNG frames (``out`` is a directory, ends with ``/``, or is a pattern
-  with ``%05d`` / ``{i}``), or one picture (``*.thumb.png``, or any ``.png`` with ``thumbnail=True``:
+  ``.gif`` (Pillow), a series of PNG frames (``out`` is a directory or ends with ``/``: ``frame_00000.png``
+  ...; ``OUT.png``: ``OUT_00000.png`` ... next to it; or a pattern with ``%05d`` / ``{i}``), or one picture (``*.thumb.png``, or any ``.png`` with ``thumbnail=True``:
   the frame at the first collision, grounding or near miss, else the middle of the episode).
 - :class:`~testbed.replay.viewer.app.Viewer` is the whole viewer without a window: ``handle_event``,
   ``update(dt)``, ``draw(surface)``; the window loop, the exporter and the tests drive the same object.
@@ -113,8 +113,7 @@ def _video_kind(out: str, thumbnail: bool) -> str:
     if o.endswith(("/", os.sep)) or Path(out).is_dir() or "%" in out or "{i" in out or not Path(out).suffix:
         return "png-series"
     if o.endswith(".png"):
-        raise ExportError(f"{out}: a single .png is a thumbnail: name it *.thumb.png or pass --thumbnail; "
-                          f"for a frame series give a directory or a pattern like frames/f_%05d.png")
+        return "png-series"  # OUT.png: frames OUT_00000.png, OUT_00001.png, ... next to it
     raise ExportError(f"{out}: unknown export format (video exports: .mp4, .gif, a directory or pattern of "
                       f"PNG frames, *.thumb.png)")
 
@@ -128,11 +127,13 @@ def _frame_rgb(surf):
 
 def export_video(path, out: str, fps: float | None = None, speed: float | None = None, size=None,
                  force: bool = False, *, thumbnail: bool = False, layers: dict | None = None,
-                 map_name: str | None = None, max_frames: int = 20000, readers=None, hmap=None) -> dict:
+                 map_name: str | None = None, max_frames: int = 20000, readers=None, hmap=None,
+                 compare: str | None = None) -> dict:
     """Render ``path`` (a replay, or a raw AIS log with ``map_name``) to ``out`` without a display.
 
     Defaults: mp4 30 fps at x8, 1280x720; gif 10 fps at x16, 800x500; PNG series 10 fps at x8,
     1280x720; thumbnail 1280x720.  Returns ``{"path", "kind", "frames", "fps", "speed", "size"}``.
+    ``compare``: a second replay of the same scenario and seed, drawn as a ghost.
     ``readers``/``hmap``: already opened replays (then ``path`` is only used in messages)."""
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     out = str(out)
@@ -155,14 +156,18 @@ def export_video(path, out: str, fps: float | None = None, speed: float | None =
     if kind == "png-series":
         if "%" in out or "{i" in out:
             series_dir, pattern = Path(out).parent, Path(out).name
+        elif out.lower().endswith(".png"):
+            series_dir, pattern = Path(out).parent, Path(out).stem + "_%05d.png"
         else:
             series_dir, pattern = Path(out), "frame_%05d.png"
-        if series_dir.exists() and any(series_dir.iterdir()) and not force:
-            raise ExportError(f"{series_dir}: exists and is not empty; pass --force to overwrite")
+        first = series_dir / (pattern % 0 if "%" in pattern else pattern.format(i=0))
+        if not force and (first.exists() or (pattern == "frame_%05d.png" and series_dir.exists()
+                                              and any(series_dir.iterdir()))):
+            raise ExportError(f"{first if first.exists() else series_dir}: exists; pass --force to overwrite")
     elif Path(out).exists() and not force:
         raise ExportError(f"{out}: exists; pass --force to overwrite")
     if readers is None:
-        readers, hmap = open_replays([path], map_name)
+        readers, hmap = open_replays([path] + ([compare] if compare else []), map_name)
 
     import pygame as pg
 

@@ -70,6 +70,7 @@ GHOST_COLOURS = ((0, 190, 210), (60, 200, 90), (230, 90, 200))
 WAKE_COLOUR = (245, 250, 255)
 VECTOR_COLOUR = (25, 35, 60)
 SELECT_COLOUR = (255, 230, 0)
+MAX_TRAFFIC_LABELS = 60  # the nearest to the centre; beyond that the window is full anyway
 TOP_H = 30
 TIMELINE_H = 48
 MPS_TO_KN = 3600.0 / 1852.0
@@ -662,23 +663,28 @@ class Viewer:
             L = np.array([v.length for v in info])
             B = np.array([v.beam for v in info])
             lp, bp = self._hull_sizes(L, B)
+            small = bool(np.median(lp) < 40.0)
             # AIS picture: ghosts where the ego believes the vessels are, with a line to the truth
             if self.layers["ais"] and st.ais_x is not None:
                 ax, ay = self.to_screen(st.ais_x, st.ais_y)
                 ok = vis & np.isfinite(ax) & np.isfinite(ay)
                 if ok.any():
-                    gh = hull_polygons(ax[ok], ay[ok], st.tpsi[ok], lp[ok], bp[ok])
-                    for poly, a0, a1, b0, b1 in zip(gh, ax[ok], ay[ok], px[ok], py[ok], strict=True):
-                        pg.draw.aalines(surf, AIS_COLOUR, True, poly)
-                        if math.hypot(a0 - b0, a1 - b1) > 3:
-                            _dashed(pg, surf, AIS_COLOUR, (a0, a1), (b0, b1), 1, 4, 3)
+                    gh = hull_polygons(ax[ok], ay[ok], st.tpsi[ok], lp[ok], bp[ok], small).tolist()
+                    far = (np.hypot(ax[ok] - px[ok], ay[ok] - py[ok]) > 3).tolist()
+                    ends = np.column_stack([ax[ok], ay[ok], px[ok], py[ok]]).tolist()
+                    aalines, line = pg.draw.aalines, pg.draw.line
+                    for poly, f, (a0, a1, b0, b1) in zip(gh, far, ends, strict=True):
+                        aalines(surf, AIS_COLOUR, True, poly)
+                        if f:  # believed -> true position
+                            line(surf, AIS_COLOUR, (a0, a1), (b0, b1), 1)
             if self.layers["wakes"]:
                 self._draw_wakes(surf, "traffic", i, n_back, stride, vis, st.tx, st.ty)
                 self._draw_vectors(surf, px[vis], py[vis], st.tsog[vis], st.tcog[vis], st.tpsi[vis], lp[vis])
-            polys = hull_polygons(px[vis], py[vis], st.tpsi[vis], lp[vis], bp[vis])
+            polys = hull_polygons(px[vis], py[vis], st.tpsi[vis], lp[vis], bp[vis], small).tolist()
+            polygon, aalines = pg.draw.polygon, pg.draw.aalines
             for poly in polys:
-                pg.draw.polygon(surf, TRAFFIC_COLOUR, poly)
-                pg.draw.aalines(surf, (60, 40, 0), True, poly)
+                polygon(surf, TRAFFIC_COLOUR, poly)
+                aalines(surf, (60, 40, 0), True, poly)
             j = np.flatnonzero(vis)
             kinds += ["traffic"] * len(j)
             idxs += j.tolist()
@@ -769,7 +775,7 @@ class Viewer:
                 d = np.hypot(px[j] - W / 2, py[j] - H / 2)
                 if self.selected is not None and self.selected[0] == "traffic":
                     d = np.where(j == self.selected[1], -1.0, d)
-                for jj in j[np.argsort(d, kind="stable")]:
+                for jj in j[np.argsort(d, kind="stable")][:MAX_TRAFFIC_LABELS]:
                     sog = st.tsog[jj]
                     extra = f"  {sog * MPS_TO_KN:.1f} kn" if np.isfinite(sog) and s > 0.25 else ""
                     order.append((px[jj], py[jj], 0.5 * lp[jj], self.traffic_info[jj].name + extra,
@@ -798,10 +804,14 @@ class Viewer:
         hxw, hyw = self.main.traffic_history(i, n_back, stride)
         hxw, hyw = hxw[:, vis], hyw[:, vis]
         qx, qy = self.to_screen(np.vstack([hxw, x_now[vis][None]]), np.vstack([hyw, y_now[vis][None]]))
-        for k in range(qx.shape[1]):
-            ok = np.isfinite(qx[:, k])
-            if ok.sum() >= 2:
-                pg.draw.lines(surf, WAKE_COLOUR, False, np.column_stack([qx[ok, k], qy[ok, k]]), 2)
+        pts = np.stack([qx.T, qy.T], axis=-1)  # (V, k, 2)
+        ok = np.isfinite(pts[..., 0])
+        full = ok.all(axis=1)
+        lines = pg.draw.lines
+        for v in pts[full].tolist():
+            lines(surf, WAKE_COLOUR, False, v, 2)
+        for k in np.flatnonzero(~full & (ok.sum(axis=1) >= 2)):
+            lines(surf, WAKE_COLOUR, False, pts[k][ok[k]].tolist(), 2)
 
     def _draw_vectors(self, surf, px, py, sog, cog, psi, lp, colour=VECTOR_COLOUR) -> None:
         """Course-over-ground vector (1 minute at the speed over ground) and heading line (from the bow)."""
@@ -812,11 +822,12 @@ class Viewer:
         ex, ey = px + np.sin(cog) * L, py - np.cos(cog) * L
         hx0, hy0 = px + np.sin(psi) * lp * 0.5, py - np.cos(psi) * lp * 0.5
         hx1, hy1 = px + np.sin(psi) * lp * 1.1, py - np.cos(psi) * lp * 1.1
-        for k in range(len(px)):
-            pg.draw.aaline(surf, (20, 20, 20), (hx0[k], hy0[k]), (hx1[k], hy1[k]))
-            if ok[k] and L[k] > 6:
-                pg.draw.line(surf, colour, (px[k], py[k]), (ex[k], ey[k]), 2)
-                pg.draw.circle(surf, colour, (ex[k], ey[k]), 3)
+        line = pg.draw.line
+        for a, b, c, d in np.column_stack([hx0, hy0, hx1, hy1]).tolist():  # heading line ahead of the bow
+            line(surf, (20, 20, 20), (a, b), (c, d), 1)
+        sel = ok & (L > 6)
+        for a, b, c, d in np.column_stack([px[sel], py[sel], ex[sel], ey[sel]]).tolist():
+            line(surf, colour, (a, b), (c, d), 2)
 
     def _draw_map_labels(self, surf, placer) -> None:
         s = self.scale
@@ -1336,10 +1347,12 @@ def _dashed(pg, surf, colour, a, b, width, dash, gap) -> None:
     if L < 1e-6 or L > 20000:
         return
     u = d / L
-    t = 0.0
-    while t < L:
-        pg.draw.line(surf, colour, a + u * t, a + u * min(t + dash, L), width)
-        t += dash + gap
+    t0 = np.arange(0.0, L, dash + gap)
+    t1 = np.minimum(t0 + dash, L)
+    line = pg.draw.line
+    for x0, y0, x1, y1 in np.column_stack([a[0] + u[0] * t0, a[1] + u[1] * t0, a[0] + u[0] * t1,
+                                           a[1] + u[1] * t1]).tolist():
+        line(surf, colour, (x0, y0), (x1, y1), width)
 
 
 def window_loop(viewer: Viewer, fps: int = 60, max_frames: int | None = None, caption: str | None = None) -> int:

@@ -45,15 +45,21 @@ _HULL = np.array([
 ])
 
 
-def hull_polygons(cx, cy, psi, length_px, beam_px) -> np.ndarray:
+# the same silhouette with fewer points, for hulls drawn small (a 7-point outline looks the same there)
+_HULL_SMALL = np.array([[-0.50, -0.50], [0.30, -0.50], [0.46, -0.30], [0.50, 0.0], [0.46, 0.30], [0.30, 0.50],
+                        [-0.50, 0.50]])
+
+
+def hull_polygons(cx, cy, psi, length_px, beam_px, small: bool = False) -> np.ndarray:
     """(V, P, 2) screen outlines: centres ``cx, cy`` [px], headings ``psi`` [rad, nautical],
-    sizes in pixels."""
+    sizes in pixels; ``small``: the 7-point outline (hulls shorter than ~40 px)."""
+    hull = _HULL_SMALL if small else _HULL
     sp, cp = np.sin(psi), np.cos(psi)
     fx, fy = sp, -cp  # screen direction of the bow
     sx, sy = cp, sp  # screen direction of starboard
-    a = _HULL[None, :, 0] * length_px[:, None]
-    b = _HULL[None, :, 1] * beam_px[:, None]
-    out = np.empty((len(cx), len(_HULL), 2))
+    a = hull[None, :, 0] * length_px[:, None]
+    b = hull[None, :, 1] * beam_px[:, None]
+    out = np.empty((len(cx), len(hull), 2))
     out[..., 0] = cx[:, None] + a * fx[:, None] + b * sx[:, None]
     out[..., 1] = cy[:, None] + a * fy[:, None] + b * sy[:, None]
     return out
