@@ -648,6 +648,7 @@ class Viewer:
         s = self.scale
         W, H = self.W, self.H
         kinds, idxs, hx, hy, hr = [], [], [], [], []
+        hpsi, hb = [], []  # heading and half beam [px] of each drawn hull (label placement)
         i = st.i
         dt = float(self.main.times[1] - self.main.times[0]) if self.main.n > 1 else 1.0
         n_back = int(min(max(45.0 / max(dt, 1e-3), 2), 400))
@@ -691,6 +692,8 @@ class Viewer:
             hx += px[vis].tolist()
             hy += py[vis].tolist()
             hr += (0.5 * lp[vis]).tolist()
+            hpsi += st.tpsi[vis].tolist()
+            hb += (0.5 * bp[vis]).tolist()
         # -- comparison ghosts (other replays' egos)
         for k, gs in enumerate(self.ghost_states):
             if gs.ego is None:
@@ -716,6 +719,8 @@ class Viewer:
             hx.append(gx)
             hy.append(gy)
             hr.append(0.5 * float(lp1[0]))
+            hpsi.append(e["psi"])
+            hb.append(0.5 * float(bp1[0]))
         # -- ego
         if st.ego is not None:
             e = st.ego
@@ -736,13 +741,15 @@ class Viewer:
             pg.draw.aalines(surf, (90, 0, 0), True, poly)
             # bridge (wheelhouse) mark at the stern: reads as a ship, shows which end is which
             fx, fy = math.sin(e["psi"]), -math.cos(e["psi"])
-            pg.draw.circle(surf, (255, 235, 235), (ex - fx * 0.36 * lp1[0], ey - fy * 0.36 * lp1[0]),
-                           max(2, int(bp1[0] * 0.25)))
+            pg.draw.circle(surf, (255, 190, 190), (ex - fx * 0.36 * lp1[0], ey - fy * 0.36 * lp1[0]),
+                           max(2, int(bp1[0] * 0.22)))
             kinds.append("ego")
             idxs.append(0)
             hx.append(ex)
             hy.append(ey)
             hr.append(0.5 * float(lp1[0]))
+            hpsi.append(e["psi"])
+            hb.append(0.5 * float(bp1[0]))
         self._hit = (np.array(kinds, dtype=object), np.array(idxs, dtype=np.int64), np.array(hx, float),
                      np.array(hy, float), np.array(hr, float))
         # -- selection ring
@@ -758,31 +765,33 @@ class Viewer:
                 pg.draw.circle(surf, (40, 30, 0), (sx, sy), rr + 2, 1)
         # -- labels: ego, selection, ghosts first, then traffic nearest to the screen centre
         if self.layers["labels"]:
-            order = []
+            placer.block_hulls(np.asarray(hx), np.asarray(hy), np.asarray(hpsi), np.asarray(hr), np.asarray(hb))
+            order = []  # (index into the hull lists, text, colour, size)
             if st.ego is not None:
                 name = self.ego_info.name if self.ego_info else "ego"
                 ag = f" [{self.ego_info.agent}]" if self.ego_info and self.ego_info.agent else ""
-                order.append((hx[-1], hy[-1], hr[-1], f"{name}{ag}", (150, 0, 0), "m"))
+                order.append((len(hx) - 1, f"{name}{ag}", (150, 0, 0), "m"))
             for k, gs in enumerate(self.ghost_states):
-                if gs.ego is not None:
-                    n = kinds.index("ghost") + k if "ghost" in kinds else None
+                if gs.ego is not None and "ghost" in kinds:
+                    n = kinds.index("ghost") + k
                     gi = self.ghost_infos[k]
                     lab = f"{'BCDE'[k % 4]}: {gi.agent or gi.name}" if gi else f"{'BCDE'[k % 4]}"
-                    if n is not None:
-                        order.append((hx[n], hy[n], hr[n], lab, _mix(GHOST_COLOURS[k % 3], (0, 0, 0), 0.4), "m"))
+                    order.append((n, lab, _mix(GHOST_COLOURS[k % 3], (0, 0, 0), 0.4), "m"))
             if T:
                 j = np.flatnonzero(vis)
                 d = np.hypot(px[j] - W / 2, py[j] - H / 2)
                 if self.selected is not None and self.selected[0] == "traffic":
                     d = np.where(j == self.selected[1], -1.0, d)
-                for jj in j[np.argsort(d, kind="stable")][:MAX_TRAFFIC_LABELS]:
+                rank = np.empty(len(j), dtype=np.int64)  # position of each visible vessel in the hull lists
+                rank[:] = np.arange(len(j))
+                for q in np.argsort(d, kind="stable")[:MAX_TRAFFIC_LABELS]:
+                    jj = j[q]
                     sog = st.tsog[jj]
                     extra = f"  {sog * MPS_TO_KN:.1f} kn" if np.isfinite(sog) and s > 0.25 else ""
-                    order.append((px[jj], py[jj], 0.5 * lp[jj], self.traffic_info[jj].name + extra,
-                                  (40, 40, 40), "s"))
-            for x, y, r, text, col, size in order:
+                    order.append((int(rank[q]), self.traffic_info[jj].name + extra, (40, 40, 40), "s"))
+            for n, text, col, size in order:
                 t = self.text.halo(text, col, size)
-                pos = placer.place(t.get_width(), t.get_height(), x + r * 0.2, y, gap=r * 0.8 + 6)
+                pos = placer.place_hull(t.get_width(), t.get_height(), hx[n], hy[n], hpsi[n], hr[n], hb[n])
                 if pos is not None:
                     surf.blit(t, pos)
 
@@ -1253,7 +1262,6 @@ class Viewer:
                 pg.draw.line(surf, (80, 90, 105), (px0, zy), (px0 + pw - 1, zy), 1)
                 col = (120, 230, 140) if cur >= 0 else (240, 110, 100)
                 pg.draw.aalines(surf, col, False, np.column_stack([xs, ys]))
-        surf.blit(self.text.surf("last 300 steps", UI_DIM, "s"), (x + w - 92, y + h - 14))
 
     def _draw_timeline(self, surf) -> None:
         pg = self.pg
