@@ -155,6 +155,9 @@ class Viewer:
         self._refresh()
         if self.main.has_ego:
             self._centre_on_target()
+        else:  # a raw AIS log: the whole harbour, a little closer than the whole map
+            self.level = min(2, self.max_level)
+            self.controls.follow = False
 
     # ------------------------------------------------------------------ setup helpers
     def _check_comparable(self) -> None:
@@ -1366,8 +1369,12 @@ def _dashed(pg, surf, colour, a, b, width, dash, gap) -> None:
 def window_loop(viewer: Viewer, fps: int = 60, max_frames: int | None = None, caption: str | None = None) -> int:
     """Open a window and run ``viewer`` until the user quits (or ``max_frames`` frames). Returns 0."""
     pg = viewer.pg
-    pg.display.init()
-    window = pg.display.set_mode((viewer.W, viewer.H))
+    try:
+        pg.display.init()
+        window = pg.display.set_mode((viewer.W, viewer.H))
+    except pg.error as exc:
+        raise ValueError(f"cannot open the viewer window ({exc}); run it where there is a display, or export "
+                         f"without one: testbed replay FILE --export out.mp4") from None
     pg.display.set_caption(caption or f"Testbed replay - {viewer.header.get('scenario', '')} - {viewer.map.name}")
     clock = pg.time.Clock()
     c = viewer.controls
