@@ -140,10 +140,10 @@ class DuisburgEnv(gym.Env):
         if not (math.isfinite(a[0, 0]) and math.isfinite(a[0, 1])):
             raise ValueError(f"action {action!r} is not finite")
         reward, term, trunc, _ = self.world.step(a)
+        if self._recorder is not None:  # record=...: one buffer row, no I/O (testbed.replay)
+            self._recorder.on_step(bool(term[0] or trunc[0]))
         terminated, truncated = bool(term[0]), bool(trunc[0])
         self._needs_reset = terminated or truncated
-        if self._recorder is not None:
-            self._recorder.on_step(self._needs_reset)
         if self.render_mode == "human":
             self.render()
         return self._obs(), float(reward[0]), terminated, truncated, self.world.info(0)
