@@ -134,9 +134,15 @@ def run(args) -> int:
         _write_json(out / "summary.json", summary)
         print(f"episode {ep}: {record['outcome']:10} t={record['time_s']:7.0f} s  return={ret:9.2f}  "
               f"min CPA={record['min_cpa_m'] if record['min_cpa_m'] is not None else 'n/a'}")  # fmt: skip
+        if record["outcome"] == "user_quit":  # --render human: window closed, q, Ctrl-C or SIGTERM
+            summary["interrupted"] = True
+            _write_json(out / "summary.json", summary)
+            print(f"stopped by the user after {n} episode(s)")
+            break
     env.close()
     if emitter is not None:
         emitter.close()
         print(emitter.summary())
-    print(f"success rate {summary['success_rate']:.0%} over {args.episodes} episode(s); wrote {out}/summary.json")
+    print(f"success rate {summary['success_rate']:.0%} over {len(summary['episodes'])} episode(s); "
+          f"wrote {out}/summary.json")
     return 0
