@@ -247,6 +247,13 @@ def test_click_selects_the_vessel_under_the_cursor(viewer, window):
     assert _shows_text(shot, name, UI_TEXT, (r.x + 96, r.y + 30), v)
     other = next(t.name for t in v.traffic_info if t.name != name)
     assert not _shows_text(shot, other, UI_TEXT, (r.x + 96, r.y + 30), v)
+    # with follow on, the camera follows the clicked vessel
+    key(pg.K_f, "f")
+    frame(v, window)
+    assert v.controls.follow
+    v.seek(v.t + 5.0)
+    frame(v, window)
+    assert (v.cx, v.cy) == pytest.approx((v.state.tx[j], v.state.ty[j]))
     # the panel lists the details of an AIS target
     title, rows = v._panel_rows(v.state)
     keys = [k for k, _ in rows]

@@ -72,7 +72,7 @@ VECTOR_COLOUR = (25, 35, 60)
 SELECT_COLOUR = (255, 230, 0)
 MAX_TRAFFIC_LABELS = 60  # the nearest to the centre; beyond that the window is full anyway
 TOP_H = 30
-TIMELINE_H = 48
+TIMELINE_H = 52
 MPS_TO_KN = 3600.0 / 1852.0
 
 
@@ -138,6 +138,7 @@ class Viewer:
         self.selected = None  # ("ego", 0) | ("traffic", j) | ("ghost", k)
         self._drag = None
         self._scrubbing = False
+        self._hover = None  # mouse x over the timeline (tooltip)
         self._hit = None  # (kinds, idx, x, y, r) of the last frame's vessels on screen
         self.state = None
         self.ghost_states = []
@@ -466,6 +467,8 @@ class Viewer:
             self._drag = (x, y, self.cx, self.cy, False)
             return True
         if ev.type == pg.MOUSEMOTION:
+            over = self._timeline_rect().inflate(0, 24).collidepoint(*ev.pos)
+            self._hover = ev.pos[0] if over else None
             if self._scrubbing:
                 self.seek(self._t_of_x(ev.pos[0]))
                 return True
@@ -1272,31 +1275,49 @@ class Viewer:
         pg.draw.rect(surf, (18, 24, 34), (0, y0, self.W, TIMELINE_H))
         r = self._timeline_rect()
         key = ("timeline", r.w, len(self.events))
-        base = self._static_cache.get(key)
-        if base is None:
-            base = pg.Surface((r.w, 30), pg.SRCALPHA, 32)
-            pg.draw.rect(base, (55, 64, 80), (0, 8, r.w, 14), border_radius=7)
+        layers = self._static_cache.get(key)
+        if layers is None:
+            track = pg.Surface((r.w, r.h), pg.SRCALPHA, 32)
+            pg.draw.rect(track, (55, 64, 80), (0, 0, r.w, r.h), border_radius=7)
+            marks = pg.Surface((r.w, 40), pg.SRCALPHA, 32)  # markers (y 2..27) and time ticks below
+            span = max(self.t1 - self.t0, 1e-9)
+            step = next((q for q in (5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200) if span / q <= 10), 14400)
+            for q in np.arange(0.0, span + 1e-9, step):
+                x = int(q / span * (r.w - 1))
+                pg.draw.line(marks, (120, 130, 145), (x, 22), (x, 26), 1)
+                lab = self.text.surf(_fmt_time(q).replace(".0", ""), UI_DIM, "s")
+                marks.blit(lab, (min(max(0, x - lab.get_width() // 2), r.w - lab.get_width()), 27))
             for e in self.events:
-                ex = int((e.t - self.t0) / max(self.t1 - self.t0, 1e-9) * (r.w - 1))
-                pg.draw.line(base, e.colour, (ex, 2), (ex, 27), 3)
-                pg.draw.circle(base, e.colour, (ex, 3), 3)
-            self._static_cache[key] = base
-        surf.blit(base, (r.x, r.y - 8))
+                ex = int((e.t - self.t0) / span * (r.w - 1))
+                pg.draw.line(marks, e.colour, (ex, 2), (ex, 21), 3)
+                pg.draw.circle(marks, e.colour, (ex, 3), 3)
+            kinds: dict = {}
+            for e in self.events:
+                kinds.setdefault(e.kind, [0, e.colour])[0] += 1
+            layers = (track, marks, kinds)
+            self._static_cache[key] = layers
+        track, marks, kinds = layers
+        surf.blit(track, r.topleft)
         u = (self.t - self.t0) / max(self.t1 - self.t0, 1e-9)
         px = r.x + u * r.w
         pg.draw.rect(surf, (110, 170, 250), (r.x, r.y, max(0, px - r.x), r.h), border_radius=7)
-        for e in self.events:  # redraw the markers on top of the progress bar
-            ex = r.x + (e.t - self.t0) / max(self.t1 - self.t0, 1e-9) * (r.w - 1)
-            pg.draw.line(surf, e.colour, (ex, r.y - 6), (ex, r.y + r.h + 5), 3)
+        surf.blit(marks, (r.x, r.y - 8))
         pg.draw.circle(surf, (255, 255, 255), (px, r.centery), 8)
         pg.draw.circle(surf, (18, 24, 34), (px, r.centery), 8, 2)
+        if self._hover is not None:  # tooltip: the time under the mouse, and the event there if any
+            th = self._t_of_x(self._hover)
+            ev = next((e for e in self.events if e.t == th), None)
+            msg = _fmt_time(th - self.t0) + (f"  {ev.kind.replace('_', ' ')}" + (f": {ev.text}" if ev.text else "")
+                                             if ev is not None else "")
+            t = self.text.surf(msg[:90], UI_TEXT, "s")
+            bx = int(min(max(4, self._hover - t.get_width() // 2 - 6), self.W - t.get_width() - 16))
+            box = pg.Rect(bx, y0 - t.get_height() - 12, t.get_width() + 12, t.get_height() + 8)
+            pg.draw.rect(surf, (18, 24, 34), box, border_radius=5)
+            pg.draw.rect(surf, ev.colour if ev is not None else UI_DIM, box, 1, border_radius=5)
+            surf.blit(t, (box.x + 6, box.y + 4))
         # event counts by kind, and the event under the playhead
-        kinds: dict = {}
-        for e in self.events:
-            kinds[e.kind] = kinds.get(e.kind, 0) + 1
         xx = r.x
-        for k, n in kinds.items():
-            col = next(e.colour for e in self.events if e.kind == k)
+        for k, (n, col) in kinds.items():
             pg.draw.rect(surf, col, (xx, y0 + 4, 10, 10), border_radius=2)
             t = self.text.surf(f"{k.replace('_', ' ')} {n}", UI_TEXT, "s")
             surf.blit(t, (xx + 14, y0 + 3))
