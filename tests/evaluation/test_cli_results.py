@@ -21,12 +21,15 @@ def test_evaluate_show_export(tmp_path, capsys):
     assert re.search(r"\*\s+baseline / idle\s+0\.0", out)
     assert main(["results", "show", "--store", db]) == 0
     assert "head_on" in capsys.readouterr().out
-    assert main(["results", "export", "--html", str(tmp_path / "site"), "--store", db]) == 0
+    assert main(["results", "export", "--html", str(tmp_path / "site"), "--store", db, "--thumbnails"]) == 0
+    assert "wrote " in capsys.readouterr().out
     page = (tmp_path / "site" / "index.html").read_text()
+    thumbs = re.findall(r"src='(thumbs/[^']+\.thumb\.png)'", page)  # the replay viewer's thumbnails
+    assert len(thumbs) == 6 and all((tmp_path / "site" / t).stat().st_size > 1000 for t in thumbs)
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "a&amp;b" in page and "suite <code>dev</code> v1.0" in page
     links = re.findall(r"href='(replays/[^']+\.replay)'", page)
-    assert len(links) == 6 and all((tmp_path / "site" / link).is_file() for link in links)
+    assert len(set(links)) == 6 and all((tmp_path / "site" / link).is_file() for link in links)
 
 
 def test_evaluate_refuses_without_bwrap(tmp_path, capsys, monkeypatch):
