@@ -26,7 +26,8 @@ def register(sub) -> None:
                        description=__doc__.split("\n\n")[0])  # fmt: skip
     p.add_argument("scenario", help="registered id (e.g. PortEntry-v0) or a YAML scenario of testbed/conf/ (testbed list)")
     p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. traffic.count=5")
-    p.add_argument("--agent", choices=["autopilot", "random"], default="autopilot")
+    p.add_argument("--agent", default="autopilot",
+                   help="autopilot, random, idle, or policy:DIR (an exported policy or a submission folder)")
     p.add_argument("--episodes", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--render", choices=["none", "png", "human"], default="none")
@@ -78,14 +79,9 @@ def run(args) -> int:
                       record_agent=args.agent)  # fmt: skip
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    oc = cfg.observation
-    if args.agent == "autopilot":
-        from agents.autopilot import Autopilot
+    from agents.loader import load_policy
 
-        policy = Autopilot(n_rays=oc.n_rays, n_targets=oc.n_targets)
-    else:
-        policy = None
-        env.action_space.seed(args.seed)
+    policy = load_policy(args.agent, env.observation_space, env.action_space, scenario=cfg, seed=args.seed)
     emitter = None
     if args.emit:
         from testbed.ais.emit import AISEmitter, cli_pace
@@ -100,15 +96,14 @@ def run(args) -> int:
         for ep in range(args.episodes):
             finished = False
             obs, info = env.reset(seed=args.seed + ep)
-            if policy is not None:
-                policy.reset()
+            policy.reset(args.seed + ep)
             frames, ret, steps = [], 0.0, 0
             comps = dict.fromkeys(info["reward_components"], 0.0)
             min_cpa = math.inf
             while True:
                 if render_mode == "rgb_array" and steps % args.frame_every == 0:
                     frames.append(env.render())
-                action = policy.act(obs) if policy is not None else env.action_space.sample()
+                action = policy.act(obs)
                 obs, r, term, trunc, info = env.step(action)
                 if emitter is not None:
                     emitter.emit(t_offset + info["time_s"], world_vessels(env.world))
