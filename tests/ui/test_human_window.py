@@ -70,7 +70,15 @@ def _finish(proc, out, timeout=90):
 
 
 def _window_box(display, win):
-    geo = xdotool(display, "getwindowgeometry", str(win))
+    # the window may still be mapping on a loaded machine: poll for its geometry
+    t0 = time.monotonic()
+    while True:
+        geo = xdotool(display, "getwindowgeometry", str(win))
+        if "Position" in geo and "Geometry" in geo:
+            break
+        if time.monotonic() - t0 > 30:
+            pytest.fail(f"window {win} has no geometry: {geo!r}")
+        time.sleep(0.25)
     pos = [ln for ln in geo.splitlines() if "Position" in ln][0].split()[1]
     size = [ln for ln in geo.splitlines() if "Geometry" in ln][0].split()[1]
     x, y = (int(v) for v in pos.split(","))
