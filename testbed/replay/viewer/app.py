@@ -139,6 +139,7 @@ class Viewer:
         self._drag = None
         self._scrubbing = False
         self._hover = None  # mouse x over the timeline (tooltip)
+        self.export_speed = None  # set by the video exporter: the top bar shows the video's speed
         self._hit = None  # (kinds, idx, x, y, r) of the last frame's vessels on screen
         self.state = None
         self.ghost_states = []
@@ -260,6 +261,12 @@ class Viewer:
         if cells:  # the recorded index is into the header's cell list
             return self._cell_index(str(cells[c])) if c < len(cells) else None
         return c if c < len(self.cell_ids) else None
+
+    def resize(self, w: int, h: int) -> None:
+        """The window changed size: lay out again for (w, h) (zoom and camera centre stay)."""
+        self.W, self.H = max(480, int(w)), max(360, int(h))
+        for name in ("_plots_rect", "_panel_rect", "_legend_rect"):
+            setattr(self, name, None)
 
     # ------------------------------------------------------------------ camera
     @property
@@ -930,7 +937,10 @@ class Viewer:
         """The top bar's right side: play state, speed, time, frame."""
         c = self.controls
         state = "PAUSED" if c.paused else "PLAYING"
-        return (f"{state}  x{c.speed:g}    t {_fmt_time(self.t - self.t0)} / {_fmt_time(self.t1 - self.t0)}"
+        speed = c.speed
+        if self.export_speed is not None:  # a video: its own playback speed
+            state, speed = "REPLAY", self.export_speed
+        return (f"{state}  x{speed:g}    t {_fmt_time(self.t - self.t0)} / {_fmt_time(self.t1 - self.t0)}"
                 f"    step {self.frame_index + 1}/{self.main.n}    h: help")
 
     def _minimap_base(self, rect):
@@ -1047,7 +1057,7 @@ class Viewer:
         for k, gi in enumerate(self.ghost_infos):
             rows.append(("hull", GHOST_COLOURS[k % 3], f"{'BCDE'[k % 4]}: {gi.agent if gi and gi.agent else 'ghost'}"))
         if self.main.n_traffic:
-            rows.append(("hull", TRAFFIC_COLOUR, "traffic (truth)"))
+            rows.append(("hull", TRAFFIC_COLOUR, "traffic (truth)" if self.main.has_ego else "vessels (decoded AIS)"))
         if self.layers["ais"] and self.main.has("ais/x"):
             rows.append(("ghost", AIS_COLOUR, "AIS report (ego's picture)"))
         if self.layers["wakes"]:
@@ -1392,7 +1402,7 @@ def window_loop(viewer: Viewer, fps: int = 60, max_frames: int | None = None, ca
     pg = viewer.pg
     try:
         pg.display.init()
-        window = pg.display.set_mode((viewer.W, viewer.H))
+        window = pg.display.set_mode((viewer.W, viewer.H), pg.RESIZABLE)
     except pg.error as exc:
         raise ValueError(f"cannot open the viewer window ({exc}); run it where there is a display, or export "
                          f"without one: testbed replay FILE --export out.mp4") from None
@@ -1404,6 +1414,9 @@ def window_loop(viewer: Viewer, fps: int = 60, max_frames: int | None = None, ca
         with c.install_signal_handlers():
             while not c.quit:
                 for ev in pg.event.get():
+                    if ev.type == pg.VIDEORESIZE:
+                        window = pg.display.get_surface()
+                        viewer.resize(*window.get_size())
                     viewer.handle_event(ev)
                 dt = clock.tick(fps) / 1000.0
                 viewer.update(min(dt, 0.25))
