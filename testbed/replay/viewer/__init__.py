@@ -79,6 +79,13 @@ def open_replays(paths, map_name: str | None = None):
     if want and getattr(hmap, "sha256", None) and want != hmap.sha256:
         print(f"warning: {paths[0]} was recorded on map {name!r} sha256 {str(want)[:12]}..., the installed map "
               f"is {hmap.sha256[:12]}...; playing the recorded states on the installed map", file=sys.stderr)
+    import testbed
+
+    for p, r in zip(paths, readers, strict=True):
+        ver = r.header.get("simulator_version")
+        if ver is not None and ver != testbed.__version__:
+            print(f"note: {p} was recorded with simulator version {ver}, installed is {testbed.__version__}; "
+                  f"the viewer plays the recorded states (testbed replay verify re-simulates)", file=sys.stderr)
     return readers, hmap
 
 
