@@ -411,12 +411,13 @@ def test_raw_ais_log_plays_without_an_agent(window):
     assert v.traffic_info[j].mmsi is not None
 
 
-def test_cli_window_opens_and_quits_on_q(replay_file, xdisplay):
-    """``testbed replay FILE`` as a person starts it: a window appears; ``q`` closes it with status 0."""
+def test_cli_window_opens_saves_a_screenshot_and_quits_on_q(replay_file, xdisplay, tmp_path):
+    """``testbed replay FILE`` as a person starts it: a window appears, ``s`` saves a screenshot, ``q`` closes
+    it with status 0."""
     if shutil.which("xdotool") is None:
         pytest.skip("xdotool is not installed")
     env = dict(os.environ, DISPLAY=xdisplay, SDL_VIDEODRIVER="x11", SDL_VIDEO_WINDOW_POS="0,0", PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "testbed", "replay", str(replay_file)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "testbed", "replay", str(replay_file)], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wid = None
@@ -433,8 +434,19 @@ def test_cli_window_opens_and_quits_on_q(replay_file, xdisplay):
         time.sleep(1.0)
         assert proc.poll() is None  # it stays open until the user quits
         subprocess.run(["xdotool", "windowfocus", "--sync", wid, "mousemove", "--window", wid, "200", "200",
-                        "key", "q"], env=env, check=True, timeout=10)
+                        "key", "s"], env=env, check=True, timeout=10)
+        deadline = time.time() + 20
+        while not list(tmp_path.glob("replay_*.png")) and time.time() < deadline:
+            time.sleep(0.2)
+        subprocess.run(["xdotool", "key", "q"], env=env, check=True, timeout=10)
         assert proc.wait(30) == 0
+        shots = list(tmp_path.glob("replay_PortEntry-v0_*.png"))
+        assert len(shots) == 1
+        from PIL import Image
+
+        img = np.asarray(Image.open(shots[0]).convert("RGB"))
+        assert img.shape == (800, 1280, 3) and img.std() > 20
+        assert np.all(img[0, 0] == (18, 24, 34))  # the top bar: a screenshot of the viewer, not a black frame
     finally:
         if proc.poll() is None:
             proc.kill()

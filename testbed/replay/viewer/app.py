@@ -56,6 +56,7 @@ VIEWER_KEYS = (
     ("[ / ] or wheel", "zoom out / in"),
     ("e", "follow the ego (clears the selection)"),
     ("c", "whole map"),
+    ("s", "save a screenshot (PNG in the current folder)"),
     ("drag", "pan (stops following)"),
     ("click vessel", "select: details panel"),
     ("click timeline", "scrub (snaps to events)"),
@@ -140,6 +141,8 @@ class Viewer:
         self._scrubbing = False
         self._hover = None  # mouse x over the timeline (tooltip)
         self.export_speed = None  # set by the video exporter: the top bar shows the video's speed
+        self.screenshot_requested = False  # `s`: the window loop saves the next frame as a PNG
+        self.flash = None  # (message, time) shown briefly under the top bar
         self._hit = None  # (kinds, idx, x, y, r) of the last frame's vessels on screen
         self.state = None
         self.ghost_states = []
@@ -452,6 +455,8 @@ class Viewer:
                 self._centre_on_target()
             elif k == pg.K_c:
                 self.fit_map()
+            elif k == pg.K_s:
+                self.screenshot_requested = True
             else:
                 return False
             return True
@@ -558,6 +563,13 @@ class Viewer:
         if self.layers["plots"]:
             self._draw_plots(surf)
         self._draw_timeline(surf)
+        if self.flash is not None:
+            msg, _ = self.flash
+            t = self.text.halo(msg, (0, 90, 0), "m")
+            surf.blit(t, (self.W // 2 - t.get_width() // 2, TOP_H + 6))
+            self._flash_frames = getattr(self, "_flash_frames", 0) + 1
+            if self._flash_frames > 120:
+                self.flash, self._flash_frames = None, 0
         if self.controls.show_help:
             self._draw_help(surf)
         self.stats["frames"] += 1
@@ -811,6 +823,24 @@ class Viewer:
                 pos = placer.place_hull(t.get_width(), t.get_height(), hx[n], hy[n], hpsi[n], hr[n], hb[n])
                 if pos is not None:
                     surf.blit(t, pos)
+
+    def _vessel_name(self, v: str) -> str:
+        """An event's vessel (a traffic slot number in replays) as a name."""
+        if v.isdigit() and int(v) < len(self.traffic_info):
+            return self.traffic_info[int(v)].name
+        return v
+
+    def save_screenshot(self, surf, path=None) -> str:
+        """Write what the window shows as a PNG (atomic); default name ``replay_<scenario>_<t>.png``."""
+        from testbed.render import save_png
+
+        if path is None:
+            name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(self.header.get("scenario", "replay")))
+            path = f"replay_{name}_{self.t - self.t0:07.1f}s.png"
+        rgb = np.ascontiguousarray(np.transpose(self.pg.surfarray.array3d(surf), (1, 0, 2)))
+        save_png(rgb, path)
+        self.flash = (f"saved {path}", self.t)
+        return str(path)
 
     def _selected_xy(self, st):
         kind, j = self.selected
@@ -1350,7 +1380,8 @@ class Viewer:
                                                                          if self.main.n > 1 else 1.0)]
         if near:
             e = near[0]
-            msg = f"{e.kind.replace('_', ' ')} at {_fmt_time(e.t - self.t0)}" + (f": {e.vessel}" if e.vessel else "") \
+            msg = f"{e.kind.replace('_', ' ')} at {_fmt_time(e.t - self.t0)}" + (f": {self._vessel_name(e.vessel)}"
+                                                                                 if e.vessel else "") \
                 + (f" - {e.text}" if e.text else "")
             t = self.text.surf(msg[:110], e.colour, "s")
             surf.blit(t, (self.W - t.get_width() - 12, y0 + 3))
@@ -1433,6 +1464,9 @@ def window_loop(viewer: Viewer, fps: int = 60, max_frames: int | None = None, ca
                 dt = clock.tick(fps) / 1000.0
                 viewer.update(min(dt, 0.25))
                 viewer.draw(window)
+                if viewer.screenshot_requested:
+                    viewer.screenshot_requested = False
+                    viewer.save_screenshot(window)
                 pg.display.flip()
                 n += 1
                 if max_frames is not None and n >= max_frames:
