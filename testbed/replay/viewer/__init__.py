@@ -177,6 +177,8 @@ def export_video(path, out: str, fps: float | None = None, speed: float | None =
         raise ExportError(f"{out}: exists; pass --force to overwrite")
     if readers is None:
         readers, hmap = open_replays([path] + ([compare] if compare else []), map_name)
+    if kind != "png-series":
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
 
     import pygame as pg
 
