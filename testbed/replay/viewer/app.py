@@ -581,18 +581,22 @@ class Viewer:
         if mm is not None:
             rects.append(mm.inflate(8, 8))
         if self.layers["legend"]:
-            r = getattr(self, "_legend_rect", None)
-            rects.append(r.inflate(6, 6) if r is not None else pg.Rect(10, TOP_H + 8, 212, 12 + 18 * 12))
+            rows = self._legend_rows()
+            w = max(212, 56 + max(self.text.surf(r[2], (0, 0, 0), "s").get_width() for r in rows))
+            rects.append(pg.Rect(10, TOP_H + 8, w, 12 + 18 * len(rows)).inflate(6, 6))
         if self.layers["hud"]:
             rects.append(pg.Rect(10, self.H - TIMELINE_H - 108, 470, 100))
             rects.append(pg.Rect(8, self.H - TIMELINE_H - 160, 260, 40))  # scale bar
         else:
             rects.append(pg.Rect(8, self.H - TIMELINE_H - 40, 260, 40))
-        for name in ("_plots_rect", "_panel_rect"):
-            r = getattr(self, name, None)
-            if r is not None and (name != "_plots_rect" or self.layers["plots"]) and \
-                    (name != "_panel_rect" or self.selected is not None):
-                rects.append(r.inflate(6, 6))
+        if self.layers["plots"] and self.main.has("reward"):
+            x = 490 if self.layers["hud"] else 10
+            rects.append(pg.Rect(x, self.H - TIMELINE_H - 108, self.W - 10 - x, 100).inflate(6, 6))
+        if self.selected is not None and self.state is not None:
+            _, rows = self._panel_rows(self.state)
+            mm = self._minimap_rect()
+            y = (mm.bottom + 12) if mm is not None else TOP_H + 8
+            rects.append(pg.Rect(self.W - 260, y, 250, 34 + 19 * len(rows)).inflate(6, 6))
         return rects
 
     def _panel(self, surf, rect, alpha_bg=UI_BG):
