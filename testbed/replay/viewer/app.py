@@ -1187,7 +1187,8 @@ class Viewer:
         if e is None:
             return
         x, y = 10, self.H - TIMELINE_H - 108
-        w, h = 470, 100
+        full = st.ego is not None  # a traffic vessel (raw AIS log): speed and courses only
+        w, h = (470 if full else 230), 100
         rect = pg.Rect(x, y, w, h)
         self._panel(surf, rect)
         # speed dial 0-12 kn
@@ -1225,6 +1226,10 @@ class Viewer:
         cog = e.get("cog", np.nan)
         surf.blit(self.text.surf(f"{math.degrees(cog) % 360:05.1f}" if np.isfinite(cog) else "-", UI_TEXT, "m"),
                   (bx + 34, y + 26))
+        if not full:
+            name = self.traffic_info[self.selected[1]].name
+            surf.blit(self.text.surf(name[:14], UI_TEXT, "s"), (bx, y + 56))
+            return
         # rudder bar (+- 35 deg, starboard right)
         rx, ry, rw = bx, y + 56, 150
         surf.blit(self.text.surf("RUDDER", UI_DIM, "s"), (rx, ry - 4))
