@@ -368,6 +368,13 @@ def test_pan_and_zoom_with_the_mouse(viewer, window):
     key(pg.K_e, "e")
     frame(v, window)
     assert v.controls.follow and (v.cx, v.cy) == pytest.approx((v.state.ego["x"], v.state.ego["y"]))
+    # a click on the minimap looks there: its top left is the world's north-west corner
+    mm = v._minimap_rect()
+    click(mm.x + 1, mm.y + 1)
+    frame(v, window)
+    assert not v.controls.follow
+    assert v.cx == pytest.approx(v.world[0] + mm.w ** -1 * (v.world[2] - v.world[0]), abs=1e-6)
+    assert v.cy == pytest.approx(v.world[3] - mm.h ** -1 * (v.world[3] - v.world[1]), abs=1e-6)
 
 
 def test_comparison_overlays_a_ghost(replay_file, window, tmp_path):
