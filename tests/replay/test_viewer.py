@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 W, H = 1280, 800
 
 
-def record_episode(path, seed=0, link="5g_sa", time_limit=150.0, traffic=6):
+def record_autopilot_episode(path, seed=0, link="5g_sa", time_limit=150.0, traffic=6):
     """A short autopilot episode of PortEntry-v0 recorded by the replay recorder."""
     import gymnasium as gym
 
@@ -45,7 +45,7 @@ def record_episode(path, seed=0, link="5g_sa", time_limit=150.0, traffic=6):
 
 @pytest.fixture(scope="module")
 def replay_file(tmp_path_factory):
-    return record_episode(tmp_path_factory.mktemp("viewer") / "ep.replay")
+    return record_autopilot_episode(tmp_path_factory.mktemp("viewer") / "ep.replay")
 
 
 @pytest.fixture(scope="module")
@@ -381,14 +381,14 @@ def test_comparison_overlays_a_ghost(replay_file, window, tmp_path):
     from testbed.replay.viewer import open_replays
     from testbed.replay.viewer.app import Viewer
 
-    b = record_episode(tmp_path / "b.replay", link="degraded")
+    b = record_autopilot_episode(tmp_path / "b.replay", link="degraded")
     readers, hmap = open_replays([replay_file, b])
     v = Viewer(readers, hmap, (W, H), paused=True)
     v.seek(v.t0 + 60)
     frame(v, window)
     kinds = list(v._hit[0])
     assert "ghost" in kinds and "ego" in kinds
-    c = record_episode(tmp_path / "c.replay", seed=1, time_limit=20.0, traffic=1)
+    c = record_autopilot_episode(tmp_path / "c.replay", seed=1, time_limit=20.0, traffic=1)
     readers, hmap = open_replays([replay_file, c])
     with pytest.raises(ValueError, match="seed"):
         Viewer(readers, hmap, (W, H))
