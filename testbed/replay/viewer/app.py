@@ -1104,17 +1104,18 @@ class Viewer:
             rows.append(("hull", GHOST_COLOURS[k % 3], f"{'BCDE'[k % 4]}: {gi.agent if gi and gi.agent else 'ghost'}"))
         if self.main.n_traffic:
             rows.append(("hull", TRAFFIC_COLOUR, "traffic (truth)" if self.main.has_ego else "vessels (decoded AIS)"))
-        if self.layers["ais"] and self.main.has("ais/x"):
+        if self.layers["ais"] and self.main.has("ais/x") and self.main.n_traffic:
             rows.append(("ghost", AIS_COLOUR, "AIS report (ego's picture)"))
         if self.layers["wakes"]:
             rows.append(("line", VECTOR_COLOUR, "course, 1 min at SOG"))
         if self.layers["route"] and (self._route is not None or self._goal is not None):
             rows.append(("line", ROUTE_COLOUR, "route"))
             rows.append(("ring", GOAL_COLOUR, "goal"))
-        if self.layers["lanes"]:
+        if self.layers["lanes"] and self.map.lanes:
             rows.append(("dash", (31, 120, 180), "fairway lane"))
-        if self.layers["berths"]:
+        if self.layers["berths"] and self.map.bridges:
             rows.append(("line", (140, 80, 30), "bridge"))
+        if self.layers["berths"] and self.map.berths:
             rows.append(("line", (0, 110, 0), "berth"))
         if self.layers["rays"] and self._rays is not None:
             rows.append(("line", (26, 152, 80), "rays: far -> near (red)"))
