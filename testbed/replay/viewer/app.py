@@ -152,6 +152,9 @@ class Viewer:
         self.cell_xy = np.array([s.xy for s in hmap.cell_sites for _ in s.sectors], dtype=np.float64).reshape(-1, 2)
         self.cell_ids = [f"{s.id}/{k}" for s in hmap.cell_sites for k in range(len(s.sectors))]
         self._rays = self._ray_setup()
+        # the ego's AIS picture is recorded when it perceives the traffic through AIS
+        targets = self._cfg("observation", "targets")
+        self.ais_mode = self.main.has("ais/x") and (targets is None or targets == "ais")
         self._route, self._goal = self._route_goal()
         self.map_labels = self._map_label_list()
         self.stats = {"frames": 0, "labels_dropped": 0}
@@ -1039,7 +1042,7 @@ class Viewer:
                 rows.append(("heading", f"{math.degrees(st.tpsi[j]) % 360:.0f} deg"))
             else:
                 rows.append(("state", "not in the water now"))
-            if st.ais_x is not None:
+            if self.ais_mode and st.ais_x is not None:
                 age = st.ais_age[j] if st.ais_age is not None else np.nan
                 if np.isfinite(st.ais_x[j]) and np.isfinite(st.tx[j]):
                     off = math.hypot(st.ais_x[j] - st.tx[j], st.ais_y[j] - st.ty[j])
@@ -1049,7 +1052,7 @@ class Viewer:
                     rows.append(("AIS error", f"{off:.0f} m"))
                 else:
                     rows.append(("AIS", "no report received yet"))
-            title = "AIS target" if st.ais_x is not None else "traffic"
+            title = "AIS target" if self.ais_mode and st.ais_x is not None else "traffic"
         elif kind == "ego":
             info = self.ego_info
             e = st.ego
@@ -1104,7 +1107,7 @@ class Viewer:
             rows.append(("hull", GHOST_COLOURS[k % 3], f"{'BCDE'[k % 4]}: {gi.agent if gi and gi.agent else 'ghost'}"))
         if self.main.n_traffic:
             rows.append(("hull", TRAFFIC_COLOUR, "traffic (truth)" if self.main.has_ego else "vessels (decoded AIS)"))
-        if self.layers["ais"] and self.main.has("ais/x") and self.main.n_traffic:
+        if self.layers["ais"] and self.ais_mode and self.main.n_traffic:
             rows.append(("ghost", AIS_COLOUR, "AIS report (ego's picture)"))
         if self.layers["wakes"]:
             rows.append(("line", VECTOR_COLOUR, "course, 1 min at SOG"))
