@@ -56,6 +56,7 @@ VIEWER_KEYS = (
     ("[ / ] or wheel", "zoom out / in"),
     ("e", "follow the ego (clears the selection)"),
     ("c", "whole map"),
+    ("s", "save a screenshot (PNG in the current folder)"),
     ("drag", "pan (stops following)"),
     ("click vessel", "select: details panel"),
     ("click timeline", "scrub (snaps to events)"),
@@ -139,6 +140,9 @@ class Viewer:
         self._drag = None
         self._scrubbing = False
         self._hover = None  # mouse x over the timeline (tooltip)
+        self.export_speed = None  # set by the video exporter: the top bar shows the video's speed
+        self.screenshot_requested = False  # `s`: the window loop saves the next frame as a PNG
+        self.flash = None  # (message, time) shown briefly under the top bar
         self._hit = None  # (kinds, idx, x, y, r) of the last frame's vessels on screen
         self.state = None
         self.ghost_states = []
@@ -148,6 +152,9 @@ class Viewer:
         self.cell_xy = np.array([s.xy for s in hmap.cell_sites for _ in s.sectors], dtype=np.float64).reshape(-1, 2)
         self.cell_ids = [f"{s.id}/{k}" for s in hmap.cell_sites for k in range(len(s.sectors))]
         self._rays = self._ray_setup()
+        # the ego's AIS picture is recorded when it perceives the traffic through AIS
+        targets = self._cfg("observation", "targets")
+        self.ais_mode = self.main.has("ais/x") and (targets is None or targets == "ais")
         self._route, self._goal = self._route_goal()
         self.map_labels = self._map_label_list()
         self.stats = {"frames": 0, "labels_dropped": 0}
@@ -260,6 +267,12 @@ class Viewer:
         if cells:  # the recorded index is into the header's cell list
             return self._cell_index(str(cells[c])) if c < len(cells) else None
         return c if c < len(self.cell_ids) else None
+
+    def resize(self, w: int, h: int) -> None:
+        """The window changed size: lay out again for (w, h) (zoom and camera centre stay)."""
+        self.W, self.H = max(480, int(w)), max(360, int(h))
+        for name in ("_plots_rect", "_panel_rect", "_legend_rect"):
+            setattr(self, name, None)
 
     # ------------------------------------------------------------------ camera
     @property
@@ -445,6 +458,8 @@ class Viewer:
                 self._centre_on_target()
             elif k == pg.K_c:
                 self.fit_map()
+            elif k == pg.K_s:
+                self.screenshot_requested = True
             else:
                 return False
             return True
@@ -551,6 +566,13 @@ class Viewer:
         if self.layers["plots"]:
             self._draw_plots(surf)
         self._draw_timeline(surf)
+        if self.flash is not None:
+            msg, _ = self.flash
+            t = self.text.halo(msg, (0, 90, 0), "m")
+            surf.blit(t, (self.W // 2 - t.get_width() // 2, TOP_H + 6))
+            self._flash_frames = getattr(self, "_flash_frames", 0) + 1
+            if self._flash_frames > 120:
+                self.flash, self._flash_frames = None, 0
         if self.controls.show_help:
             self._draw_help(surf)
         self.stats["frames"] += 1
@@ -562,18 +584,22 @@ class Viewer:
         if mm is not None:
             rects.append(mm.inflate(8, 8))
         if self.layers["legend"]:
-            r = getattr(self, "_legend_rect", None)
-            rects.append(r.inflate(6, 6) if r is not None else pg.Rect(10, TOP_H + 8, 212, 12 + 18 * 12))
+            rows = self._legend_rows()
+            w = max(212, 56 + max(self.text.surf(r[2], (0, 0, 0), "s").get_width() for r in rows))
+            rects.append(pg.Rect(10, TOP_H + 8, w, 12 + 18 * len(rows)).inflate(6, 6))
         if self.layers["hud"]:
             rects.append(pg.Rect(10, self.H - TIMELINE_H - 108, 470, 100))
             rects.append(pg.Rect(8, self.H - TIMELINE_H - 160, 260, 40))  # scale bar
         else:
             rects.append(pg.Rect(8, self.H - TIMELINE_H - 40, 260, 40))
-        for name in ("_plots_rect", "_panel_rect"):
-            r = getattr(self, name, None)
-            if r is not None and (name != "_plots_rect" or self.layers["plots"]) and \
-                    (name != "_panel_rect" or self.selected is not None):
-                rects.append(r.inflate(6, 6))
+        if self.layers["plots"] and self.main.has("reward"):
+            x = 490 if self.layers["hud"] else 10
+            rects.append(pg.Rect(x, self.H - TIMELINE_H - 108, self.W - 10 - x, 100).inflate(6, 6))
+        if self.selected is not None and self.state is not None:
+            _, rows = self._panel_rows(self.state)
+            mm = self._minimap_rect()
+            y = (mm.bottom + 12) if mm is not None else TOP_H + 8
+            rects.append(pg.Rect(self.W - 260, y, 250, 34 + 19 * len(rows)).inflate(6, 6))
         return rects
 
     def _panel(self, surf, rect, alpha_bg=UI_BG):
@@ -700,7 +726,8 @@ class Viewer:
             hr += (0.5 * lp[vis]).tolist()
             hpsi += st.tpsi[vis].tolist()
             hb += (0.5 * bp[vis]).tolist()
-        # -- comparison ghosts (other replays' egos)
+        # -- comparison ghosts (other replays' egos); their outlines are drawn again over the ego
+        ghost_outlines = []
         for k, gs in enumerate(self.ghost_states):
             if gs.ego is None:
                 continue
@@ -720,6 +747,7 @@ class Viewer:
             pg.draw.polygon(surf, _mix(col, WATER_COLOUR, 0.45), poly)
             pg.draw.aalines(surf, col, True, poly)
             pg.draw.lines(surf, col, True, poly, 2)
+            ghost_outlines.append((col, poly))
             kinds.append("ghost")
             idxs.append(k)
             hx.append(gx)
@@ -749,6 +777,8 @@ class Viewer:
             fx, fy = math.sin(e["psi"]), -math.cos(e["psi"])
             pg.draw.circle(surf, (255, 190, 190), (ex - fx * 0.36 * lp1[0], ey - fy * 0.36 * lp1[0]),
                            max(2, int(bp1[0] * 0.22)))
+            for col, poly in ghost_outlines:
+                pg.draw.lines(surf, col, True, poly, 2)
             kinds.append("ego")
             idxs.append(0)
             hx.append(ex)
@@ -800,6 +830,24 @@ class Viewer:
                 pos = placer.place_hull(t.get_width(), t.get_height(), hx[n], hy[n], hpsi[n], hr[n], hb[n])
                 if pos is not None:
                     surf.blit(t, pos)
+
+    def _vessel_name(self, v: str) -> str:
+        """An event's vessel (a traffic slot number in replays) as a name."""
+        if v.isdigit() and int(v) < len(self.traffic_info):
+            return self.traffic_info[int(v)].name
+        return v
+
+    def save_screenshot(self, surf, path=None) -> str:
+        """Write what the window shows as a PNG (atomic); default name ``replay_<scenario>_<t>.png``."""
+        from testbed.render import save_png
+
+        if path is None:
+            name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(self.header.get("scenario", "replay")))
+            path = f"replay_{name}_{self.t - self.t0:07.1f}s.png"
+        rgb = np.ascontiguousarray(np.transpose(self.pg.surfarray.array3d(surf), (1, 0, 2)))
+        save_png(rgb, path)
+        self.flash = (f"saved {path}", self.t)
+        return str(path)
 
     def _selected_xy(self, st):
         kind, j = self.selected
@@ -905,7 +953,10 @@ class Viewer:
         pg = self.pg
         h = self.header
         pg.draw.rect(surf, (18, 24, 34), (0, 0, self.W, TOP_H))
+        oc = h.get("outcome")
         parts = [str(h.get("scenario") or h.get("scenario_id") or "replay")]
+        if oc:  # the outcome right after the scenario: it is what a jury looks for first
+            parts[0] += f": {oc if isinstance(oc, str) else oc.get('outcome', oc)}"
         if h.get("seed") is not None:
             parts.append(f"seed {h['seed']}")
         parts.append(f"map {self.map.name}")
@@ -915,22 +966,30 @@ class Viewer:
         if self.ego_info is not None and self.ego_info.agent:
             parts.append(f"agent {self.ego_info.agent}")
         if len(self.frames) > 1:
-            parts.append("vs " + ", ".join(f"{'BCDE'[k % 4]}: {gi.agent if gi and gi.agent else '?'}"
-                                           for k, gi in enumerate(self.ghost_infos)))
-        oc = h.get("outcome")
-        if oc:
-            parts.append(f"outcome: {oc if isinstance(oc, str) else oc.get('outcome', oc)}")
-        surf.blit(self.text.surf("   |   ".join(parts), UI_TEXT, "m"), (10, 8))
+            vs = []
+            for k, (gi, r) in enumerate(zip(self.ghost_infos, self.readers[1:], strict=True)):
+                ob = (getattr(r, "header", {}) or {}).get("outcome")
+                vs.append(f"{'BCDE'[k % 4]}: {gi.agent if gi and gi.agent else '?'}" + (f" ({ob})" if ob else ""))
+            parts.insert(1, "vs " + ", ".join(vs))
         c = self.controls
         col = ACCENT if c.paused else (120, 230, 140)
         t = self.text.surf(self._status_text(), col, "m")
         surf.blit(t, (self.W - t.get_width() - 10, 8))
+        room = self.W - t.get_width() - 40
+        left = self.text.surf("   |   ".join(parts), UI_TEXT, "m")
+        while left.get_width() > room and len(parts) > 1:  # drop the least important parts first
+            parts.pop()
+            left = self.text.surf("   |   ".join(parts), UI_TEXT, "m")
+        surf.blit(left, (10, 8), (0, 0, max(0, room), left.get_height()))
 
     def _status_text(self) -> str:
         """The top bar's right side: play state, speed, time, frame."""
         c = self.controls
         state = "PAUSED" if c.paused else "PLAYING"
-        return (f"{state}  x{c.speed:g}    t {_fmt_time(self.t - self.t0)} / {_fmt_time(self.t1 - self.t0)}"
+        speed = c.speed
+        if self.export_speed is not None:  # a video: its own playback speed
+            state, speed = "REPLAY", self.export_speed
+        return (f"{state}  x{speed:g}    t {_fmt_time(self.t - self.t0)} / {_fmt_time(self.t1 - self.t0)}"
                 f"    step {self.frame_index + 1}/{self.main.n}    h: help")
 
     def _minimap_base(self, rect):
@@ -983,7 +1042,7 @@ class Viewer:
                 rows.append(("heading", f"{math.degrees(st.tpsi[j]) % 360:.0f} deg"))
             else:
                 rows.append(("state", "not in the water now"))
-            if st.ais_x is not None:
+            if self.ais_mode and st.ais_x is not None:
                 age = st.ais_age[j] if st.ais_age is not None else np.nan
                 if np.isfinite(st.ais_x[j]) and np.isfinite(st.tx[j]):
                     off = math.hypot(st.ais_x[j] - st.tx[j], st.ais_y[j] - st.ty[j])
@@ -993,7 +1052,7 @@ class Viewer:
                     rows.append(("AIS error", f"{off:.0f} m"))
                 else:
                     rows.append(("AIS", "no report received yet"))
-            title = "AIS target" if st.ais_x is not None else "traffic"
+            title = "AIS target" if self.ais_mode and st.ais_x is not None else "traffic"
         elif kind == "ego":
             info = self.ego_info
             e = st.ego
@@ -1017,7 +1076,7 @@ class Viewer:
             rows.append(("speed", f"{e['sog'] * MPS_TO_KN:.1f} kn"))
             rows.append(("course", f"{math.degrees(e['cog']) % 360:.0f} deg"))
             if st.ego is not None:
-                rows.append(("from A's ego", f"{math.hypot(e['x'] - st.ego['x'], e['y'] - st.ego['y']):.0f} m"))
+                rows.append(("to A", f"{math.hypot(e['x'] - st.ego['x'], e['y'] - st.ego['y']):.0f} m"))
             title = "comparison ghost"
         return title, rows
 
@@ -1047,18 +1106,19 @@ class Viewer:
         for k, gi in enumerate(self.ghost_infos):
             rows.append(("hull", GHOST_COLOURS[k % 3], f"{'BCDE'[k % 4]}: {gi.agent if gi and gi.agent else 'ghost'}"))
         if self.main.n_traffic:
-            rows.append(("hull", TRAFFIC_COLOUR, "traffic (truth)"))
-        if self.layers["ais"] and self.main.has("ais/x"):
+            rows.append(("hull", TRAFFIC_COLOUR, "traffic (truth)" if self.main.has_ego else "vessels (decoded AIS)"))
+        if self.layers["ais"] and self.ais_mode and self.main.n_traffic:
             rows.append(("ghost", AIS_COLOUR, "AIS report (ego's picture)"))
         if self.layers["wakes"]:
             rows.append(("line", VECTOR_COLOUR, "course, 1 min at SOG"))
         if self.layers["route"] and (self._route is not None or self._goal is not None):
             rows.append(("line", ROUTE_COLOUR, "route"))
             rows.append(("ring", GOAL_COLOUR, "goal"))
-        if self.layers["lanes"]:
+        if self.layers["lanes"] and self.map.lanes:
             rows.append(("dash", (31, 120, 180), "fairway lane"))
-        if self.layers["berths"]:
+        if self.layers["berths"] and self.map.bridges:
             rows.append(("line", (140, 80, 30), "bridge"))
+        if self.layers["berths"] and self.map.berths:
             rows.append(("line", (0, 110, 0), "berth"))
         if self.layers["rays"] and self._rays is not None:
             rows.append(("line", (26, 152, 80), "rays: far -> near (red)"))
@@ -1131,7 +1191,8 @@ class Viewer:
         if e is None:
             return
         x, y = 10, self.H - TIMELINE_H - 108
-        w, h = 470, 100
+        full = st.ego is not None  # a traffic vessel (raw AIS log): speed and courses only
+        w, h = (470 if full else 230), 100
         rect = pg.Rect(x, y, w, h)
         self._panel(surf, rect)
         # speed dial 0-12 kn
@@ -1169,6 +1230,10 @@ class Viewer:
         cog = e.get("cog", np.nan)
         surf.blit(self.text.surf(f"{math.degrees(cog) % 360:05.1f}" if np.isfinite(cog) else "-", UI_TEXT, "m"),
                   (bx + 34, y + 26))
+        if not full:
+            name = self.traffic_info[self.selected[1]].name
+            surf.blit(self.text.surf(name[:14], UI_TEXT, "s"), (bx, y + 56))
+            return
         # rudder bar (+- 35 deg, starboard right)
         rx, ry, rw = bx, y + 56, 150
         surf.blit(self.text.surf("RUDDER", UI_DIM, "s"), (rx, ry - 4))
@@ -1328,7 +1393,8 @@ class Viewer:
                                                                          if self.main.n > 1 else 1.0)]
         if near:
             e = near[0]
-            msg = f"{e.kind.replace('_', ' ')} at {_fmt_time(e.t - self.t0)}" + (f": {e.vessel}" if e.vessel else "") \
+            msg = f"{e.kind.replace('_', ' ')} at {_fmt_time(e.t - self.t0)}" + (f": {self._vessel_name(e.vessel)}"
+                                                                                 if e.vessel else "") \
                 + (f" - {e.text}" if e.text else "")
             t = self.text.surf(msg[:110], e.colour, "s")
             surf.blit(t, (self.W - t.get_width() - 12, y0 + 3))
@@ -1392,7 +1458,7 @@ def window_loop(viewer: Viewer, fps: int = 60, max_frames: int | None = None, ca
     pg = viewer.pg
     try:
         pg.display.init()
-        window = pg.display.set_mode((viewer.W, viewer.H))
+        window = pg.display.set_mode((viewer.W, viewer.H), pg.RESIZABLE)
     except pg.error as exc:
         raise ValueError(f"cannot open the viewer window ({exc}); run it where there is a display, or export "
                          f"without one: testbed replay FILE --export out.mp4") from None
@@ -1404,10 +1470,16 @@ def window_loop(viewer: Viewer, fps: int = 60, max_frames: int | None = None, ca
         with c.install_signal_handlers():
             while not c.quit:
                 for ev in pg.event.get():
+                    if ev.type == pg.VIDEORESIZE:
+                        window = pg.display.get_surface()
+                        viewer.resize(*window.get_size())
                     viewer.handle_event(ev)
                 dt = clock.tick(fps) / 1000.0
                 viewer.update(min(dt, 0.25))
                 viewer.draw(window)
+                if viewer.screenshot_requested:
+                    viewer.screenshot_requested = False
+                    viewer.save_screenshot(window)
                 pg.display.flip()
                 n += 1
                 if max_frames is not None and n >= max_frames:
