@@ -30,6 +30,11 @@ def register(sub) -> None:
     p.add_argument("--map", default=None, help="map name for a raw AIS log (.nmea) in the viewer")
     p.add_argument("--json", action="store_true", help="info: print the header as JSON")
     p.add_argument("--every", type=int, default=1, help="exports: write every N-th frame (default 1)")
+    p.add_argument("--fps", type=float, default=None, help="video/GIF/PNG exports: frames per second")
+    p.add_argument("--speed", type=float, default=None,
+                   help="video/GIF/PNG exports: simulated seconds per wall second (default: by length)")
+    p.add_argument("--size", default=None, metavar="WxH", help="video/GIF/PNG exports: frame size, e.g. 1920x1080")
+    p.add_argument("--thumbnail", action="store_true", help="export one picture (the first incident, else the middle)")
     p.set_defaults(func=run)
 
 
@@ -47,13 +52,21 @@ def run(args) -> int:
         return info_cmd(words[1], args.json)
     if len(words) > 2:
         raise CLIError(f"at most two replays (A and B), got {len(words)}: {' '.join(words)}")
+    size = None
+    if args.size is not None:
+        try:
+            size = tuple(int(v) for v in args.size.lower().split("x"))
+            assert len(size) == 2
+        except (ValueError, AssertionError):
+            raise CLIError(f"--size {args.size!r}: expected WIDTHxHEIGHT, e.g. 1280x720") from None
     if args.every < 1:
         raise CLIError(f"--every must be >= 1, got {args.every}")
     for w in words:
         if not Path(w).is_file():
             raise CLIError(f"{w}: no such file")
     if args.export:
-        return export_cmd(words, args.export, args.force, args.every, args.map)
+        return export_cmd(words, args.export, args.force, args.every, args.map,
+                          video={"fps": args.fps, "speed": args.speed, "size": size, "thumbnail": args.thumbnail})
     viewer = _viewer()
     return int(viewer.run(words, map_name=args.map) or 0)
 
@@ -127,15 +140,16 @@ def describe(r) -> str:
     return "\n".join(lines)
 
 
-def export_cmd(paths: list[str], out: str, force: bool, every: int, map_name: str | None = None) -> int:
+def export_cmd(paths: list[str], out: str, force: bool, every: int, map_name: str | None = None,
+               video: dict | None = None) -> int:
     from testbed.cli import CLIError
 
     outp = Path(out)
     low = outp.name.lower()
     if outp.exists() and not force:
         raise CLIError(f"{out} exists; pass --force to overwrite it")
-    if len(paths) != 1:
-        raise CLIError(f"--export takes one replay, got {len(paths)}")
+    if len(paths) != 1 and low.endswith(EXPORTS_HERE):
+        raise CLIError(f"--export {outp.suffix} takes one replay, got {len(paths)}")
     if low.endswith(EXPORTS_HERE):
         if low.endswith(".mcap"):
             from testbed.replay.export_mcap import export_mcap as fn
@@ -148,6 +162,11 @@ def export_cmd(paths: list[str], out: str, force: bool, every: int, map_name: st
         return 0
     # video, GIF, PNG frames or a thumbnail: the viewer's renderer decides and names bad targets
     viewer = _viewer()
-    res = viewer.export_video(paths[0], out, force=force, **({"map_name": map_name} if map_name else {}))
+    opts = {k: v for k, v in (video or {}).items() if v not in (None, False)}
+    if map_name:
+        opts["map_name"] = map_name
+    if len(paths) == 2:  # B drawn as a ghost over A
+        opts["compare"] = paths[1]
+    res = viewer.export_video(paths[0], out, force=force, **opts)
     print(f"wrote {out}" + (f": {res}" if res else ""))
     return 0

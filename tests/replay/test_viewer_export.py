@@ -124,6 +124,21 @@ def test_cli_export_gif(replay_file, tmp_path, capsys):
     assert "exists" in capsys.readouterr().err
 
 
+def test_cli_export_options_reach_the_renderer(replay_file, tmp_path, capsys):
+    from testbed.cli import main
+
+    out = tmp_path / "opts.gif"
+    assert main(["replay", str(replay_file), "--export", str(out), "--fps", "5", "--speed", "32",
+                 "--size", "640x400"]) == 0  # fmt: skip
+    frames = iio.imread(out, index=None)
+    assert frames.shape[0] == _expected_frames(replay_file, 5, 32) and frames.shape[1:3] == (400, 640)
+    thumb = tmp_path / "one.png"
+    assert main(["replay", str(replay_file), "--export", str(thumb), "--thumbnail"]) == 0
+    assert iio.imread(thumb).ndim == 3
+    assert main(["replay", str(replay_file), "--export", str(tmp_path / "x.gif"), "--size", "big"]) == 2
+    assert "--size 'big'" in capsys.readouterr().err
+
+
 def test_comparison_export(replay_file, tmp_path):
     import gymnasium as gym
 
