@@ -19,6 +19,7 @@ class CLIError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     from testbed.cli import ais_cmd, link_cmd, live_cmd, map_cmd, run_cmd, vessel_cmd
+    from testbed.cli import event_cmd, serve_cmd, submit_cmd
 
     parser = argparse.ArgumentParser(
         prog="testbed",
@@ -33,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     live_cmd.register(sub)
     ais_cmd.register(sub)
     link_cmd.register(sub)
+    event_cmd.register(sub)
+    serve_cmd.register(sub)
+    submit_cmd.register(sub)
     return parser
 
 
