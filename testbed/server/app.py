@@ -376,10 +376,10 @@ def create_app(cfg: EventConfig, supervisor=None, ray_note: str = "") -> FastAPI
             if dup is not None:
                 return {"id": dup["id"], "status": dup["status"], "duplicate": True, "sha256": sha}
             try:
-                worker.unpack(tmp_zip, tmp_unpacked, cfg.limits)
+                folder = worker.unpack(tmp_zip, tmp_unpacked, cfg.limits)
             except worker.Rejected as exc:
                 raise HTTPException(400, f"invalid submission archive: {_public_problem(exc)}") from None
-            meta = worker.read_meta(tmp_unpacked)
+            meta = worker.read_meta(folder)
             name = (label or str(meta.get("name") or "") or f"upload {sha[:8]}")[:80]
             with db.tx(c):
                 used = c.execute("SELECT COUNT(*) FROM submissions WHERE team_id=? AND phase=? AND charged=1",
@@ -394,7 +394,7 @@ def create_app(cfg: EventConfig, supervisor=None, ray_note: str = "") -> FastAPI
                 final_dir.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp_zip, final_zip)
                 moved.append(final_zip)
-                os.replace(tmp_unpacked, final_dir)
+                os.replace(folder, final_dir)
                 moved.append(final_dir)
             moved.clear()  # committed: the files belong to the row now
             lb_cache.clear()

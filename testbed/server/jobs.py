@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -90,8 +89,11 @@ class Worker:
         sdir = cfg.root / "submissions" / sub["id"]
         log_path = cfg.root / "logs" / f"{sub['id']}.log"
         key = eval_key(sub)
+        baseline = sub["sha256"].startswith(BASELINE_PREFIX)
+        target = worker.baseline_spec(sub["sha256"][len(BASELINE_PREFIX):]) if baseline else sdir
         try:
-            if not (sdir / ".checked").exists():
+            checked = cfg.root / "checked" / sub["id"]  # outside the team's folder: a zip cannot fake it
+            if not baseline and not checked.exists():
                 problems = worker.check(sdir)
                 if problems:
                     self._write_log(log_path, "submission check failed:\n" + "\n".join(problems))
@@ -100,11 +102,12 @@ class Worker:
                                     "WHERE id=?", (time.time(), "; ".join(problems)[:2000], sub["id"]))
                         self._job_state(job, "done")
                     return
-                (sdir / ".checked").write_text("ok\n")
+                checked.parent.mkdir(parents=True, exist_ok=True)
+                checked.write_text("ok\n")
             total = worker.suite_total(phase.suite, phase.max_episodes)
             with db.tx(con):
                 con.execute("UPDATE submissions SET episodes_total=? WHERE id=?", (total, sub["id"]))
-            proc = worker.start(sdir, key=key, suite=phase.suite, store=cfg.results_path,
+            proc = worker.start(target, key=key, suite=phase.suite, store=cfg.results_path,
                                 max_episodes=phase.max_episodes, backend=self.backend,
                                 ray_address=self.ray_address, workers=cfg.workers.episode_workers,
                                 sandbox=cfg.workers.sandbox, log_path=log_path)
@@ -297,10 +300,6 @@ def main(argv=None) -> int:
     return 0
 
 
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
-
-
 if __name__ == "__main__":
     sys.exit(main())
 
@@ -315,20 +314,14 @@ def ensure_baselines(cfg: EventConfig, con) -> list[str]:
             if con.execute("SELECT 1 FROM submissions WHERE team_id=? AND phase=?",
                            (team_id, phase.name)).fetchone():
                 continue
-            sub_id = "s" + os.urandom(6).hex()
-            dest = cfg.root / "submissions" / sub_id
-            tmp = cfg.root / "tmp" / f"{sub_id}.baseline"
-            try:
-                shutil.rmtree(tmp, ignore_errors=True)
-                worker.write_baseline(name, tmp)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                with db.tx(con):
-                    con.execute("INSERT INTO submissions (id, team_id, phase, name, sha256, size, status, charged, "
-                                "created_at) VALUES (?,?,?,?,?,0,'queued',0,?)",
-                                (sub_id, team_id, phase.name, f"{name} baseline", "baseline:" + name, time.time()))
-                    db.enqueue(con, sub_id)
-                    os.replace(tmp, dest)
-            except Exception as exc:  # the server works without reference rows
-                shutil.rmtree(tmp, ignore_errors=True)
-                notes.append(f"baseline {name} for phase {phase.name} not queued: {exc}")
+            with db.tx(con):
+                sub_id = "s" + os.urandom(6).hex()
+                con.execute("INSERT INTO submissions (id, team_id, phase, name, sha256, size, status, charged, "
+                            "created_at) VALUES (?,?,?,?,?,0,'queued',0,?)",
+                            (sub_id, team_id, phase.name, f"{name} baseline", BASELINE_PREFIX + name, time.time()))
+                db.enqueue(con, sub_id)
+            notes.append(f"queued the {name} baseline for phase {phase.name}")
     return notes
+
+
+BASELINE_PREFIX = "baseline:"

@@ -43,19 +43,18 @@ class Episode:
 
 # --------------------------------------------------------------------------- submissions
 
-def unpack(zip_path: Path, dest: Path, limits) -> None:
-    """Unpack an uploaded zip with the evaluation package's own limits; :class:`Rejected` if unsafe."""
+def unpack(zip_path: Path, dest: Path, limits) -> Path:
+    """Unpack an uploaded zip with the evaluation package's own limits; :class:`Rejected` if unsafe.
+    Returns the submission folder (``dest`` or its only top-level folder)."""
     from testbed.evaluation import submission
 
-    lim = submission.ArchiveLimits(
-        max_total_bytes=int(limits.unpacked_max_mb * 1e6),
-        max_ratio=float(limits.max_ratio),
-        max_files=int(limits.max_files),
-    )
+    total = int(limits.unpacked_max_mb * 1e6)
+    lim = submission.ArchiveLimits(max_members=int(limits.max_files), max_total_bytes=total,
+                                   max_file_bytes=total, max_ratio=float(limits.max_ratio))
     try:
-        submission.unpack_archive(zip_path, dest, lim)
+        return Path(submission.unpack_archive(zip_path, dest, lim))
     except submission.SubmissionError as exc:
-        raise Rejected(str(exc)) from None
+        raise Rejected(str(exc).replace(str(zip_path), "upload.zip")) from None
 
 
 def check(submission_dir: Path) -> list[str]:
@@ -77,11 +76,19 @@ def read_meta(submission_dir: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def write_baseline(name: str, dest: Path) -> None:
-    """A submission folder for a baseline policy (autopilot, do-nothing, random)."""
-    from testbed.evaluation import baselines
+BASELINES = {"autopilot": "autopilot", "do-nothing": "idle", "random": "random"}
 
-    baselines.write_baseline_submission(name, dest)
+
+def baseline_spec(name: str) -> str:
+    """The evaluator's built-in policy for a baseline row (evaluated in process: trusted code)."""
+    return BASELINES[name]
+
+
+def write_template(folder: Path, team: str = "my-team", name: str = "autopilot-template") -> Path:
+    """The starter submission of ``testbed submission new`` (wraps the autopilot; passes the check)."""
+    from testbed.evaluation import submission
+
+    return submission.write_template(folder, team=team, name=name)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -112,7 +119,7 @@ def _die_with_parent():  # pragma: no cover - runs in the child
     os.setsid()
 
 
-def start(submission_dir: Path, *, key: str, suite: str, store: Path, max_episodes: int, backend: str,
+def start(submission_dir: Path | str, *, key: str, suite: str, store: Path, max_episodes: int, backend: str,
           ray_address: str, workers: int, sandbox: bool, log_path: Path) -> subprocess.Popen:
     """Start (or resume) the sandboxed evaluator for one submission; its output goes to ``log_path``."""
     cmd = [sys.executable, "-m", "testbed", "evaluate", str(submission_dir), "--suite", suite,
