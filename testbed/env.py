@@ -37,7 +37,8 @@ leaving the map. Truncated: ``time_limit_s``. ``info["outcome"]`` names which.
 ## Arguments
 ``gymnasium.make("testbed/PortEntry-v0", render_mode=None | "rgb_array" | "human",
 camera="follow" | "map", overlay=None | "sinr" | "throughput" | "latency_p50" | "latency_p95",
-overrides=["traffic.count=10"], **keyword_overrides)``; ``overlay`` draws the 5G coverage of the
+overrides=["traffic.count=10"], record=None | "ep.replay" | "DIR/", record_agent=None, **keyword_overrides)``;
+``record`` writes a replay file per episode (:mod:`testbed.replay`); ``overlay`` draws the 5G coverage of the
 link profile under the scene; keyword overrides are
 nested dicts or values of :class:`testbed.config.ScenarioConfig` (``traffic={"count": 10}``,
 ``dt=0.5``). Unknown keys and wrong types raise :class:`testbed.config.ConfigError`.
@@ -92,7 +93,7 @@ class DuisburgEnv(gym.Env):
 
     def __init__(self, scenario: str | ScenarioConfig = "Channel-v0", render_mode: str | None = None,
                  camera: str = "follow", overrides: list[str] | None = None, overlay: str | None = None,
-                 **kwargs) -> None:  # fmt: skip
+                 record: str | None = None, record_agent: str | None = None, **kwargs) -> None:  # fmt: skip
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode={render_mode!r}; expected None, 'rgb_array' or 'human'")
         self.cfg = resolve_config(scenario, overrides, kwargs)
@@ -107,6 +108,11 @@ class DuisburgEnv(gym.Env):
         self._act = np.zeros((1, 2))
         self._flat = self.cfg.observation.kind == "flat"
         self._needs_reset = True
+        self._recorder = None  # record=PATH: testbed.replay (one replay file per episode)
+        if record is not None:
+            from testbed.replay.recorder import EnvRecorder
+
+            self._recorder = EnvRecorder(self, record, agent=record_agent)
 
     def _obs(self):
         o = self.world.obs[0].copy()
@@ -119,6 +125,8 @@ class DuisburgEnv(gym.Env):
         super().reset(seed=seed)
         self.world.reset_env(0, seed)
         self._needs_reset = False
+        if self._recorder is not None:
+            self._recorder.on_reset()
         if self.render_mode == "human":
             self.render()
         return self._obs(), self.world.info(0)
@@ -134,6 +142,8 @@ class DuisburgEnv(gym.Env):
         reward, term, trunc, _ = self.world.step(a)
         terminated, truncated = bool(term[0]), bool(trunc[0])
         self._needs_reset = terminated or truncated
+        if self._recorder is not None:
+            self._recorder.on_step(self._needs_reset)
         if self.render_mode == "human":
             self.render()
         return self._obs(), float(reward[0]), terminated, truncated, self.world.info(0)
@@ -192,6 +202,8 @@ class DuisburgEnv(gym.Env):
         return self._renderer.render(self.scene(0))
 
     def close(self):
+        if self._recorder is not None:
+            self._recorder.close()
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None

@@ -5,8 +5,33 @@
 targets with CPA/TCPA, checks grounding (hull points against the signed distance) and collisions
 (hull capsules), and writes the observation row and the raw reward components.
 
-Flat observation layout (``float32``, every entry clipped to [-10, 10]); ``K`` rays, ``M`` targets:
+Flat observation layout (``float32``, every entry clipped to [-10, 10]); ``K`` rays, ``M`` targets
+(:data:`LAYOUT_TABLE`, appended here; :data:`OBS_LAYOUT_VERSION` is derived from it):
 
+Targets are the M nearest traffic vessels within the target range, nearest first, as the ego
+perceives them: ground truth every step (``observation.targets="truth"``), or the last AIS report
+that has arrived (``"ais"``: ITU-R M.1371 reporting intervals, optional position noise, see
+:mod:`testbed.ais.reporting`); relative velocities are over ground. Collisions and the near-miss
+reward always use the truth. The
+``dict`` observation holds the same numbers split into ``ego`` (0-5), ``route`` (6-16), ``current``
+(17-18), ``rays`` (K), ``targets`` (M x 9) and ``link`` (4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+
+import numba
+import numpy as np
+
+from harbour_maps.kernels import ray_at, sdf_at
+
+# The flat observation layout. Policies record OBS_LAYOUT_VERSION (and the rows) when exported, and
+# agents.loader refuses a policy trained on a different layout, naming the rows that differ. Any change
+# to this table changes the hash; bump OBS_LAYOUT_FORMAT when the meaning changes without the text.
+LAYOUT_TABLE = """\
 ====================  ===================================================  ========  ==============
 index                 meaning                                              unit      typical range
 ====================  ===================================================  ========  ==============
@@ -39,28 +64,35 @@ index                 meaning                                              unit 
                       last AIS report with ``"ais"``)
 19+K+9M + 0           link SINR / 30 (1.0 with the ideal link)             dB        [-1, 1.5]
           + 1         latency of the last delivered data packet / 100     ms        [0, 10]
-          + 2         data-path loss rate (exponential average, ~20 steps) -         [0, 1]
+          + 2         data-path loss rate (exponential mean, ~20 steps)   -         [0, 1]
           + 3         time since the last command arrived / timeout        -         [0, 10]
                       (remote operation; 0 onboard)
 ====================  ===================================================  ========  ==============
-
-Targets are the M nearest traffic vessels within the target range, nearest first, as the ego
-perceives them: ground truth every step (``observation.targets="truth"``), or the last AIS report
-that has arrived (``"ais"``: ITU-R M.1371 reporting intervals, optional position noise, see
-:mod:`testbed.ais.reporting`); relative velocities are over ground. Collisions and the near-miss
-reward always use the truth. The
-``dict`` observation holds the same numbers split into ``ego`` (0-5), ``route`` (6-16), ``current``
-(17-18), ``rays`` (K), ``targets`` (M x 9) and ``link`` (4).
 """
+if __doc__:
+    __doc__ += "\n" + LAYOUT_TABLE
+OBS_LAYOUT_FORMAT = 1
 
-from __future__ import annotations
 
-import math
+def layout_rows(table: str = LAYOUT_TABLE) -> list[tuple[str, str, str, str]]:
+    """The rows of :data:`LAYOUT_TABLE` as (index, meaning, unit, typical range); wrapped meanings joined."""
+    lines = table.splitlines()
+    meaning_col = lines[0].index("=", lines[0].index(" "))
+    rows: list[list[str]] = []
+    for line in lines[3:]:
+        if not line.strip() or line.startswith("="):
+            continue
+        if not line[:meaning_col].strip() and rows:  # the meaning wraps onto this line
+            rows[-1][1] += " " + line.strip()
+            continue
+        cells = re.split(r"\s{2,}", line.strip())
+        rows.append((cells + ["", "", "", ""])[:4])
+    return [tuple(r) for r in rows]
 
-import numba
-import numpy as np
 
-from harbour_maps.kernels import ray_at, sdf_at
+OBS_LAYOUT = layout_rows()
+OBS_LAYOUT_VERSION = f"{OBS_LAYOUT_FORMAT}-" + hashlib.sha256(
+    "\n".join("|".join(r) for r in OBS_LAYOUT).encode()).hexdigest()[:12]  # fmt: skip
 
 N_EGO = 19
 TARGET_FEATURES = 9

@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     event_cmd.register(sub)
     serve_cmd.register(sub)
     submit_cmd.register(sub)
+    from testbed.cli import replay_cmd
+
+    replay_cmd.register(sub)
     return parser
 
 

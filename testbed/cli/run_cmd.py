@@ -24,7 +24,8 @@ def register(sub) -> None:
                        description=__doc__.split("\n\n")[0])  # fmt: skip
     p.add_argument("scenario", help="registered id (e.g. PortEntry-v0) or a YAML name in conf/")
     p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. traffic.count=5")
-    p.add_argument("--agent", choices=["autopilot", "random"], default="autopilot")
+    p.add_argument("--agent", default="autopilot",
+                   help="autopilot, random, idle, or policy:DIR (an exported policy or a submission folder)")
     p.add_argument("--episodes", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--render", choices=["none", "png", "human"], default="none")
@@ -33,6 +34,8 @@ def register(sub) -> None:
     p.add_argument("--out", default="out/run", help="output directory")
     p.add_argument("--emit", default=None,
                    help="send the simulated vessels as AIS (types 1, 5, 8/FI 10): udp://HOST:PORT or a file")
+    p.add_argument("--record", default=None, metavar="DIR",
+                   help="write a replay file per episode, DIR/episode_NNN.replay (testbed replay FILE)")
     p.set_defaults(func=run)
     q = sub.add_parser("list", help="list the registered scenarios")
     q.set_defaults(func=list_scenarios)
@@ -64,17 +67,13 @@ def run(args) -> int:
         raise CLIError(f"--episodes must be >= 1, got {args.episodes}")
     cfg = compose_scenario(args.scenario, args.overrides)
     render_mode = {"none": None, "png": "rgb_array", "human": "human"}[args.render]
-    env = DuisburgEnv(cfg, render_mode=render_mode, camera=args.camera)
+    record = None if args.record is None else args.record.rstrip("/") + "/"
+    env = DuisburgEnv(cfg, render_mode=render_mode, camera=args.camera, record=record, record_agent=args.agent)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    oc = cfg.observation
-    if args.agent == "autopilot":
-        from agents.autopilot import Autopilot
+    from agents.loader import load_policy
 
-        policy = Autopilot(n_rays=oc.n_rays, n_targets=oc.n_targets)
-    else:
-        policy = None
-        env.action_space.seed(args.seed)
+    policy = load_policy(args.agent, env.observation_space, env.action_space, scenario=cfg, seed=args.seed)
     emitter = None
     if args.emit:
         from testbed.ais.emit import AISEmitter
@@ -85,15 +84,14 @@ def run(args) -> int:
     t_offset = 0.0  # episodes follow each other on the emitted AIS clock
     for ep in range(args.episodes):
         obs, info = env.reset(seed=args.seed + ep)
-        if policy is not None:
-            policy.reset()
+        policy.reset(args.seed + ep)
         frames, ret, steps = [], 0.0, 0
         comps = dict.fromkeys(info["reward_components"], 0.0)
         min_cpa = math.inf
         while True:
             if render_mode == "rgb_array" and steps % args.frame_every == 0:
                 frames.append(env.render())
-            action = policy.act(obs) if policy is not None else env.action_space.sample()
+            action = policy.act(obs)
             obs, r, term, trunc, info = env.step(action)
             if emitter is not None:
                 emitter.emit(t_offset + info["time_s"], world_vessels(env.world))
