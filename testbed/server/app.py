@@ -320,6 +320,8 @@ def create_app(cfg: EventConfig, supervisor=None, ray_note: str = "") -> FastAPI
             form = await request.form(max_files=1, max_fields=4)
         except OSError as exc:
             raise HTTPException(*_os_error(exc)) from None
+        except _TooLarge:
+            raise
         except Exception:
             raise HTTPException(400, "expected a multipart form with a file field") from None
         upload = form.get("file")
@@ -379,7 +381,10 @@ def create_app(cfg: EventConfig, supervisor=None, ray_note: str = "") -> FastAPI
                 folder = worker.unpack(tmp_zip, tmp_unpacked, cfg.limits)
             except worker.Rejected as exc:
                 raise HTTPException(400, f"invalid submission archive: {_public_problem(exc)}") from None
-            meta = worker.read_meta(folder)
+            try:
+                meta = worker.read_meta(folder)
+            except worker.Rejected as exc:
+                raise HTTPException(400, f"invalid submission: {_public_problem(exc)}") from None
             name = (label or str(meta.get("name") or "") or f"upload {sha[:8]}")[:80]
             with db.tx(c):
                 used = c.execute("SELECT COUNT(*) FROM submissions WHERE team_id=? AND phase=? AND charged=1",
@@ -516,7 +521,7 @@ def create_app(cfg: EventConfig, supervisor=None, ray_note: str = "") -> FastAPI
         return row, e
 
     def _replay_root() -> Path:
-        return cfg.results_path.parent
+        return cfg.results_path.with_name(cfg.results_path.name + ".replays")
 
     @app.get("/api/submissions/{sub_id}/replays/{name}", tags=["public"])
     def api_replay(sub_id: str, name: str, p: OptP):

@@ -91,6 +91,8 @@ class Worker:
         key = eval_key(sub)
         baseline = sub["sha256"].startswith(BASELINE_PREFIX)
         target = worker.baseline_spec(sub["sha256"][len(BASELINE_PREFIX):]) if baseline else sdir
+        if baseline:
+            key = BASELINE_PREFIX + str(target)  # the evaluator's own id: shared with the score's baselines
         try:
             checked = cfg.root / "checked" / sub["id"]  # outside the team's folder: a zip cannot fake it
             if not baseline and not checked.exists():
@@ -104,11 +106,10 @@ class Worker:
                     return
                 checked.parent.mkdir(parents=True, exist_ok=True)
                 checked.write_text("ok\n")
-            total = worker.suite_total(phase.suite, phase.max_episodes)
+            total = worker.suite_total(phase)
             with db.tx(con):
                 con.execute("UPDATE submissions SET episodes_total=? WHERE id=?", (total, sub["id"]))
-            proc = worker.start(target, key=key, suite=phase.suite, store=cfg.results_path,
-                                max_episodes=phase.max_episodes, backend=self.backend,
+            proc = worker.start(target, key=key, phase=phase, store=cfg.results_path, backend=self.backend,
                                 ray_address=self.ray_address, workers=cfg.workers.episode_workers,
                                 sandbox=cfg.workers.sandbox, log_path=log_path)
         except worker.Unavailable as exc:
@@ -131,31 +132,31 @@ class Worker:
             if not mine or time.time() > deadline or self.stop:
                 _kill(proc)
                 if mine and time.time() > deadline:
-                    self.sync(sub, key, phase.suite)
+                    self.sync(sub, key, phase)
                     self._fail(job, sub, "evaluation exceeded workers.submission_timeout_s", charged=True)
                 elif mine:  # stopping: give the job back for the next worker
                     with db.tx(con):
                         con.execute("UPDATE jobs SET state='queued', lease_owner=NULL WHERE id=?", (job["id"],))
                 return
-            self.sync(sub, key, phase.suite)
+            self.sync(sub, key, phase)
             self._beat(job["id"], "busy")
             if rc is not None:
                 break
         if rc != 0:
             self._retry_or_fail(job, sub, f"the evaluator exited with status {rc}")
             return
-        episodes = self.sync(sub, key, phase.suite)
+        episodes = self.sync(sub, key, phase)
         if self.cfg.workers.thumbnails:
             self.thumbnails(sub["id"], episodes)
-        score, per_case = worker.scores(episodes, phase.suite)
+        score, per_case = worker.scores(cfg.results_path, key, phase)
         with db.tx(con):
             con.execute("UPDATE submissions SET status='finished', finished_at=?, score=?, case_scores=? "
                         "WHERE id=? AND status='running'",
                         (time.time(), score, json.dumps(per_case), sub["id"]))
             self._job_state(job, "done")
 
-    def sync(self, sub, key, suite) -> list:
-        episodes = worker.results(self.cfg.results_path, key)
+    def sync(self, sub, key, phase) -> list:
+        episodes = worker.results(self.cfg.results_path, key, phase)
         try:
             with db.tx(self.con):
                 for e in episodes:

@@ -65,15 +65,15 @@ def check(submission_dir: Path) -> list[str]:
 
 
 def read_meta(submission_dir: Path) -> dict:
-    """team / name from submission.yaml (untrusted text; only used for display)."""
-    import yaml
+    """team / name / mode from submission.yaml, with the evaluation package's validation: a missing or
+    malformed submission.yaml is :class:`Rejected` at the upload (the full check runs in a worker)."""
+    from testbed.evaluation import submission
 
-    p = Path(submission_dir) / "submission.yaml"
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) if p.is_file() else {}
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        data = {}
-    return data if isinstance(data, dict) else {}
+        meta = submission.read_meta(submission_dir)
+    except submission.SubmissionError as exc:
+        raise Rejected(str(exc).replace(str(submission_dir), "").lstrip("/: ") or "invalid submission.yaml") from None
+    return {"team": meta.team, "name": meta.name, "mode": meta.mode}
 
 
 BASELINES = {"autopilot": "autopilot", "do-nothing": "idle", "random": "random"}
@@ -93,11 +93,41 @@ def write_template(folder: Path, team: str = "my-team", name: str = "autopilot-t
 
 # --------------------------------------------------------------------------- evaluation
 
-def suite_total(suite: str, max_episodes: int) -> int:
-    from testbed.evaluation import suites
+def phase_suite(phase):
+    """The phase's suite (``testbed.evaluation.suite``), narrowed by the phase's ``cases``, capped by its
+    ``time_limit_s`` and cut to its first ``max_episodes`` episodes (a tiny phase for tests and rehearsals)."""
+    import dataclasses
 
-    n = len(suites.get_suite(suite).episodes())
-    return min(n, max_episodes) if max_episodes else n
+    from testbed.evaluation import suite as suites
+
+    s = suites.get_suite(phase.suite)
+    if phase.cases:
+        s = s.select(list(phase.cases))
+    cases = list(s.cases)
+    if phase.time_limit_s:
+        cases = [dataclasses.replace(c, overrides={**c.overrides, "time_limit_s": min(
+            float(c.overrides.get("time_limit_s", phase.time_limit_s)), phase.time_limit_s)}) for c in cases]
+    if phase.max_episodes:
+        left, cut = phase.max_episodes, []
+        for c in cases:
+            seeds = c.seeds[:left]
+            left -= len(seeds)
+            if seeds:
+                cut.append(dataclasses.replace(c, seeds=seeds))
+        cases = cut
+    return dataclasses.replace(s, cases=tuple(cases))
+
+
+def suite_total(phase) -> int:
+    return len(phase_suite(phase).episodes())
+
+
+def _die_with_parent():  # pragma: no cover - runs in the child
+    try:
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+    os.setsid()
 
 
 def child_env() -> dict:
@@ -111,58 +141,98 @@ def child_env() -> dict:
     return env
 
 
-def _die_with_parent():  # pragma: no cover - runs in the child
-    try:
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-    os.setsid()
-
-
-def start(submission_dir: Path | str, *, key: str, suite: str, store: Path, max_episodes: int, backend: str,
-          ray_address: str, workers: int, sandbox: bool, log_path: Path) -> subprocess.Popen:
-    """Start (or resume) the sandboxed evaluator for one submission; its output goes to ``log_path``."""
-    cmd = [sys.executable, "-m", "testbed", "evaluate", str(submission_dir), "--suite", suite,
-           "--store", str(store), "--submission-id", key, "--workers", str(workers), "--backend", backend]
-    if max_episodes:
-        cmd += ["--max-episodes", str(max_episodes)]
+def start(target: Path | str, *, key: str, phase, store: Path, backend: str, ray_address: str, workers: int,
+          sandbox: bool, log_path: Path) -> subprocess.Popen:
+    """Start (or resume) the sandboxed evaluator for one submission in a child process (its own session,
+    killed with its parent); its output goes to ``log_path``."""
+    cmd = [sys.executable, "-m", "testbed.server.worker", str(target), "--key", key, "--suite", phase.suite,
+           "--store", str(store), "--workers", str(workers), "--backend", backend,
+           "--max-episodes", str(phase.max_episodes), "--time-limit", str(phase.time_limit_s)]
+    for c in phase.cases:
+        cmd += ["--case", c]
     if backend == "ray" and ray_address:
         cmd += ["--address", ray_address]
     if not sandbox:
         cmd += ["--no-sandbox"]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")
-    env = child_env()
     try:
         return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                preexec_fn=_die_with_parent, env=env)
+                                preexec_fn=_die_with_parent, env=child_env())
     finally:
         log.close()
 
 
-def results(store: Path, key: str) -> list[Episode]:
-    """The finished episodes of one evaluation in the evaluator's results store."""
+def _episode_index(suite) -> dict:
+    return {(c.id, int(s)): i for i, (c, s) in enumerate(suite.episodes())}
+
+
+_HASHES: dict = {}
+
+
+def _hashes(suite) -> dict:
+    import json
+
+    key = json.dumps([suite.name, suite.version, [[c.id, c.scenario, c.overrides] for c in suite.cases]],
+                     sort_keys=True, default=str)
+    if key not in _HASHES:
+        _HASHES[key] = {c.id: c.config_hash() for c in suite.cases}
+    return _HASHES[key]
+
+
+def _rows(store: Path, key: str, suite) -> list[dict]:
+    from testbed.evaluation.store import Store
+
     if not Path(store).exists():
         return []
-    from testbed.evaluation import store as st
+    hashes = _hashes(suite)
+    with Store(store) as st:
+        rows = st.rows(suite.name, key, suite.version)
+    return [r for r in rows if hashes.get(r["case_id"]) == r["config_hash"]]
 
+
+def results(store: Path, key: str, phase) -> list[Episode]:
+    """The finished episodes of one evaluation in the evaluator's results store, in suite order."""
+    from testbed.evaluation.store import METRIC_COLUMNS
+
+    suite = phase_suite(phase)
+    index = _episode_index(suite)
     out = []
-    with st.ResultsStore(store, readonly=True) as rs:
-        for i, r in enumerate(rs.episodes(key)):
-            out.append(Episode(idx=i, case=r.case, seed=str(r.seed), status=r.status,
-                               score=_finite(r.score), metrics=dict(r.metrics),
-                               replay=str(r.replay_path) if r.replay_path else None))
-    return out
+    for r in _rows(store, key, suite):
+        i = index.get((r["case_id"], int(r["seed"])))
+        if i is None:
+            continue
+        metrics = {c: r.get(c) for c in METRIC_COLUMNS if r.get(c) is not None}
+        if r.get("reason"):
+            metrics["reason"] = r["reason"]
+        out.append(Episode(idx=i, case=r["case_id"], seed=str(r["seed"]), status=r["status"],
+                           score=_finite(r.get("quality")), metrics=metrics, replay=r.get("replay") or None))
+    return sorted(out, key=lambda e: e.idx)
 
 
-def scores(episodes: list[Episode], suite: str) -> tuple[float | None, dict[str, float]]:
-    """Overall and per-case scores with the evaluation package's formula."""
-    from testbed.evaluation import scoring
+def scores(store: Path, key: str, phase) -> tuple[float | None, dict[str, float]]:
+    """Overall and per-case scores with the evaluation package's formula (normalised by the do-nothing
+    and autopilot baselines on the same episodes); (None, {}) when a baseline result is missing."""
+    from testbed.evaluation import evaluator, metrics
 
-    if not episodes:
+    suite = phase_suite(phase)
+
+    def table(sub):
+        t: dict = {}
+        for r in _rows(store, sub, suite):
+            t.setdefault(r["case_id"], {})[int(r["seed"])] = float(r.get("quality") or 0.0)
+        return t
+
+    mine = table(key)
+    if not mine:
         return None, {}
-    overall, per_case = scoring.score_episodes(episodes, suite)
-    return _finite(overall), {k: v for k, v in per_case.items() if _finite(v) is not None}
+    idle = table(evaluator.baseline_id("idle"))
+    auto = table(evaluator.baseline_id("autopilot"))
+    try:
+        overall, per_case = metrics.score(mine, idle, auto)
+    except ValueError:
+        return None, {}
+    return _finite(overall), {k: float(v) for k, v in per_case.items() if _finite(v) is not None}
 
 
 def _finite(x):
@@ -173,36 +243,98 @@ def _finite(x):
     return x if math.isfinite(x) else None
 
 
+def evaluate_main(argv=None) -> int:
+    """The child process: evaluate one submission (or built-in baseline) on the phase's suite, resuming
+    from the store, then make sure the baselines that normalise the score ran on the same episodes."""
+    import argparse
+    import dataclasses
+    import types
+
+    from testbed.evaluation import evaluator
+    from testbed.evaluation.store import Store
+
+    ap = argparse.ArgumentParser(prog="python -m testbed.server.worker")
+    ap.add_argument("target")
+    ap.add_argument("--key", required=True)
+    ap.add_argument("--suite", required=True)
+    ap.add_argument("--store", required=True)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--backend", default="local")
+    ap.add_argument("--address", default=None)
+    ap.add_argument("--max-episodes", type=int, default=0)
+    ap.add_argument("--time-limit", type=float, default=0.0)
+    ap.add_argument("--case", action="append", default=[])
+    ap.add_argument("--no-sandbox", action="store_true")
+    a = ap.parse_args(argv)
+    phase = types.SimpleNamespace(suite=a.suite, cases=tuple(a.case), time_limit_s=a.time_limit,
+                                  max_episodes=a.max_episodes)
+    suite = phase_suite(phase)
+    kw = dict(backend=a.backend, workers=a.workers, address=a.address, sandbox=not a.no_sandbox)
+    with Store(a.store) as store:
+        target = evaluator.resolve(a.target)
+        if target.kind != "baseline":
+            target = dataclasses.replace(target, id=a.key)
+        print(f"evaluating {target.name!r} on suite {suite.name} {suite.version}: "
+              f"{len(suite.episodes())} episode(s)", flush=True)
+        summary = evaluator.evaluate(target, suite, store, progress=lambda s: print(s, flush=True), **kw)
+        print(f"done: {summary.ran} ran, {summary.skipped} already stored, statuses {summary.statuses}", flush=True)
+        for r in store.rows(suite.name, target.id, suite.version):
+            if r.get("log"):
+                print(f"--- policy output, {r['case_id']} seed {r['seed']} ---\n{r['log'].rstrip()}", flush=True)
+        evaluator.ensure_baselines(suite, store, progress=lambda s: print("baseline:", s, flush=True),
+                                   backend=a.backend, workers=a.workers, address=a.address)
+    return 0
+
+
 # --------------------------------------------------------------------------- replays
 
-def trajectory(replay: Path, max_points: int = 600) -> dict:
-    """Ego and traffic positions of a replay for the in-browser playback (local metres)."""
+def trajectory(replay: Path, max_points: int = 900) -> dict:
+    """Ego and traffic positions of a replay for the in-browser playback (local metres, at most
+    ``max_points`` frames; inactive traffic slots are null)."""
     import numpy as np
 
     from testbed.replay import ReplayReader
 
     r = ReplayReader(replay)
-    n = len(r)
-    step = max(1, math.ceil(n / max_points))
-    idx = slice(0, n, step)
+    n = int(r.n_frames)
+    idx = np.unique(np.linspace(0, n - 1, min(n, max_points)).round().astype(int))
 
     def col(name):
-        a = np.asarray(r.column(name, 0, n))
-        return a[idx]
+        return np.asarray(r.column(name, 0, n))[idx]
 
-    out = {"header": _jsonable(r.header), "t": col("t").round(2).tolist() if "t" in r.columns else None,
-           "ego": {"x": col("ego/x").round(1).tolist(), "y": col("ego/y").round(1).tolist(),
-                   "heading": col("ego/heading").round(3).tolist()}}
-    if "traffic/x" in r.columns:
+    h = r.header
+    out = {"map": (h.get("map") or {}).get("name"), "scenario": h.get("scenario"), "outcome": h.get("outcome"),
+           "duration_s": h.get("duration_s"), "t": np.round(np.asarray(r.times)[idx], 1).tolist(),
+           "ego": {"x": np.round(col("ego/x"), 1).tolist(), "y": np.round(col("ego/y"), 1).tolist(),
+                   "heading": np.round(col("ego/psi"), 3).tolist(),
+                   "length_m": ((h.get("vessels") or {}).get("ego") or {}).get("length_m")},
+           "goal": h.get("goal"), "route": h.get("route")}
+    try:
         tx, ty = col("traffic/x"), col("traffic/y")
-        out["traffic"] = {"x": np.round(tx, 1).tolist(), "y": np.round(ty, 1).tolist()}
-    return out
+    except (KeyError, ValueError):
+        tx = ty = None
+    if tx is not None and tx.ndim == 2 and tx.shape[1]:
+        bad = ~np.isfinite(tx) | (np.abs(tx) > 1e8) | ~np.isfinite(ty) | (np.abs(ty) > 1e8)
+        tx = np.where(bad, np.nan, np.round(tx, 1))
+        ty = np.where(bad, np.nan, np.round(ty, 1))
+        out["traffic"] = {"x": [[None if v != v else float(v) for v in row] for row in tx],
+                          "y": [[None if v != v else float(v) for v in row] for row in ty]}
+    return _jsonable(out)
 
 
 def _jsonable(obj):
     import json
 
-    return json.loads(json.dumps(obj, default=str))
+    def fix(o):
+        if isinstance(o, float) and not math.isfinite(o):
+            return None
+        if isinstance(o, dict):
+            return {str(k): fix(v) for k, v in o.items()}
+        if isinstance(o, list | tuple):
+            return [fix(v) for v in o]
+        return o
+
+    return fix(json.loads(json.dumps(obj, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v))))
 
 
 def thumbnail(replay: Path, out: Path) -> Path:
@@ -210,3 +342,7 @@ def thumbnail(replay: Path, out: Path) -> Path:
 
     export_video(replay, out)
     return out
+
+
+if __name__ == "__main__":
+    sys.exit(evaluate_main())
