@@ -125,6 +125,7 @@ def create_app(cfg: EventConfig, supervisor=None, ray_note: str = "") -> FastAPI
     app.add_middleware(UploadBodyLimit, max_bytes=upload_max + 64 * 1024)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True)
     env.filters["ts"] = lambda t: time.strftime("%H:%M:%S", time.localtime(t))
+    env.filters["label"] = lambda k: _LABELS.get(k, k.replace("_", " "))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     lb_cache: dict = {}
     map_cache: dict = {}
@@ -724,21 +725,18 @@ def create_app(cfg: EventConfig, supervisor=None, ray_note: str = "") -> FastAPI
     return app
 
 
-_METRIC_ORDER = ("success", "collision", "grounding", "time_to_goal_s", "min_cpa_m", "near_misses", "energy",
-                 "xte_rms_m")
+_METRIC_ORDER = ("outcome", "progress", "time_to_goal_s", "min_cpa_m", "near_misses", "cross_track_rms_m",
+                 "energy", "late_steps")
 
 
-def _metric_keys(episodes: list[dict], n: int = 6) -> list[str]:
-    """A few numeric metrics to show as columns (the documented ones first)."""
-    keys: list[str] = []
-    seen = set()
-    for e in episodes:
-        for k, v in e["metrics"].items():
-            if k not in seen and isinstance(v, int | float) and not isinstance(v, bool | str):
-                seen.add(k)
-                keys.append(k)
-    keys.sort(key=lambda k: (_METRIC_ORDER.index(k) if k in _METRIC_ORDER else len(_METRIC_ORDER), k))
-    return keys[:n]
+_LABELS = {"time_to_goal_s": "time to goal [s]", "min_cpa_m": "min CPA [m]", "near_misses": "near misses",
+           "cross_track_rms_m": "cross-track RMS [m]", "late_steps": "late steps"}
+
+
+def _metric_keys(episodes: list[dict], n: int = 7) -> list[str]:
+    """The metrics shown as columns of the episode table (the documented ones, in this order)."""
+    present = {k for e in episodes for k, v in e["metrics"].items() if v is not None}
+    return [k for k in _METRIC_ORDER if k in present][:n]
 
 
 _CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self'; style-src 'self'; "

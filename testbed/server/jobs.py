@@ -41,7 +41,18 @@ class Worker:
         self.owner = db.worker_identity()
         self.name = name
         self.stop = False
+        self._forget_dead_workers()
         self._beat(None, "idle")
+
+    def _forget_dead_workers(self) -> None:
+        host = self.owner.rsplit(":", 1)[0]
+        for r in self.con.execute("SELECT id, pid FROM workers WHERE host=?", (host,)).fetchall():
+            if not db._alive(r["pid"]):
+                try:
+                    with db.tx(self.con):
+                        self.con.execute("DELETE FROM workers WHERE id=?", (r["id"],))
+                except db.StoreBusy:
+                    return
 
     def _beat(self, job_id, state):
         now = time.time()
@@ -70,7 +81,16 @@ class Worker:
                     last = time.time()
                 time.sleep(poll_s)
                 continue
-            self.process(job)
+            try:
+                self.process(job)
+            except Exception as exc:  # a bug or an outage of ours: never the team's fault, never fatal
+                traceback.print_exc()
+                sub = self.con.execute("SELECT * FROM submissions WHERE id=?", (job["submission_id"],)).fetchone()
+                if sub is not None:
+                    try:
+                        self._retry_or_fail(job, sub, f"infrastructure error: {type(exc).__name__}")
+                    except Exception:
+                        traceback.print_exc()
         self._beat(None, "stopped")
 
     # ------------------------------------------------------------------ one job
@@ -301,9 +321,6 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
 
 def ensure_baselines(cfg: EventConfig, con) -> list[str]:
     """Queue each configured baseline (autopilot, do-nothing) once per phase as a reference row."""
@@ -326,3 +343,7 @@ def ensure_baselines(cfg: EventConfig, con) -> list[str]:
 
 
 BASELINE_PREFIX = "baseline:"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
