@@ -40,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     from testbed.cli import replay_cmd
 
     replay_cmd.register(sub)
+    from testbed.cli import evaluate_cmd, results_cmd, submission_cmd
+
+    evaluate_cmd.register(sub)
+    submission_cmd.register(sub)
+    results_cmd.register(sub)
     return parser
 
 

@@ -33,8 +33,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .runner import EpisodeResult, InProcessPolicy, run_episode
-from .sandbox import DEFAULT_LIMITS, Limits, PolicyProcess, require_sandbox
-from .submission import Problem, SubmissionError, check_submission, content_hash, read_meta, unpack_archive
+from .sandbox import DEFAULT_LIMITS, Limits, PolicyProcess, close_zygotes, require_sandbox, zygote_for
+from .submission import (
+    Problem,
+    SubmissionError,
+    check_submission,
+    content_hash,
+    read_meta,
+    stage,
+    unpack_archive,
+)
 from .suite import Suite
 
 BASELINES = ("autopilot", "idle", "random")
@@ -99,34 +107,54 @@ def resolve(submission: str | os.PathLike, unpack_root: str | os.PathLike | None
 
 
 # -- one task ---------------------------------------------------------------------------------------
-def episode_task(task: dict) -> dict:
+def _policy(task: dict, spec: str):
+    if spec in BASELINES:
+        return InProcessPolicy(spec)
+    if task.get("sandbox", True):  # a fresh child of this process's zygote sandbox for the submission
+        return zygote_for(spec, task["limits"]).session()
+    return PolicyProcess(spec, task["limits"], sandbox=False)
+
+
+def episode_task(task: dict, policy=None) -> dict:
     """Run one episode (in any process or Ray worker); never raises. Returns a plain dict with the row
-    fields and ``replay_bytes``."""
+    fields and ``replay_bytes``. ``policy``: an already launched policy process for this task."""
     case, seed = task["case"], int(task["seed"])
     limits: Limits = task["limits"]
     tmp = tempfile.mkdtemp(prefix="episode-")
     try:
         if task.get("deadline") is not None and time.time() > task["deadline"]:
             res = EpisodeResult(case.id, seed, "timeout", "submission deadline passed before the episode started")
+            if policy is not None:
+                policy.close()
         else:
             spec = task["spec"]
             files = task.get("files")
-            if files is not None:  # shipped with a Ray task: unpack into a private folder
-                if not isinstance(files, dict):
-                    import ray
+            if files is not None:  # shipped with a Ray task: unpack once per worker, by content hash
+                folder = Path(tempfile.gettempdir()) / "testbed-submissions" / task["submission_id"]
+                if not folder.is_dir():
+                    if not isinstance(files, dict):
+                        import ray
 
-                    files = ray.get(files)
-                folder = Path(tmp) / "submission"
-                for rel, data in files.items():
-                    f = folder / rel
-                    f.parent.mkdir(parents=True, exist_ok=True)
-                    f.write_bytes(data)
+                        files = ray.get(files)
+                    folder.parent.mkdir(parents=True, exist_ok=True)
+                    part = Path(tempfile.mkdtemp(prefix=".part-", dir=folder.parent))
+                    os.chmod(part, 0o755)
+                    for rel, data in files.items():
+                        f = part / rel
+                        f.parent.mkdir(parents=True, exist_ok=True)
+                        f.write_bytes(data)
+                        os.chmod(f, 0o644)
+                    for d in part.rglob("*"):
+                        if d.is_dir():
+                            os.chmod(d, 0o755)
+                    try:
+                        os.replace(part, folder)
+                    except OSError:  # another task of this worker node was first
+                        shutil.rmtree(part, ignore_errors=True)
                 spec = str(folder)
             record = Path(tmp) / "episode.replay" if task.get("record", True) else None
-            if spec in BASELINES:
-                policy = InProcessPolicy(spec)
-            else:
-                policy = PolicyProcess(spec, limits, task.get("sandbox", True))
+            if policy is None:
+                policy = _policy(task, spec)
             mono_deadline = None
             if task.get("deadline") is not None:
                 mono_deadline = time.monotonic() + max(0.0, task["deadline"] - time.time())
@@ -210,14 +238,23 @@ def evaluate(submission, suite: Suite, store, backend: str = "local", workers: i
         return RunSummary(target, suite.name, len(todo), skipped, len(todo), statuses, time.time() - t0)
 
     deadline = time.time() + limits.submission_deadline_s
-    tasks = [{"case": c, "seed": s, "spec": target.spec, "limits": limits, "sandbox": sandbox, "record": record,
-              "deadline": deadline} for c, s in todo]  # fmt: skip
-    if backend == "local":
-        _run_local(tasks, workers, write)
-    elif backend == "ray":
-        _run_ray(tasks, workers, address, target, write)
-    else:
-        raise ValueError(f"unknown backend {backend!r} (local or ray)")
+    spec = target.spec
+    staged = None
+    if target.kind == "submission" and backend == "local" and todo:
+        staged = Path(tempfile.mkdtemp(prefix="testbed-staged-")) / target.id
+        spec = str(stage(target.spec, staged))
+    tasks = [{"case": c, "seed": s, "spec": spec, "limits": limits, "sandbox": sandbox, "record": record,
+              "deadline": deadline, "submission_id": target.id} for c, s in todo]  # fmt: skip
+    try:
+        if backend == "local":
+            _run_local(tasks, workers, write)
+        elif backend == "ray":
+            _run_ray(tasks, workers, address, target, write)
+        else:
+            raise ValueError(f"unknown backend {backend!r} (local or ray)")
+    finally:
+        if staged is not None:
+            shutil.rmtree(staged.parent, ignore_errors=True)
     summary = RunSummary(target, suite.name, len(todo), skipped, len(todo), statuses, time.time() - t0)
     if verify:
         summary.verified = verify_sample(store, target.id, suite, verify, say)
@@ -226,8 +263,11 @@ def evaluate(submission, suite: Suite, store, backend: str = "local", workers: i
 
 def _run_local(tasks: list[dict], workers: int, write) -> None:
     if workers <= 1 or len(tasks) <= 1:
-        for t in tasks:
-            write(t["case"].id, t["seed"], episode_task(t))
+        try:
+            for t in tasks:
+                write(t["case"].id, t["seed"], episode_task(t))
+        finally:
+            close_zygotes()
         return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -251,7 +291,13 @@ def _run_ray(tasks: list[dict], workers: int, address: str | None, target: Targe
         if address:
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
         else:
-            ray.init(num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False)
+            # local Ray: the workers import the same testbed as this process
+            import testbed
+
+            src = str(Path(testbed.__file__).resolve().parents[1])
+            path = os.pathsep.join([src] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+            ray.init(num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False,
+                     runtime_env={"env_vars": {"PYTHONPATH": path}})
         started = True
     try:
         remote = ray.remote(num_cpus=1, max_retries=0)(episode_task)

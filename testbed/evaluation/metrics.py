@@ -30,21 +30,24 @@ evaluator applied; there is no second physics. :class:`EpisodeMetrics` accumulat
 
 Episode quality, in [0, 1]::
 
-    q = safe * (0.4 * progress + 0.4 * success + 0.2 * success * (1 - time_to_goal_s / time_limit_s))
+    q = safe * (0.25 * progress + 0.5 * success + 0.25 * success * (1 - time_to_goal_s / time_limit_s))
           * (1 - 0.5 * min(1, near_miss_s / 60))
 
 with ``safe = 0`` after a collision, grounding or leaving the map, else 1. An episode whose status is
-not ``finished`` (crashed, timeout, invalid_action) has ``q = 0``.
+not ``finished`` (crashed, timeout, invalid_action, rejected) has ``q = 0``.
 
-Per case, with ``Q`` the mean ``q`` over the case's seeds that the submission has results for, and
+Per case, ``Q`` is the mean ``q`` over the case's seeds that the submission has results for, and
 ``Q_idle``, ``Q_auto`` the same means of the do-nothing policy (``idle``) and the autopilot on the same
-seeds::
+seeds. The case score is piecewise linear (as in L2RPN)::
 
-    score_case = max(-100, 100 * (Q - Q_idle) / max(Q_auto - Q_idle, 0.05))
+    Q >= Q_auto:           score = 100 + 100 * (Q - Q_auto) / (1 - Q_auto)     (200 = perfect; 100 if Q_auto = 1)
+    Q_idle <= Q < Q_auto:  score = 100 * (Q - Q_idle) / (Q_auto - Q_idle)
+    Q < min(Q_idle, Q_auto): score = -100 * (m - Q) / m, m = min(Q_idle, Q_auto)  (-100 = q 0 everywhere)
 
-so that doing nothing scores 0 and the autopilot scores exactly ``AUTOPILOT_SCORE`` = 100 (better
-than the autopilot scores more). The overall score is the mean of the case scores over the cases
-evaluated (``coverage`` says how many of the suite's episodes that is).
+so that doing nothing scores exactly ``IDLE_SCORE`` = 0 and the autopilot exactly ``AUTOPILOT_SCORE``
+= 100 (on a case where the autopilot does no better than doing nothing, the autopilot's 100 takes
+precedence). The overall score is the mean of the case scores over the cases evaluated (the tables
+show how many episodes that is).
 """
 
 from __future__ import annotations
@@ -54,7 +57,6 @@ from dataclasses import dataclass
 
 AUTOPILOT_SCORE = 100.0
 IDLE_SCORE = 0.0
-MIN_DENOMINATOR = 0.05
 SCORE_FLOOR = -100.0
 NEAR_MISS_FULL_S = 60.0
 
@@ -184,7 +186,7 @@ def episode_quality(m: dict, time_limit_s: float, status: str) -> float:
     speed = 0.0
     if success and m.get("time_to_goal_s") is not None:
         speed = max(0.0, 1.0 - float(m["time_to_goal_s"]) / float(time_limit_s))
-    q = 0.4 * progress + 0.4 * success + 0.2 * success * speed
+    q = 0.25 * progress + 0.5 * success + 0.25 * success * speed
     return q * (1.0 - 0.5 * min(1.0, float(m.get("near_miss_s") or 0.0) / NEAR_MISS_FULL_S))
 
 
@@ -205,7 +207,12 @@ def case_score(q: list[float], q_idle: list[float], q_auto: list[float]) -> floa
     Q = sum(q) / len(q)
     Qi = sum(q_idle) / len(q_idle)
     Qa = sum(q_auto) / len(q_auto)
-    return max(SCORE_FLOOR, AUTOPILOT_SCORE * (Q - Qi) / max(Qa - Qi, MIN_DENOMINATOR))
+    if Q >= Qa:
+        return AUTOPILOT_SCORE if Qa >= 1.0 else AUTOPILOT_SCORE + 100.0 * (Q - Qa) / (1.0 - Qa)
+    if Q >= Qi:
+        return AUTOPILOT_SCORE * (Q - Qi) / (Qa - Qi)
+    m = min(Qi, Qa)
+    return IDLE_SCORE + SCORE_FLOOR * (m - Q) / m
 
 
 def score(rows: dict, idle: dict, auto: dict) -> tuple[float, dict[str, float]]:

@@ -72,11 +72,32 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
+_USABLE: dict[str, str] = {}
+
+
+def bwrap_problem() -> str | None:
+    """None when bubblewrap is installed and can create the sandbox's namespaces here, else why not."""
+    path = bwrap_path()
+    if path is None:
+        return "bubblewrap (bwrap) is not installed"
+    if path not in _USABLE:
+        try:
+            r = subprocess.run([path, "--unshare-net", "--unshare-pid", "--die-with-parent", "--ro-bind", "/", "/",
+                                "--proc", "/proc", "--dev", "/dev", "true"], capture_output=True, text=True, timeout=30)  # fmt: skip
+            _USABLE[path] = "" if r.returncode == 0 else (r.stderr.strip().splitlines() or ["failed"])[-1]
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            _USABLE[path] = str(exc)
+    why = _USABLE[path]
+    return f"bubblewrap cannot create a sandbox here ({why}; user namespaces disabled?)" if why else None
+
+
 def require_sandbox(sandbox: bool) -> None:
-    if sandbox and bwrap_path() is None:
-        raise SandboxUnavailable(
-            "bubblewrap (bwrap) is not installed: refusing to run untrusted policy code without a sandbox; "
-            "install it (apt-get install bubblewrap) or pass --no-sandbox for code you trust")
+    if not sandbox:
+        return
+    why = bwrap_problem()
+    if why:
+        raise SandboxUnavailable(f"{why}: refusing to run untrusted policy code without a sandbox; install "
+                                 "bubblewrap (apt-get install bubblewrap) or pass --no-sandbox for code you trust")
 
 
 def _source_roots() -> dict[str, Path]:
@@ -136,11 +157,13 @@ def bwrap_command(submission: Path, inner: list[str], limits: Limits) -> list[st
         cmd += ["--ro-bind", str(path), f"/opt/testbed/{name}"]
     cmd += ["--ro-bind", str(submission), "/submission",
             "--proc", "/proc", "--dev", "/dev",
-            "--size", str(limits.scratch_bytes), "--perms", "1777", "--tmpfs", "/tmp", "--chdir", "/tmp",
-            "--setenv", "PYTHONPATH", "/opt/testbed", "--setenv", "HOME", "/tmp",
+            "--size", str(limits.scratch_bytes), "--perms", "0755" if os.getuid() == 0 else "1777", "--tmpfs", "/tmp",
+            "--chdir", "/tmp",
+            "--setenv", "PYTHONPATH", "/opt/testbed", "--setenv", "HOME", "/tmp", "--setenv", "TESTBED_IN_SANDBOX", "1",
             "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "OMP_NUM_THREADS", "1"]  # fmt: skip
-    if os.getuid() == 0:
-        cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--setenv", "TESTBED_SANDBOX_DROP", "1"]
+    if os.getuid() == 0:  # the worker drops to the sandbox user itself (a zygote kills and cleans up as root)
+        cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL", "--cap-add", "CAP_CHOWN",
+                "--setenv", "TESTBED_SANDBOX_DROP", "1"]  # fmt: skip
     return cmd + ["--"] + inner
 
 
@@ -152,13 +175,18 @@ class PolicyProcess:
     Failures raise :class:`PolicyFailure` with a status and a one-line reason.
     """
 
-    def __init__(self, submission: str | os.PathLike, limits: Limits | None = None, sandbox: bool = True):
+    def __init__(self, submission: str | os.PathLike, limits: Limits | None = None, sandbox: bool = True,
+                 zygote: Zygote | None = None, zygote_mode: bool = False):  # fmt: skip
         self.submission = Path(submission).resolve()
         self.limits = limits or DEFAULT_LIMITS
         self.sandbox = sandbox
         self.proc: subprocess.Popen | None = None
         self.log_path: str | None = None
         self.late_in_row = 0
+        self.zygote = zygote  # this policy is a forked child of that zygote's sandbox
+        self.zygote_mode = zygote_mode  # this process IS a zygote
+        self.hung = False
+        self.child_done = False
 
     # -- process --------------------------------------------------------------------------------------
     def _preexec(self):
@@ -170,14 +198,29 @@ class PolicyProcess:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
     def start(self, observation_space, action_space) -> None:
+        """Launch (unless :meth:`launch` already did) and call ``make_policy`` (hard setup deadline)."""
+        if self.proc is None:
+            self.launch()
+        self.t_start = time.monotonic()
+        self._call({"op": "init", "observation_space": box_spec(observation_space),
+                    "action_space": box_spec(action_space)}, self.limits.setup_deadline_s, "make_policy")  # fmt: skip
+
+    def launch(self) -> PolicyProcess:
+        """Start the process only: it imports the loader and waits for ``init``. The evaluator launches the
+        next episode's process while the current episode runs, so that the start costs no wall time."""
         require_sandbox(self.sandbox)
+        if self.zygote is not None:
+            z = self.zygote.ensure()
+            self.proc, self.w, self.reader, self.r, self.log_path = z.proc, z.w, z.reader, z.r, z.log_path
+            self._send({"op": "fork"})
+            return self
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
         fd, self.log_path = tempfile.mkstemp(prefix="policy-", suffix=".log")
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1"}
         if self.sandbox:
             inner = [_python_exe(), "-m", "testbed.evaluation.worker", "--in", str(req_r), "--out", str(rep_w),
-                     "--spec", "/submission"]  # fmt: skip
+                     "--spec", "/submission"] + (["--zygote"] if self.zygote_mode else [])  # fmt: skip
             cmd = bwrap_command(self.submission, inner, self.limits)
             if os.getuid() != 0:
                 env["TESTBED_SANDBOX_NPROC"] = str(self.limits.nproc + _user_processes())
@@ -200,9 +243,7 @@ class PolicyProcess:
         self.w = req_w
         self.reader = FrameReader(rep_r, max_bytes=1 << 20)
         self.r = rep_r
-        self.t_start = time.monotonic()
-        self._call({"op": "init", "observation_space": box_spec(observation_space),
-                    "action_space": box_spec(action_space)}, self.limits.setup_deadline_s, "make_policy")  # fmt: skip
+        return self
 
     def _send(self, msg: dict) -> None:
         try:
@@ -212,21 +253,44 @@ class PolicyProcess:
 
     def _recv(self, timeout: float) -> dict:
         try:
-            return self.reader.recv(timeout)
+            msg = self.reader.recv(timeout)
         except PeerClosed:
+            if self.zygote is not None:
+                self.zygote.dead = True
             raise self._died("") from None
         except ProtocolError as exc:
+            if self.zygote is not None:
+                self.zygote.kill()
             raise PolicyFailure("crashed", f"protocol violation: {exc}") from None
+        if "child_exit" in msg:
+            self.child_done = True
+            code = msg["child_exit"]
+            reason = _exit_reason(int(code)) if isinstance(code, int) else f"exit {code!r}"
+            capped = self._capped()
+            tail = self.log_tail(600).strip().splitlines()
+            reason += capped or (f"; last log line: {tail[-1][:200]}" if tail else "")
+            raise PolicyFailure("crashed", f"policy process exited ({reason})")
+        return msg
 
     def _call(self, msg: dict, timeout: float, what: str) -> dict:
         self._send(msg)
         try:
             rep = self._recv(timeout)
         except RecvTimeout:
+            self.hung = True
             raise PolicyFailure("timeout", f"{what} took longer than {timeout:g} s") from None
         if "error" in rep:
-            raise PolicyFailure("crashed", f"{what}: {rep['error']}")
+            raise PolicyFailure("crashed", f"{what}: {rep['error']}{self._capped()}")
         return rep
+
+    def _capped(self) -> str:
+        """A note when the policy's output reached the file-size limit (Python then gets EFBIG on write)."""
+        try:
+            if self.log_path and os.path.getsize(self.log_path) >= self.limits.fsize_bytes:
+                return f" (output limit: stdout/stderr reached {self.limits.fsize_bytes} bytes and were cut)"
+        except OSError:
+            pass
+        return ""
 
     def reset(self, seed: int) -> None:
         self._call({"op": "reset", "seed": int(seed)}, self.limits.setup_deadline_s, "reset")
@@ -241,6 +305,7 @@ class PolicyProcess:
             except RecvTimeout:
                 self.late_in_row += 1
                 if self.late_in_row >= self.limits.max_late_steps:
+                    self.hung = True
                     raise PolicyFailure("timeout", f"no action within {self.limits.step_deadline_s:g} s for "
                                                    f"{self.late_in_row} steps in a row (act() hangs)") from None  # fmt: skip
                 return None
@@ -256,12 +321,15 @@ class PolicyProcess:
         code = None
         if self.proc is not None:
             try:
-                code = self.proc.wait(timeout=2.0)
+                code = self.proc.wait(timeout=0.2 if self.zygote is not None else 2.0)
             except subprocess.TimeoutExpired:
                 pass
         reason = _exit_reason(code)
+        capped = self._capped()
         tail = self.log_tail(600).strip().splitlines()
-        if tail and code not in (-signal.SIGXFSZ,):
+        if capped:
+            reason += capped
+        elif tail:
             reason += f"; last log line: {tail[-1][:200]}"
         return PolicyFailure("crashed", f"policy process exited {when}{' ' if when else ''}({reason})")
 
@@ -281,6 +349,8 @@ class PolicyProcess:
 
     def close(self) -> str:
         """Stop the process (politely, then by killing its process group); returns the log excerpt."""
+        if self.zygote is not None:
+            return self._close_session()
         if self.proc is not None:
             try:
                 write_all(self.w, encode({"op": "close"}))
@@ -309,7 +379,33 @@ class PolicyProcess:
             shutil.rmtree(self._scratch, ignore_errors=True)
         return log
 
+    def _close_session(self) -> str:
+        z = self.zygote
+        if self.proc is not None and not self.child_done and not z.dead:
+            if self.hung:
+                z.kill()
+            else:
+                try:
+                    write_all(self.w, encode({"op": "close"}))
+                    end = time.monotonic() + 2.0
+                    while not self.child_done and time.monotonic() < end:
+                        try:
+                            msg = self.reader.recv(max(0.0, end - time.monotonic()))
+                        except (RecvTimeout, ProtocolError, PeerClosed):
+                            break
+                        self.child_done = "child_exit" in msg
+                except OSError:
+                    pass
+                if not self.child_done:
+                    z.kill()
+        log = self.log_tail()
+        self.proc = None
+        return log
+
     def kill(self) -> None:
+        if self.zygote is not None:
+            self.zygote.kill()
+            return
         p = self.proc
         if p is None:
             return
@@ -322,6 +418,63 @@ class PolicyProcess:
                 p.wait(timeout=5.0)
             except subprocess.TimeoutExpired:
                 pass
+
+
+class Zygote:
+    """One sandbox that serves many episodes of one submission: the worker imports everything once and
+    forks a fresh child per episode (no submitted code has run in the parent; the child drops to the
+    sandbox user and works in an emptied scratch folder; whatever it leaves running is killed). A
+    crash ends only the child; a hung child takes the sandbox down and the next episode starts anew."""
+
+    def __init__(self, submission: str | os.PathLike, limits: Limits | None = None):
+        self.submission = submission
+        self.limits = limits or DEFAULT_LIMITS
+        self.pp: PolicyProcess | None = None
+        self.dead = True
+
+    def ensure(self) -> PolicyProcess:
+        if self.dead or self.pp is None or self.pp.proc is None or self.pp.proc.poll() is not None:
+            self.close()
+            self.pp = PolicyProcess(self.submission, self.limits, sandbox=True, zygote_mode=True).launch()
+            self.dead = False
+        return self.pp
+
+    def session(self) -> PolicyProcess:
+        """A policy handle for one episode (launch forks the child)."""
+        return PolicyProcess(self.submission, self.limits, sandbox=True, zygote=self)
+
+    def kill(self) -> None:
+        self.dead = True
+        if self.pp is not None:
+            self.pp.kill()
+
+    def close(self) -> None:
+        self.dead = True
+        if self.pp is not None:
+            self.pp.close()
+            self.pp = None
+
+
+_ZYGOTES: dict[tuple, Zygote] = {}
+
+
+def zygote_for(submission: str, limits: Limits) -> Zygote:
+    """The zygote of this process for (submission folder, limits), made on first use."""
+    key = (str(Path(submission).resolve()), limits)
+    z = _ZYGOTES.get(key)
+    if z is None:
+        if not _ZYGOTES:
+            import atexit
+
+            atexit.register(close_zygotes)
+        z = _ZYGOTES[key] = Zygote(submission, limits)
+    return z
+
+
+def close_zygotes() -> None:
+    while _ZYGOTES:
+        _, z = _ZYGOTES.popitem()
+        z.close()
 
 
 def _exit_reason(code) -> str:

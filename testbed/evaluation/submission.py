@@ -28,6 +28,7 @@ import json
 import os
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -121,15 +122,18 @@ def unpack_archive(zip_path: str | os.PathLike, dest: str | os.PathLike, limits:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             n = 0
-            with zf.open(info) as src, open(target, "wb") as out:
-                while chunk := src.read(1 << 16):
-                    n += len(chunk)
-                    written += len(chunk)
-                    # the headers may lie: count what really comes out
-                    if n > max(info.file_size, 0) or written > limits.max_total_bytes:
-                        raise SubmissionError(f"{zp}: member {info.filename!r} unpacks to more data than it "
-                                              "declares (zip bomb)")  # fmt: skip
-                    out.write(chunk)
+            try:
+                with zf.open(info) as src, open(target, "wb") as out:
+                    while chunk := src.read(1 << 16):
+                        n += len(chunk)
+                        written += len(chunk)
+                        # the headers may lie: count what really comes out
+                        if n > max(info.file_size, 0) or written > limits.max_total_bytes:
+                            raise SubmissionError(f"{zp}: member {info.filename!r} unpacks to more data than it "
+                                                  "declares (zip bomb)")  # fmt: skip
+                        out.write(chunk)
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+                raise SubmissionError(f"{zp}: member {info.filename!r} is corrupt ({exc})") from None
     entries = [p for p in dest.iterdir() if p.name not in ("__MACOSX",)]
     if len(entries) == 1 and entries[0].is_dir() and not (dest / "submission.yaml").exists():
         return entries[0]
@@ -308,6 +312,33 @@ def content_hash(folder: str | os.PathLike) -> str:
             h.update(str(p.relative_to(folder)).encode() + b"\0")
             h.update(hashlib.sha256(p.read_bytes()).digest())
     return h.hexdigest()[:16]
+
+
+def stage(folder: str | os.PathLike, dest: str | os.PathLike) -> Path:
+    """Copy a checked submission to ``dest`` (regular files only; folders 0755, files 0644) for the
+    sandbox: the sandbox user can read it, and later edits of the original do not reach a running
+    evaluation (what was checked is what runs)."""
+    import shutil
+
+    src, dest = Path(folder), Path(dest)
+    part = dest.with_name(dest.name + ".part")
+    shutil.rmtree(part, ignore_errors=True)
+    part.mkdir(parents=True)
+    os.chmod(part, 0o755)
+    for p in sorted(src.rglob("*")):
+        if p.is_symlink() or "__pycache__" in p.parts:
+            continue
+        t = part / p.relative_to(src)
+        if p.is_dir():
+            t.mkdir(exist_ok=True)
+            os.chmod(t, 0o755)
+        elif p.is_file():
+            t.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(p, t)
+            os.chmod(t, 0o644)
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(part, dest)
+    return dest
 
 
 # -- the template -------------------------------------------------------------------------------------

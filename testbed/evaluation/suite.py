@@ -181,6 +181,11 @@ def _secret(secret: bytes | str | None) -> bytes:
 SUITE_NAMES = ("dev", "test", "final")
 
 
+def case_hashes() -> dict[str, str]:
+    """{case id: config hash} of the current cases (the same in every suite)."""
+    return {c.id: c.config_hash() for c in _CASES}
+
+
 def get_suite(name: str, secret: bytes | str | None = None) -> Suite:
     """The suite ``name`` (``dev``, ``test`` or ``final``; ``final`` needs the organiser's secret)."""
     if name in _PUBLIC_SEEDS:

@@ -21,12 +21,15 @@ import numpy as np
 
 from .protocol import FrameReader, PeerClosed, encode, write_all
 
+SANDBOX_UID = 65534
+SCRATCH = "/tmp/episode"
+
 
 def _drop_privileges() -> None:
     if os.environ.get("TESTBED_SANDBOX_DROP") == "1" and os.getuid() == 0:
         os.setgroups([])
-        os.setgid(65534)
-        os.setuid(65534)
+        os.setgid(SANDBOX_UID)
+        os.setuid(SANDBOX_UID)
     nproc = os.environ.get("TESTBED_SANDBOX_NPROC")
     if nproc:
         n = int(nproc)
@@ -45,15 +48,9 @@ def _space(spec):
     return Box(low=spec["low"], high=spec["high"], dtype=np.dtype(spec["dtype"]))
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--in", dest="fd_in", type=int, required=True)
-    ap.add_argument("--out", dest="fd_out", type=int, required=True)
-    ap.add_argument("--spec", required=True)
-    args = ap.parse_args(argv)
-    _drop_privileges()
-    reader = FrameReader(args.fd_in, max_bytes=64 << 20)
-    out = args.fd_out
+def serve(reader: FrameReader, out: int, spec: str) -> int:
+    """Answer init / reset / act / close for one policy until ``close`` or the pipe closes."""
+    from agents.loader import load_policy
 
     def send(msg):
         write_all(out, encode(msg))
@@ -68,9 +65,7 @@ def main(argv=None) -> int:
         op = msg.get("op")
         try:
             if op == "init":
-                from agents.loader import load_policy
-
-                policy = load_policy(args.spec, _space(msg["observation_space"]), _space(msg["action_space"]))
+                policy = load_policy(spec, _space(msg["observation_space"]), _space(msg["action_space"]))
                 # a submission's own act(), unwrapped, so that the evaluator sees and classifies what it returns
                 act_fn = getattr(policy, "inner", policy).act
                 send({"ok": True})
@@ -95,6 +90,101 @@ def main(argv=None) -> int:
             traceback.print_exc()
             sys.stderr.flush()
             send({"error": _one_line(exc)})
+
+
+def _wipe_scratch(as_root: bool) -> None:
+    """Kill whatever an episode left running in the sandbox and empty its scratch folder."""
+    import shutil
+    import signal
+
+    if os.environ.get("TESTBED_IN_SANDBOX") != "1":
+        raise SystemExit("zygote mode runs only inside the sandbox's PID namespace")
+    try:
+        os.kill(-1, signal.SIGKILL)  # every process of the sandbox this one may signal, except itself and init
+    except OSError:
+        pass
+    if as_root:  # the scratch belongs to the sandbox user: remove it as that user
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setgroups([])
+                os.setgid(SANDBOX_UID)
+                os.setuid(SANDBOX_UID)
+                shutil.rmtree(SCRATCH, ignore_errors=True)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        shutil.rmtree(SCRATCH, ignore_errors=True)
+    else:
+        for name in os.listdir("/tmp"):
+            p = os.path.join("/tmp", name)
+            shutil.rmtree(p, ignore_errors=True) if os.path.isdir(p) and not os.path.islink(p) else os.unlink(p)
+
+
+def zygote(reader: FrameReader, out: int, spec: str) -> int:
+    """Serve many episodes: on ``fork`` start a child from this pristine state (no submitted code has run
+    here), which drops privileges, works in a fresh scratch folder and serves one policy; report
+    ``{"child_exit": status}`` when it ends, then clean up after it."""
+    as_root = os.environ.get("TESTBED_SANDBOX_DROP") == "1" and os.getuid() == 0
+    if os.environ.get("TESTBED_IN_SANDBOX") != "1":
+        raise SystemExit("zygote mode runs only inside the sandbox's PID namespace")
+    while True:
+        try:
+            msg = reader.recv()
+        except PeerClosed:
+            return 0
+        op = msg.get("op")
+        if op == "close":
+            return 0
+        if op != "fork":
+            write_all(out, encode({"error": f"zygote: unknown op {op!r}"}))
+            continue
+        os.ftruncate(1, 0)  # a fresh, capped log for each episode (stdout and stderr share the file)
+        os.lseek(1, 0, os.SEEK_SET)
+        os.makedirs(SCRATCH, mode=0o700, exist_ok=True)
+        if as_root:
+            os.chown(SCRATCH, SANDBOX_UID, SANDBOX_UID)
+        pid = os.fork()
+        if pid == 0:
+            code = 70
+            try:
+                _drop_privileges()
+                os.chdir(SCRATCH)
+                os.environ["HOME"] = os.environ["TMPDIR"] = SCRATCH
+                code = serve(reader, out, spec)
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                try:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                finally:
+                    os._exit(code)
+        reader.buf.clear()  # anything already read belongs to the child
+        _, status = os.waitpid(pid, 0)
+        _wipe_scratch(as_root)
+        write_all(out, encode({"child_exit": os.waitstatus_to_exitcode(status)}))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--in", dest="fd_in", type=int, required=True)
+    ap.add_argument("--out", dest="fd_out", type=int, required=True)
+    ap.add_argument("--spec", required=True)
+    ap.add_argument("--zygote", action="store_true", help="serve many episodes, one forked child each")
+    args = ap.parse_args(argv)
+    if not args.zygote:
+        _drop_privileges()
+    # import what every policy needs before the evaluator asks (it launches this process ahead of time)
+    import gymnasium.spaces  # noqa: F401
+
+    import agents.autopilot  # noqa: F401  (the template and the autopilot baseline use it)
+    import agents.loader  # noqa: F401
+
+    reader = FrameReader(args.fd_in, max_bytes=64 << 20)
+    if args.zygote:
+        return zygote(reader, args.fd_out, args.spec)
+    return serve(reader, args.fd_out, args.spec)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+from evalhelpers import zero_submission  # noqa: F401  (fixture)

@@ -1,0 +1,48 @@
+"""testbed evaluate / results show / results export --html on real runs; names are escaped."""
+
+import re
+
+from evalhelpers import needs_bwrap
+
+from testbed.cli import main
+from testbed.evaluation import sandbox
+from testbed.evaluation.submission import write_template
+
+
+@needs_bwrap
+def test_evaluate_show_export(tmp_path, capsys):
+    sub = write_template(tmp_path / "sub", team="<script>alert(1)</script>", name="a&b")
+    db = str(tmp_path / "r.db")
+    assert main(["evaluate", str(sub), "--suite", "dev", "--case", "head_on", "--store", db, "--verify", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "verified " in out and "bit-identical" in out
+    assert re.search(r"\*\s+baseline / autopilot\s+100\.0", out)
+    assert re.search(r"1\s+<script>alert\(1\)</script> / a&b\s+100\.0", out)  # the template is the autopilot
+    assert re.search(r"\*\s+baseline / idle\s+0\.0", out)
+    assert main(["results", "show", "--store", db]) == 0
+    assert "head_on" in capsys.readouterr().out
+    assert main(["results", "export", "--html", str(tmp_path / "site"), "--store", db]) == 0
+    page = (tmp_path / "site" / "index.html").read_text()
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "a&amp;b" in page and "suite <code>dev</code> v1.0" in page
+    links = re.findall(r"href='(replays/[^']+\.replay)'", page)
+    assert len(links) == 6 and all((tmp_path / "site" / link).is_file() for link in links)
+
+
+def test_evaluate_refuses_without_bwrap(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    sub = write_template(tmp_path / "sub")
+    assert main(["evaluate", str(sub), "--store", str(tmp_path / "r.db")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bubblewrap (bwrap) is not installed: refusing" in err and "--no-sandbox" in err
+
+
+def test_evaluate_bad_input(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("TESTBED_FINAL_SECRET", raising=False)
+    monkeypatch.delenv("TESTBED_FINAL_SECRET_FILE", raising=False)
+    assert main(["evaluate", str(tmp_path / "nope"), "--store", str(tmp_path / "r.db")]) == 2
+    assert capsys.readouterr().err.strip() == f"testbed: error: {tmp_path / 'nope'}: no such submission folder or zip (or use one of autopilot, idle, random)"
+    assert main(["evaluate", "idle", "--suite", "final", "--store", str(tmp_path / "r.db")]) == 2
+    assert "hidden seeds" in capsys.readouterr().err
+    assert main(["results", "show", "--store", str(tmp_path / "none.db")]) == 2
+    assert "no such results store" in capsys.readouterr().err
