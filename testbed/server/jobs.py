@@ -194,9 +194,11 @@ class Worker:
 
     def thumbnails(self, sub_id, episodes) -> None:
         out_dir = self.cfg.root / "thumbs" / sub_id
-        for e in episodes:
-            if not e.replay or not Path(e.replay).exists():
+        seen = set()
+        for e in episodes:  # the first episode of each case
+            if not e.replay or not Path(e.replay).exists() or e.case in seen:
                 continue
+            seen.add(e.case)
             out = out_dir / f"{e.idx}.gif"
             try:
                 if not out.exists():

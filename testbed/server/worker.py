@@ -337,12 +337,15 @@ def _jsonable(obj):
     return fix(json.loads(json.dumps(obj, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v))))
 
 
-def thumbnail(replay: Path, out: Path) -> Path:
+THUMB_LAYERS = {k: False for k in ("rays", "plots", "minimap", "legend", "hud", "labels", "ais")}
+
+
+def thumbnail(replay: Path, out: Path, seconds: float = 8.0, fps: float = 6.0) -> Path:
+    """A small looping GIF of the whole episode (about ``seconds`` long) with the viewer's export."""
+    from testbed.replay import ReplayReader
     from testbed.replay.viewer import export_video
 
-    export_video(replay, out)
+    duration = float(ReplayReader(replay).header.get("duration_s") or 0.0)
+    speed = max(16.0, duration / seconds)
+    export_video(replay, str(out), fps=fps, speed=speed, size=(640, 360), force=True, layers=dict(THUMB_LAYERS))
     return out
-
-
-if __name__ == "__main__":
-    sys.exit(evaluate_main())
