@@ -42,6 +42,7 @@ class PhaseConfig:
     quota: int = 20  # uploads charged per team in this phase (cancelled and infrastructure failures are free)
     max_episodes: int = 0  # evaluate at most this many episodes per submission (0 = the whole suite)
     cases: tuple[str, ...] = ()  # only these cases (ids or tags) of the suite (empty = all)
+    seeds_per_case: int = 0  # only the first N seeds of each case (0 = all)
     time_limit_s: float = 0.0  # cap every case's episode time limit [simulated s] (0 = the suite's own)
 
 
@@ -183,7 +184,7 @@ def validate(cfg: EventConfig, where: str) -> None:
             bad(f"{k}.uploads", f"{p.uploads!r} must be 'open' or 'closed'")
         if p.visibility not in ("public", "hidden"):
             bad(f"{k}.visibility", f"{p.visibility!r} must be 'public' or 'hidden'")
-        if p.quota < 0 or p.max_episodes < 0 or p.time_limit_s < 0:
+        if p.quota < 0 or p.max_episodes < 0 or p.time_limit_s < 0 or p.seeds_per_case < 0:
             bad(f"{k}.quota", "quota and max_episodes must be >= 0")
         if p.reveal_at:
             from datetime import datetime
@@ -255,6 +256,7 @@ phases:
     quota: 50                     # uploads per team in this phase
     max_episodes: 0               # 0 = the whole suite
     cases: []                     # only these case ids or tags ([] = every case of the suite)
+    seeds_per_case: 0             # only the first N seeds of each case (0 = all)
     time_limit_s: 0               # cap the episodes' time limit [simulated s] (0 = the suite's own)
   - name: final                   # hidden seeds; ranked by the jury, revealed at the end
     suite: final
@@ -264,6 +266,7 @@ phases:
     quota: 3
     max_episodes: 0
     cases: []
+    seeds_per_case: 0
     time_limit_s: 0
 limits:
   upload_max_mb: 20

@@ -133,6 +133,7 @@ class Worker:
                                 ray_address=self.ray_address, workers=cfg.workers.episode_workers,
                                 sandbox=cfg.workers.sandbox, log_path=log_path)
         except worker.Unavailable as exc:
+            self._write_log(log_path, str(exc))
             self._retry_or_fail(job, sub, str(exc))
             return
         except Exception as exc:  # an infrastructure error, never the team's: retried, not charged
@@ -166,6 +167,9 @@ class Worker:
             self._retry_or_fail(job, sub, f"the evaluator exited with status {rc}")
             return
         episodes = self.sync(sub, key, phase)
+        if len(episodes) < total:  # the evaluator stopped early without saying why: ours to retry
+            self._retry_or_fail(job, sub, f"the evaluator stored {len(episodes)} of {total} episodes")
+            return
         if self.cfg.workers.thumbnails:
             self.thumbnails(sub["id"], episodes)
         score, per_case = worker.scores(cfg.results_path, key, phase)
@@ -328,6 +332,11 @@ def ensure_baselines(cfg: EventConfig, con) -> list[str]:
     """Queue each configured baseline (autopilot, do-nothing) once per phase as a reference row."""
     notes = []
     for phase in cfg.phases:
+        try:
+            worker.suite_total(phase)
+        except worker.Unavailable as exc:
+            notes.append(f"{exc}; its evaluations fail (not charged) until this is fixed")
+            continue
         for name in cfg.baselines:
             row = con.execute("SELECT id FROM teams WHERE name=? AND kind='baseline'", (name,)).fetchone()
             team_id = row["id"] if row else db.add_team(con, name, kind="baseline")[0]

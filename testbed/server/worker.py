@@ -100,10 +100,15 @@ def phase_suite(phase):
 
     from testbed.evaluation import suite as suites
 
-    s = suites.get_suite(phase.suite)
-    if phase.cases:
-        s = s.select(list(phase.cases))
+    try:
+        s = suites.get_suite(phase.suite)
+        if phase.cases:
+            s = s.select(list(phase.cases))
+    except suites.SuiteError as exc:
+        raise Unavailable(f"phase {getattr(phase, 'name', phase.suite)}: {exc}") from None
     cases = list(s.cases)
+    if getattr(phase, "seeds_per_case", 0):
+        cases = [dataclasses.replace(c, seeds=c.seeds[:phase.seeds_per_case]) for c in cases]
     if phase.time_limit_s:
         cases = [dataclasses.replace(c, overrides={**c.overrides, "time_limit_s": min(
             float(c.overrides.get("time_limit_s", phase.time_limit_s)), phase.time_limit_s)}) for c in cases]
@@ -147,7 +152,8 @@ def start(target: Path | str, *, key: str, phase, store: Path, backend: str, ray
     killed with its parent); its output goes to ``log_path``."""
     cmd = [sys.executable, "-m", "testbed.server.worker", str(target), "--key", key, "--suite", phase.suite,
            "--store", str(store), "--workers", str(workers), "--backend", backend,
-           "--max-episodes", str(phase.max_episodes), "--time-limit", str(phase.time_limit_s)]
+           "--max-episodes", str(phase.max_episodes), "--time-limit", str(phase.time_limit_s),
+           "--seeds-per-case", str(phase.seeds_per_case)]
     for c in phase.cases:
         cmd += ["--case", c]
     if backend == "ray" and ray_address:
@@ -264,10 +270,11 @@ def evaluate_main(argv=None) -> int:
     ap.add_argument("--max-episodes", type=int, default=0)
     ap.add_argument("--time-limit", type=float, default=0.0)
     ap.add_argument("--case", action="append", default=[])
+    ap.add_argument("--seeds-per-case", type=int, default=0)
     ap.add_argument("--no-sandbox", action="store_true")
     a = ap.parse_args(argv)
     phase = types.SimpleNamespace(suite=a.suite, cases=tuple(a.case), time_limit_s=a.time_limit,
-                                  max_episodes=a.max_episodes)
+                                  max_episodes=a.max_episodes, seeds_per_case=a.seeds_per_case)
     suite = phase_suite(phase)
     kw = dict(backend=a.backend, workers=a.workers, address=a.address, sandbox=not a.no_sandbox)
     with Store(a.store) as store:
@@ -349,3 +356,7 @@ def thumbnail(replay: Path, out: Path, seconds: float = 8.0, fps: float = 6.0) -
     speed = max(16.0, duration / seconds)
     export_video(replay, str(out), fps=fps, speed=speed, size=(640, 360), force=True, layers=dict(THUMB_LAYERS))
     return out
+
+
+if __name__ == "__main__":
+    sys.exit(evaluate_main())
