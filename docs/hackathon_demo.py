@@ -109,6 +109,10 @@ def main() -> int:
             phone.wait_for_selector("tr.team-row")
             phone.screenshot(path=a.out.replace(".png", "_phone.png"))
             b.close()
+        from PIL import Image  # a small PNG for the README: the table, 256 colours
+
+        im = Image.open(a.out).convert("RGB").crop((0, 0, 1920, 760))
+        im.quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(a.out, optimize=True)
         print(f"wrote {a.out}; admin token of the rehearsal: {admin}; folder {root}")
     finally:
         srv.send_signal(signal.SIGINT)

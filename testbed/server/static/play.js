@@ -107,9 +107,28 @@
     ctx.fillText(len >= 1000 ? len / 1000 + " km" : len + " m", x, y - 8 * view.dpr);
   }
 
+  function drawPlan() {
+    if (data.route && data.route.length > 1) {
+      ctx.setLineDash([10 * view.dpr, 8 * view.dpr]);
+      ctx.strokeStyle = "rgba(200,140,255,0.75)";
+      ctx.lineWidth = 2 * view.dpr;
+      ctx.beginPath();
+      data.route.forEach((c, k) => (k ? ctx.lineTo(px(c[0]), py(c[1])) : ctx.moveTo(px(c[0]), py(c[1]))));
+      ctx.stroke();
+      ctx.setLineDash([]);
+    }
+    const g = data.goal;
+    if (g && Number.isFinite(g.x) && Number.isFinite(g.y)) {
+      const r = Math.max((g.position_tol_m || 30) * view.s, 7 * view.dpr);
+      ctx.strokeStyle = "#4ade80"; ctx.lineWidth = 3 * view.dpr;
+      ctx.beginPath(); ctx.arc(px(g.x), py(g.y), r, 0, 2 * Math.PI); ctx.stroke();
+    }
+  }
+
   function draw() {
     if (!view) return;
     drawMap();
+    drawPlan();
     const n = data.ego.x.length, i = Math.min(frame, n - 1);
     ctx.lineWidth = 2 * view.dpr;
     ctx.strokeStyle = "rgba(76,201,240,0.25)";
@@ -178,6 +197,9 @@
     if (data.t) fact("duration", Number(data.t[data.t.length - 1]).toFixed(0) + " s");
     if (data.replay_url) document.getElementById("dl").href = data.replay_url;
     scrub.max = String(data.ego.x.length - 1);
+    const dur = data.t ? data.t[data.t.length - 1] - data.t[0] : 0;
+    const opts = Array.from(speedSel.options).map((o) => parseFloat(o.value));
+    speedSel.value = String(opts.reduce((best, v) => (Math.abs(dur / v - 30) < Math.abs(dur / best - 30) ? v : best)));
     canvas.dataset.ready = "1";
     resize();
     requestAnimationFrame(tick);
