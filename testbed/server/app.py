@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -136,17 +136,23 @@ def create_app(cfg: EventConfig, supervisor=None, ray_note: str = "") -> FastAPI
             c = local.con = db.connect(cfg.db_path, cfg.store.busy_timeout_ms)
         return c
 
-    def principal(cred: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal | None:
-        if cred is None:
-            return None
-        row = db.verify_token(conn(), cred.credentials)
+    def _lookup(token: str) -> Principal | None:
+        row = db.verify_token(conn(), token)
         if row is None:
-            raise HTTPException(401, "missing or invalid token", headers={"WWW-Authenticate": "Bearer"})
+            return None
         name = None
         if row["team_id"] is not None:
             t = conn().execute("SELECT name FROM teams WHERE id=?", (row["team_id"],)).fetchone()
             name = t["name"] if t else None
         return Principal(row["role"], row["team_id"], name)
+
+    async def principal(cred: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal | None:
+        if cred is None:  # anonymous: no thread, no database (the leaderboard's hot path)
+            return None
+        p = await run_in_threadpool(_lookup, cred.credentials)
+        if p is None:
+            raise HTTPException(401, "missing or invalid token", headers={"WWW-Authenticate": "Bearer"})
+        return p
 
     OptP = Annotated[Principal | None, Depends(principal)]
 
@@ -219,6 +225,21 @@ def create_app(cfg: EventConfig, supervisor=None, ray_note: str = "") -> FastAPI
         return d
 
     # ------------------------------------------------------------------ leaderboard
+    def cached(phase_name: str | None, is_admin: bool):
+        hit = lb_cache.get((phase_name, is_admin))
+        return hit if hit and time.monotonic() - hit[0] < 1.0 else None
+
+    def leaderboard_entry(phase_name: str | None, is_admin: bool) -> tuple:
+        """(time, data, json bytes, fragment html) for the phase, rebuilt at most once a second."""
+        hit = cached(phase_name, is_admin)
+        if hit:
+            return hit
+        data = leaderboard(phase_name, is_admin)
+        entry = (time.monotonic(), data, json.dumps(data).encode(),
+                 env.get_template("_board.html").render(lb=data))
+        lb_cache[(phase_name, is_admin)] = entry
+        return entry
+
     def leaderboard(phase_name: str | None, is_admin: bool) -> dict:
         visible = [p for p in cfg.phases if is_admin or phase_public(p.name)]
         names = [p.name for p in visible]
@@ -227,10 +248,6 @@ def create_app(cfg: EventConfig, supervisor=None, ray_note: str = "") -> FastAPI
         if phase_name not in names:
             return {"event": cfg.display_title, "phase": None, "phases": _phases(is_admin), "rows": [],
                     "baselines": [], "cases": [], "queue": {}}
-        key = (phase_name, is_admin)
-        hit = lb_cache.get(key)
-        if hit and time.monotonic() - hit[0] < 1.0:
-            return hit[1]
         c = conn()
         subs = c.execute("SELECT s.*, t.name AS team, t.kind AS kind FROM submissions s JOIN teams t "
                          "ON t.id=s.team_id WHERE s.phase=? ORDER BY s.created_at", (phase_name,)).fetchall()
@@ -287,7 +304,6 @@ def create_app(cfg: EventConfig, supervisor=None, ray_note: str = "") -> FastAPI
                 "phases": _phases(is_admin), "cases": sorted(cases), "rows": rows,
                 "baselines": sorted(baselines, key=lambda r: r["team"]),
                 "queue": {r["status"]: r["n"] for r in q}, "updated": time.time()}
-        lb_cache[key] = (time.monotonic(), data)
         return data
 
     def _phases(is_admin: bool) -> list[dict]:
@@ -299,9 +315,11 @@ def create_app(cfg: EventConfig, supervisor=None, ray_note: str = "") -> FastAPI
         return out
 
     @app.get("/api/leaderboard", tags=["public"])
-    def api_leaderboard(p: OptP, phase: str | None = None):
+    async def api_leaderboard(p: OptP, phase: str | None = None):
         """Ranked best finished submission per team, per-case scores and statuses, baselines as reference."""
-        return leaderboard(phase, bool(p and p.is_admin))
+        is_admin = bool(p and p.is_admin)
+        entry = cached(phase, is_admin) or await run_in_threadpool(leaderboard_entry, phase, is_admin)
+        return Response(entry[2], media_type="application/json")
 
     @app.get("/api/phases", tags=["public"])
     def api_phases(p: OptP):
@@ -665,8 +683,8 @@ def create_app(cfg: EventConfig, supervisor=None, ray_note: str = "") -> FastAPI
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page_leaderboard(phase: str | None = None):
-        data = leaderboard(phase, False)
-        return page("leaderboard.html", lb=data, lb_json=data)
+        data = leaderboard_entry(phase, False)[1]
+        return page("leaderboard.html", lb=data)
 
     @app.get("/submit", response_class=HTMLResponse, include_in_schema=False)
     def page_submit(request: Request):
@@ -695,8 +713,10 @@ def create_app(cfg: EventConfig, supervisor=None, ray_note: str = "") -> FastAPI
         return HTMLResponse(env.get_template(name).render(**ctx), headers={"Cache-Control": "no-store"})
 
     @app.get("/fragment/board", response_class=HTMLResponse, include_in_schema=False)
-    def frag_board(p: OptP, phase: str | None = None):
-        return fragment("_board.html", lb=leaderboard(phase or None, bool(p and p.is_admin)))
+    async def frag_board(p: OptP, phase: str | None = None):
+        is_admin, phase = bool(p and p.is_admin), phase or None
+        entry = cached(phase, is_admin) or await run_in_threadpool(leaderboard_entry, phase, is_admin)
+        return HTMLResponse(entry[3], headers={"Cache-Control": "no-store"})
 
     @app.get("/fragment/submissions/{sub_id}", response_class=HTMLResponse, include_in_schema=False)
     def frag_submission(sub_id: str, p: OptP):
