@@ -19,7 +19,6 @@ class CLIError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     from testbed.cli import ais_cmd, link_cmd, live_cmd, map_cmd, run_cmd, vessel_cmd
-    from testbed.cli import event_cmd, serve_cmd, submit_cmd
 
     parser = argparse.ArgumentParser(
         prog="testbed",
@@ -34,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     live_cmd.register(sub)
     ais_cmd.register(sub)
     link_cmd.register(sub)
+    from testbed.cli import event_cmd, serve_cmd, submit_cmd  # the hackathon server
+
     event_cmd.register(sub)
     serve_cmd.register(sub)
     submit_cmd.register(sub)

@@ -252,3 +252,39 @@ def test_db_locked_refuses_upload_cleanly(env):
     assert not list((ev.data_dir / "tmp").iterdir())
     r = upload(srv.url, ev.tokens["locker"], data)  # lock gone: the same upload goes through
     assert r.status_code == 201
+
+
+def test_admin_teams_tokens_reveal_reevaluate_and_log_cap(env):
+    ev, srv, _good, beta_dev, beta_final, _ = env
+    a = auth(ev.admin)
+    r = httpx.post(srv.url + "/api/admin/teams", headers=a, json={"name": "late crew"})
+    assert r.status_code == 201
+    team_id, tok = r.json()["id"], r.json()["token"]
+    assert httpx.get(srv.url + "/api/submissions", headers=auth(tok)).status_code == 200
+    assert httpx.post(srv.url + "/api/admin/teams", headers=a, json={"name": "late crew"}).status_code == 409
+    assert httpx.post(srv.url + f"/api/admin/teams/{team_id}/revoke", headers=a).json() == {"revoked": 1}
+    assert httpx.get(srv.url + "/api/submissions", headers=auth(tok)).status_code == 401
+    tok2 = httpx.post(srv.url + f"/api/admin/teams/{team_id}/token", headers=a).json()["token"]
+    assert httpx.get(srv.url + "/api/submissions", headers=auth(tok2)).status_code == 200
+    names = [t["name"] for t in httpx.get(srv.url + "/api/admin/teams", headers=a).json()]
+    assert "late crew" in names and "beta" in names
+    # the queue and worker health are visible to the admin
+    queue = httpx.get(srv.url + "/api/admin/queue", headers=a).json()
+    assert {j["submission_id"] for j in queue} >= {beta_final}
+    assert "workers" in httpx.get(srv.url + "/api/admin/workers", headers=a).json()
+    # reveal the hidden phase: its scores and replays become public
+    assert httpx.get(srv.url + f"/api/submissions/{beta_final}/replays/7.replay").status_code == 404
+    assert httpx.post(srv.url + "/api/admin/phases/final/reveal", headers=a).json()["revealed"] is True
+    assert "final" in [p["name"] for p in httpx.get(srv.url + "/api/phases").json()]
+    lb = httpx.get(srv.url + "/api/leaderboard?phase=final").json()
+    assert [r["score"] for r in lb["rows"]] == [0.5]
+    assert httpx.get(srv.url + f"/api/submissions/{beta_final}/replays/7.replay").content == b"replay-bytes-of-beta"
+    # re-evaluation: back in the queue, results cleared, the team's quota not charged again
+    r = httpx.post(srv.url + f"/api/admin/submissions/{beta_final}/reevaluate", headers=a)
+    assert r.status_code == 200 and r.json()["status"] == "queued"
+    d = httpx.get(srv.url + f"/api/submissions/{beta_final}", headers=a).json()
+    assert d["status"] == "queued" and d["score"] is None and d["episodes"] == []
+    # logs are capped for the owner (limits.log_max_kb, default 64)
+    (ev.data_dir / "logs" / f"{beta_final}.log").write_text("x" * 100 + "\n" + "line\n" * 40_000)
+    log = httpx.get(srv.url + f"/api/submissions/{beta_final}/logs", headers=auth(ev.tokens["beta"])).json()
+    assert log["truncated"] and len(log["log"]) <= 64 * 1024 + 200 and log["log"].startswith("[... ")
