@@ -217,7 +217,7 @@ def create_app(cfg: EventConfig, supervisor=None, ray_note: str = "") -> FastAPI
         d = {"idx": e["idx"], "case": e["case_name"], "seed": e["seed"], "status": e["status"],
              "score": e["score"], "metrics": db.loads(e["metrics"])}
         if e["replay"]:
-            d["replay_url"] = f"/api/submissions/{sub['id']}/replays/{Path(e['replay']).name}"
+            d["replay_url"] = f"/api/submissions/{sub['id']}/replays/{_replay_name(e)}"
             d["trajectory_url"] = base + "/trajectory"
             d["play_url"] = f"/play/{sub['id']}/{e['idx']}"
         if e["thumbnail"]:
@@ -266,7 +266,7 @@ def create_app(cfg: EventConfig, supervisor=None, ray_note: str = "") -> FastAPI
         for team_id, s in latest.items():
             b = best.get(team_id)
             shown = b or s
-            eps = c.execute("SELECT idx, case_name, status, score, replay, thumbnail FROM episodes "
+            eps = c.execute("SELECT idx, case_name, seed, status, score, replay, thumbnail FROM episodes "
                             "WHERE submission_id=? ORDER BY idx", (shown["id"],)).fetchall()
             per_case: dict[str, dict] = {}
             for e in eps:
@@ -275,7 +275,7 @@ def create_app(cfg: EventConfig, supervisor=None, ray_note: str = "") -> FastAPI
                 d["statuses"][e["status"]] += 1
                 if e["replay"] and "play_url" not in d:
                     d["play_url"] = f"/play/{shown['id']}/{e['idx']}"
-                    d["replay_url"] = f"/api/submissions/{shown['id']}/replays/{Path(e['replay']).name}"
+                    d["replay_url"] = f"/api/submissions/{shown['id']}/replays/{_replay_name(e)}"
                     if e["thumbnail"]:
                         d["thumbnail_url"] = f"/api/submissions/{shown['id']}/episodes/{e['idx']}/thumbnail"
             cs = db.loads(shown["case_scores"]) if b else {}
@@ -549,10 +549,10 @@ def create_app(cfg: EventConfig, supervisor=None, ray_note: str = "") -> FastAPI
         row = get_sub(sub_id, p, owner_only=False)
         if not scores_visible(row, p):
             raise HTTPException(404, "not found")
-        for e in conn().execute("SELECT replay FROM episodes WHERE submission_id=? AND replay IS NOT NULL",
-                                (row["id"],)).fetchall():
-            if Path(e["replay"]).name == name:  # matched against the store, never joined to a path
-                return _file(Path(e["replay"]), _replay_root(), "application/octet-stream")
+        for e in conn().execute("SELECT case_name, seed, replay FROM episodes WHERE submission_id=? AND "
+                                "replay IS NOT NULL", (row["id"],)).fetchall():
+            if _replay_name(e) == name:  # matched against the store, never joined to a path
+                return _file(Path(e["replay"]), _replay_root(), "application/octet-stream", filename=name)
         raise HTTPException(404, "not found")
 
     @app.get("/api/submissions/{sub_id}/episodes/{idx}/thumbnail", tags=["public"])
@@ -579,7 +579,7 @@ def create_app(cfg: EventConfig, supervisor=None, ray_note: str = "") -> FastAPI
         except Exception:
             raise HTTPException(500, "the replay could not be read") from None
         data["case"], data["status"], data["score"] = e["case_name"], e["status"], e["score"]
-        data["replay_url"] = f"/api/submissions/{sub_id}/replays/{path.name}"
+        data["replay_url"] = f"/api/submissions/{sub_id}/replays/{_replay_name(e)}"
         return data
 
     @app.get("/api/maps/{name}", tags=["public"])
@@ -747,6 +747,11 @@ def create_app(cfg: EventConfig, supervisor=None, ray_note: str = "") -> FastAPI
 
 _METRIC_ORDER = ("outcome", "progress", "time_to_goal_s", "min_cpa_m", "near_misses", "cross_track_rms_m",
                  "energy", "late_steps")
+
+
+def _replay_name(e) -> str:
+    """The download name of an episode's replay: unique within a submission, safe in a URL."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{e['case_name']}_{e['seed']}") + ".replay"
 
 
 _LABELS = {"time_to_goal_s": "time to goal [s]", "min_cpa_m": "min CPA [m]", "near_misses": "near misses",

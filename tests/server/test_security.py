@@ -78,7 +78,7 @@ def test_other_team_cannot_read_logs_files_or_hidden_replays(env):
     a = auth(ev.tokens["alpha"])
     for path in (f"/api/submissions/{beta_dev}", f"/api/submissions/{beta_dev}/logs",
                  f"/api/submissions/{beta_dev}/archive", f"/api/submissions/{beta_final}",
-                 f"/api/submissions/{beta_final}/replays/7.replay",
+                 f"/api/submissions/{beta_final}/replays/case_7.replay",
                  f"/api/submissions/{beta_final}/episodes/0/trajectory",
                  f"/fragment/submissions/{beta_final}"):
         for headers in (a, {}):
@@ -99,9 +99,9 @@ def test_other_team_cannot_read_logs_files_or_hidden_replays(env):
     # hidden-phase scores and replays: not even the owner before the reveal; the admin yes
     r = httpx.get(srv.url + f"/api/submissions/{beta_final}", headers=auth(ev.tokens["beta"]))
     assert r.status_code == 200 and r.json()["score"] is None and r.json()["episodes"] == []
-    r = httpx.get(srv.url + f"/api/submissions/{beta_final}/replays/7.replay", headers=auth(ev.tokens["beta"]))
+    r = httpx.get(srv.url + f"/api/submissions/{beta_final}/replays/case_7.replay", headers=auth(ev.tokens["beta"]))
     assert r.status_code == 404
-    r = httpx.get(srv.url + f"/api/submissions/{beta_final}/replays/7.replay", headers=auth(ev.admin))
+    r = httpx.get(srv.url + f"/api/submissions/{beta_final}/replays/case_7.replay", headers=auth(ev.admin))
     assert r.status_code == 200 and r.content == b"replay-bytes-of-beta"
     lb = httpx.get(srv.url + "/api/leaderboard?phase=final").json()
     assert lb["rows"] == [] and "final" not in [p["name"] for p in lb["phases"]]
@@ -273,12 +273,12 @@ def test_admin_teams_tokens_reveal_reevaluate_and_log_cap(env):
     assert {j["submission_id"] for j in queue} >= {beta_final}
     assert "workers" in httpx.get(srv.url + "/api/admin/workers", headers=a).json()
     # reveal the hidden phase: its scores and replays become public
-    assert httpx.get(srv.url + f"/api/submissions/{beta_final}/replays/7.replay").status_code == 404
+    assert httpx.get(srv.url + f"/api/submissions/{beta_final}/replays/case_7.replay").status_code == 404
     assert httpx.post(srv.url + "/api/admin/phases/final/reveal", headers=a).json()["revealed"] is True
     assert "final" in [p["name"] for p in httpx.get(srv.url + "/api/phases").json()]
     lb = httpx.get(srv.url + "/api/leaderboard?phase=final").json()
     assert [r["score"] for r in lb["rows"]] == [0.5]
-    assert httpx.get(srv.url + f"/api/submissions/{beta_final}/replays/7.replay").content == b"replay-bytes-of-beta"
+    assert httpx.get(srv.url + f"/api/submissions/{beta_final}/replays/case_7.replay").content == b"replay-bytes-of-beta"
     # re-evaluation: back in the queue, results cleared, the team's quota not charged again
     r = httpx.post(srv.url + f"/api/admin/submissions/{beta_final}/reevaluate", headers=a)
     assert r.status_code == 200 and r.json()["status"] == "queued"
