@@ -2,12 +2,17 @@
 
 1. Replicates the 898-line pyais sample to >= 100,000 lines and times :class:`AISIngestor` against
    pyais's own bare loop ``NMEAMessage(b).decode()`` over the same lines (best of 3, same run).
-2. Streams generated files of 100,000 and 1,000,000 lines (``--mem-lines``) through the ingestor, each
-   in a fresh interpreter without keeping the messages, and reports the peak RSS of each (and, with
-   ``--tracemalloc``, the tracemalloc peak): it must not grow with the file length.
+2. Memory: for generated files of 100,000 and 2,000,000 lines (``--mem-lines``), runs in a fresh
+   interpreter each (so that the peaks are comparable): the streaming API alone (the baseline: an
+   :class:`AISIngestor` loop that keeps nothing), ``testbed ais inspect FILE`` and ``testbed ais tracks FILE
+   --rate 10`` (the replicated sample has no receive times), and prints their peak RSS side by side
+   (``resource.getrusage(RUSAGE_SELF).ru_maxrss`` at the end of each child) with the ratio to the baseline
+   of the same size. ``inspect`` must stay flat (it aggregates per vessel); ``tracks`` keeps 48 bytes per
+   position report (six float64) and nothing else, so it grows by that much. With ``--tracemalloc`` the
+   streaming run also reports its tracemalloc peak.
 
-``python benchmarks/ais_ingest.py`` takes about 30 s; ``--tracemalloc`` adds a few minutes (tracemalloc
-slows CPython 3.11 down a lot), ``--lines``/``--mem-lines`` change the sizes.
+``python benchmarks/ais_ingest.py`` takes a few minutes on a shared 2-core machine; ``--tracemalloc`` adds
+a few more (tracemalloc slows CPython 3.11 down a lot), ``--lines``/``--mem-lines`` change the sizes.
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from pyais import NMEAMessage
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's testbed, not an installed one (also in the child runs)
 
-from testbed.ais.ingest import AISIngestor
+from pyais import NMEAMessage  # noqa: E402
+
+from testbed.ais.ingest import AISIngestor  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "ais" / "data" / "pyais__tests_nmea_data_sample.txt"
 
@@ -85,6 +93,31 @@ def _stream_child(path: str, trace: bool) -> None:
                       "maxrss_kib": rss1, "maxrss_growth_kib": rss1 - rss0}))
 
 
+def _cli_child(argv: list[str]) -> None:
+    """Run in a fresh interpreter: ``testbed`` with ``argv`` (output to /dev/null); print its peak as JSON."""
+    import contextlib
+    import json
+    import os
+    import resource
+
+    from testbed.cli import main as cli_main
+
+    t0 = time.perf_counter()
+    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), contextlib.redirect_stderr(null):
+        rc = cli_main(argv)
+    dt = time.perf_counter() - t0
+    print(json.dumps({"rc": rc, "seconds": dt, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+
+
+def peak_cli(argv: list[str]) -> dict:
+    import json
+    import subprocess
+
+    out = subprocess.run([sys.executable, __file__, "--_cli", *argv], check=True, capture_output=True,
+                         text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def peak_streaming(path: Path, trace: bool) -> dict:
     """Stream ``path`` in a fresh interpreter (so that peaks are comparable); returns its JSON report."""
     import json
@@ -100,13 +133,17 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=100_000, help="lines of the speed comparison (default 100,000)")
-    ap.add_argument("--mem-lines", type=int, nargs="*", default=[100_000, 1_000_000],
-                    help="file lengths of the memory check (default 100,000 1,000,000; none: skip)")
+    ap.add_argument("--mem-lines", type=int, nargs="*", default=[100_000, 2_000_000],
+                    help="file lengths of the memory check (default 100,000 2,000,000; none: skip)")
     ap.add_argument("--tracemalloc", action="store_true",
                     help="also measure the tracemalloc peak of each streaming run (slow: ~0.1 ms per line)")
     ap.add_argument("--_stream", help=argparse.SUPPRESS)
+    ap.add_argument("--_cli", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     ap.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    if a._cli:
+        _cli_child(a._cli)
+        return 0
     if a._stream:
         _stream_child(a._stream, a.trace)
         return 0
@@ -123,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     del lines
     with tempfile.TemporaryDirectory() as d:
         res = {}
+        empty = Path(d) / "empty.nmea"
+        empty.write_bytes(b"")
+        cli0 = peak_cli(["ais", "inspect", str(empty)])["maxrss_kib"]
+        print(f"testbed ais inspect of an empty file (the CLI's imports): peak RSS {cli0:,} KiB", flush=True)
         for m in a.mem_lines:
             p = Path(d) / f"ais_{m}.nmea"
             base = [b for b in SAMPLE.read_bytes().splitlines() if b]
@@ -140,10 +181,31 @@ def main(argv: list[str] | None = None) -> int:
                 r["tracemalloc_peak"] = rt["tracemalloc_peak"]
                 msg += f", tracemalloc peak {rt['tracemalloc_peak'] / 1024:,.0f} KiB"
             print(msg, flush=True)
-    lo, hi = min(res), max(res)
+            r["inspect"] = peak_cli(["ais", "inspect", str(p)])
+            r["tracks"] = peak_cli(["ais", "tracks", str(p), "--rate", "10", "--out", str(Path(d) / "t.csv")])
+            for k in ("inspect", "tracks"):
+                c = r[k]
+                assert c["rc"] == 0, (k, c)
+                print(f"testbed ais {k} {m:,} lines: {m / c['seconds']:,.0f} lines/s, peak RSS "
+                      f"{c['maxrss_kib']:,} KiB", flush=True)
+            p.unlink()
+    sizes = sorted(res)
+    print()
+    print("peak RSS (MiB) and ratio to the streaming API of the same size:")
+    print(f"{'lines':>12} {'streaming API':>14} {'ais inspect':>18} {'ais tracks':>18}")
+    for m in sizes:
+        r = res[m]
+        base = r["maxrss_kib"]
+        print(f"{m:>12,} {base / 1024:>14.1f} "
+              + " ".join(f"{r[k]['maxrss_kib'] / 1024:>9.1f} ({r[k]['maxrss_kib'] / base:4.2f}x)"
+                         for k in ("inspect", "tracks")))
+    lo, hi = sizes[0], sizes[-1]
     if hi != lo:
-        print(f"peak RSS {hi:,} / {lo:,} lines: {res[hi]['maxrss_kib'] / res[lo]['maxrss_kib']:.3f} "
-              "(constant memory: ~1)")
+        print(f"growth {hi:,} / {lo:,} lines: streaming {res[hi]['maxrss_kib'] / res[lo]['maxrss_kib']:.3f}, "
+              f"inspect {res[hi]['inspect']['maxrss_kib'] / res[lo]['inspect']['maxrss_kib']:.3f}, "
+              f"tracks {res[hi]['tracks']['maxrss_kib'] / res[lo]['tracks']['maxrss_kib']:.3f} "
+              "(constant memory: ~1; tracks hold 48 B per position)")
+        print(f"the CLI's own imports (an empty file): {cli0 / 1024:.1f} MiB")
         if a.tracemalloc:
             print(f"tracemalloc peak {hi:,} / {lo:,} lines: "
                   f"{res[hi]['tracemalloc_peak'] / res[lo]['tracemalloc_peak']:.3f} (constant memory: ~1)")

@@ -27,6 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+
 from testbed.evaluation.evaluator import evaluate  # noqa: E402
 from testbed.evaluation.sandbox import DEFAULT_LIMITS, PolicyProcess  # noqa: E402
 from testbed.evaluation.store import Store  # noqa: E402
@@ -64,15 +67,39 @@ def main(argv=None) -> int:
             best_in = max(best_in, n / dt)
             n, dt = _evaluate(str(sub), suite, tmp, "sb")
             best_sb = max(best_sb, n / dt)
-            # process start + make_policy alone (hidden by launching the next episode's process early)
-            import gymnasium as gym
-
+            # a fresh sandbox: bwrap + interpreter + imports + make_policy (paid once per submission and worker)
             env = gym.make("testbed/Channel-v0")
             t0 = time.perf_counter()
             pp = PolicyProcess(str(sub), DEFAULT_LIMITS, sandbox=True)
             pp.start(env.observation_space, env.action_space)
             sb_start.append(time.perf_counter() - t0)
             pp.close()
+        # the bare protocol: round trips of a policy that returns a constant, against one env step
+        (tmp / "zero").mkdir()
+        (tmp / "zero" / "submission.yaml").write_text("spec_version: 1\nteam: b\nname: zero\nmode: python\n")
+        (tmp / "zero" / "policy.py").write_text(
+            "import numpy as np\nclass P:\n    def reset(self, seed=None):\n        pass\n"
+            "    def act(self, obs):\n        return np.zeros(2, np.float32)\n"
+            "def make_policy(o, a):\n    return P()\n")
+        env = gym.make("testbed/Channel-v0")
+        obs, _ = env.reset(seed=0)
+        pp = PolicyProcess(str(tmp / "zero"), DEFAULT_LIMITS, sandbox=True)
+        pp.start(env.observation_space, env.action_space)
+        pp.reset(0)
+        rtt = []
+        for _ in range(args.rounds):
+            t0 = time.perf_counter()
+            for i in range(2000):
+                pp.act(i, obs)
+            rtt.append((time.perf_counter() - t0) / 2000)
+        pp.close()
+        step = []
+        for _ in range(args.rounds):
+            env.reset(seed=0)
+            t0 = time.perf_counter()
+            for _ in range(300):
+                env.step(np.zeros(2, np.float32))
+            step.append((time.perf_counter() - t0) / 300)
         n_eps = len(suite.episodes())
         res["episodes_per_round"] = n_eps
         res["steps_per_round"] = n
@@ -80,10 +107,14 @@ def main(argv=None) -> int:
         res["sandboxed_steps_per_s"] = best_sb
         res["sandboxed_over_in_process"] = best_sb / best_in
         res["sandbox_start_s"] = min(sb_start)
+        res["pipe_round_trip_us"] = min(rtt) * 1e6
+        res["env_step_us"] = min(step) * 1e6
         print(f"{n_eps} episodes, {n} steps per round, best of {args.rounds} rounds")
+        print(f"pipe round trip (constant policy in bwrap): {min(rtt) * 1e6:6.0f} us  vs one Channel-v0 env step "
+              f"{min(step) * 1e6:.0f} us  ({min(rtt) / min(step):.2f})")
         print(f"autopilot in process (baseline):       {best_in:8.0f} episode-steps/s   1.00")
         print(f"autopilot in bwrap over pipes:         {best_sb:8.0f} episode-steps/s   {best_sb / best_in:.2f}"
-              f"  (goal >= 0.5; sandbox start + make_policy {min(sb_start) * 1e3:.0f} ms per episode)")
+              f"  (goal >= 0.5; a fresh sandbox + make_policy {min(sb_start) * 1e3:.0f} ms, once per submission and worker)")
         if not args.no_ray:
             rates = {}
             for workers in (1, 2):

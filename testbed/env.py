@@ -43,6 +43,14 @@ link profile under the scene; keyword overrides are
 nested dicts or values of :class:`testbed.config.ScenarioConfig` (``traffic={"count": 10}``,
 ``dt=0.5``). Unknown keys and wrong types raise :class:`testbed.config.ConfigError`.
 
+``render_mode="human"`` opens a window that runs at x8 real time (simulation time) and takes the
+keys of :mod:`testbed.ui.controls` (Space pause, ``+``/``-`` speed, ``.`` one step while paused,
+``f`` follow / whole-map camera, ``h`` help, ``q``/Esc quit). Closing the window, ``q``, Ctrl-C
+(SIGINT) or SIGTERM ends the episode cleanly: that ``step()`` returns ``truncated=True`` with
+``info["outcome"] == "user_quit"`` (and :attr:`DuisburgEnv.user_quit` is True), so a loop that stops
+on ``info["outcome"] == "user_quit"`` exits without a traceback; ``close()`` restores the previous
+signal handlers. A second Ctrl-C raises ``KeyboardInterrupt`` as usual.
+
 ## Reproducibility
 ``reset(seed=s)`` makes the episode and every later step bit-identical for the same actions; later
 ``reset()`` calls draw the next episodes of the same seed.
@@ -140,13 +148,25 @@ class DuisburgEnv(gym.Env):
         if not (math.isfinite(a[0, 0]) and math.isfinite(a[0, 1])):
             raise ValueError(f"action {action!r} is not finite")
         reward, term, trunc, _ = self.world.step(a)
+        if self._recorder is not None:  # record=...: one buffer row, no I/O (testbed.replay)
+            self._recorder.on_step(bool(term[0] or trunc[0]))
         terminated, truncated = bool(term[0]), bool(trunc[0])
-        self._needs_reset = terminated or truncated
-        if self._recorder is not None:
-            self._recorder.on_step(self._needs_reset)
+        info = self.world.info(0)
         if self.render_mode == "human":
             self.render()
-        return self._obs(), float(reward[0]), terminated, truncated, self.world.info(0)
+            if self.user_quit and not terminated:  # window closed, q/Esc, Ctrl-C or SIGTERM
+                truncated = True
+                info["outcome"] = "user_quit"
+        self._needs_reset = terminated or truncated
+        return self._obs(), float(reward[0]), terminated, truncated, info
+
+    @property
+    def user_quit(self) -> bool:
+        """True once the user closed the ``render_mode="human"`` window, pressed ``q``/Esc, or sent
+        SIGINT/SIGTERM while it was open; the next ``step()`` then returns ``truncated=True`` with
+        ``info["outcome"] == "user_quit"``, and so does every later episode's first step."""
+        r = self._renderer
+        return r is not None and r.quit_requested
 
     # -- rendering --------------------------------------------------------------------------------
     def scene(self, e: int = 0):
@@ -167,14 +187,19 @@ class DuisburgEnv(gym.Env):
                                             float(tr.beam[i]), f"{tr.type_ids[tr.type_index[i]]} #{j}"))  # fmt: skip
         n = int(w.route_n[e])
         comps = w.comps[e] * w.weights
-        hud = {
-            "time [s]": round(float(w.t[e]), 1),
-            "speed [kn]": round(float(w.feats[e, ob.F_SOG]) * 3600 / 1852, 1),
-            "rudder [deg]": round(math.degrees(float(st.delta[e])), 1),
-            "engine [%]": round(100.0 * float(st.n[e]) / float(w.ego_nmax[e]), 0),
-            "goal dist [m]": round(float(w.feats[e, ob.F_DGOAL]), 0),
+        t = float(w.t[e])
+        dgoal = float(w.feats[e, ob.F_DGOAL])
+        hud = {  # the few numbers that matter, formatted with their units
+            "time": f"{int(t // 60):d}:{t % 60:04.1f}",
+            "SOG": f"{float(w.feats[e, ob.F_SOG]) * 3600 / 1852:.1f} kn",
+            "heading": f"{math.degrees(float(st.psi[e])) % 360.0:05.1f} deg",
+            "rudder": f"{math.degrees(float(st.delta[e])):+.1f} deg",
+            "engine": f"{100.0 * float(st.n[e]) / float(w.ego_nmax[e]):+.0f} %",
+            "to goal": f"{dgoal / 1000:.2f} km" if dgoal >= 1000 else f"{dgoal:.0f} m",
         }
-        hud.update({f"r:{name}": round(float(v), 3) for name, v in zip(ob.COMPONENTS, comps, strict=True)})
+        li = w.link.info(e) if w.link is not None else {}
+        if "sinr_db" in li:  # before the first step there is no link state yet
+            hud["link SINR"] = "outage" if li.get("outage") else f"{li['sinr_db']:.1f} dB"
         rays = w.obs[e, ob.N_EGO:ob.N_EGO + len(w.angles)].astype(np.float64) * w.ray_range
         return RenderScene(
             t=float(w.t[e]), ego=ego, traffic=traffic, ray_origin=(float(st.x[e]), float(st.y[e])),
@@ -182,6 +207,7 @@ class DuisburgEnv(gym.Env):
             goal_xy=(float(w.goal[e, 0]), float(w.goal[e, 1])),
             goal_psi=float(w.goal[e, 2]) if w.goal[e, 3] > 0 else None, goal_radius=float(w.goal_tol[e, 0]),
             route_xy=w.route[e, :n].copy(), hud=hud,
+            reward_components={name: float(v) for name, v in zip(ob.COMPONENTS, comps, strict=True)},
         )  # fmt: skip
 
     def render(self):
@@ -191,8 +217,8 @@ class DuisburgEnv(gym.Env):
         if self._renderer is None:
             from testbed.render import Renderer
 
-            self._renderer = Renderer(self.world.map, render_mode=self.render_mode, camera=self.camera,
-                                      fps=self.metadata["render_fps"])  # fmt: skip
+            fps = self.metadata["render_fps"] if self.render_mode == "rgb_array" else 30  # human: draws/s cap
+            self._renderer = Renderer(self.world.map, render_mode=self.render_mode, camera=self.camera, fps=fps)
             if self.overlay is not None:
                 from testbed.link.coverage import coverage
 

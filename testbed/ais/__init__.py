@@ -22,6 +22,8 @@ _LAZY = {
     "AISIngestor": "ingest",
     "Report": "ingest",
     "REASONS": "ingest",
+    "WARNINGS": "ingest",
+    "AISSourceError": "ingest",
     "ingest": "ingest",
     "open_lines": "ingest",
     "parse_source_url": "ingest",

@@ -23,6 +23,13 @@ type 1 time stamp field is that time's UTC second.  Channels alternate A/B.  Tar
 * ``None``: nothing is written; :meth:`AISEmitter.emit` returns the lines either way;
 * a callable: called with each line.
 
+**Pacing.** With ``pace=X`` each :meth:`AISEmitter.emit` call waits until simulation time runs at ``X`` times
+real time (from the first call on); the simulation is never sped up, and a jump of more than
+``max_jump_s`` (5 s) of simulation time between two calls (the pause between two episodes) is not
+waited for. ``pace=None`` (the default of the class) sends at once. ``testbed run --emit`` paces UDP at
+real time by default and leaves files unpaced (:func:`cli_pace`, ``--speed``). :meth:`AISEmitter.summary`
+says what was sent, per message type.
+
 :func:`state_to_ais` maps our state (local x, y in metres, GRID heading in radians, speeds in m/s)
 to AIS fields with a map's frame (``frame.to_wgs84``, ``frame.grid_to_true``).
 """
@@ -32,6 +39,7 @@ from __future__ import annotations
 import math
 import os
 import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,7 +58,7 @@ from testbed.ais.encode import (
 from testbed.ais.reporting import report_interval
 
 __all__ = ["AISStatic", "AISVessel", "AISEmitter", "state_to_ais", "position_interval", "STATIC_INTERVAL_S",
-           "KN"]
+           "KN", "cli_pace"]
 
 KN = 1852.0 / 3600.0  # m/s per knot
 STATIC_INTERVAL_S = 360.0
@@ -109,6 +117,16 @@ class AISVessel:
     static: AISStatic = field(default_factory=AISStatic)
 
 
+def cli_pace(target, speed: float | None) -> float | None:
+    """The pacing of ``testbed run --emit TARGET [--speed X]``: ``X`` when given (0: unpaced), otherwise real
+    time (1) for ``udp://`` and unpaced for a file."""
+    if speed is not None:
+        if speed < 0 or not math.isfinite(speed):
+            raise ValueError(f"--speed must be >= 0 (0: as fast as possible), got {speed}")
+        return speed or None
+    return 1.0 if isinstance(target, str) and target.startswith("udp://") else None
+
+
 def position_interval(sog_kn: float, rot_deg_min: float | None, nav_status: int) -> float:
     """Class A position report interval (s) for this state (ITU-R M.1371-5 Table 1)."""
     rot = 0.0 if rot_deg_min is None else math.radians(rot_deg_min) / 60.0
@@ -134,7 +152,16 @@ class AISEmitter:
     """Send vessels' AIS messages at the ITU-R M.1371 intervals (see the module docstring)."""
 
     def __init__(self, target=None, *, epoch: float = DEFAULT_EPOCH, tag_blocks: bool = True,
-                 append: bool = False, flush_lines: int = 4096, static_interval_s: float = STATIC_INTERVAL_S):
+                 append: bool = False, flush_lines: int = 4096, static_interval_s: float = STATIC_INTERVAL_S,
+                 pace: float | None = None, max_jump_s: float = 5.0):
+        if pace is not None and not (pace > 0 and math.isfinite(pace)):
+            raise ValueError(f"AIS pacing factor must be > 0 (or None: unpaced), got {pace}")
+        self.pace = pace
+        self.max_jump_s = float(max_jump_s)
+        self._wall0: float | None = None
+        self._t0 = self._last_t = 0.0
+        self.target = target if isinstance(target, str | os.PathLike) else ("callback" if target else None)
+        self.sentences = 0
         self.epoch = float(epoch)
         self.tag_blocks = tag_blocks
         self.static_interval_s = float(static_interval_s)
@@ -189,6 +216,7 @@ class AISEmitter:
         return p5, f5, p8
 
     def _out(self, lines: list[str]) -> None:
+        self.sentences += len(lines)
         if self._sock is not None:
             self._sock.sendto(("\r\n".join(lines) + "\r\n").encode("ascii"), self._addr)
         elif self._fd is not None:
@@ -203,6 +231,8 @@ class AISEmitter:
     def emit(self, t: float, vessels) -> list[str]:
         """Send what is due at simulation time ``t`` (s) for ``vessels`` (iterable of :class:`AISVessel`);
         returns the NMEA lines sent (tag blocks included, no line ends)."""
+        if self.pace is not None:
+            self._wait(t)
         unix = self.epoch + t
         tag = tag_block(unix) if self.tag_blocks else None
         second = int(math.floor(unix)) % 60
@@ -241,6 +271,24 @@ class AISEmitter:
             self.counts[1] += 1
             self._out(msg)
         return out
+
+    def _wait(self, t: float) -> None:
+        now = time.monotonic()
+        if self._wall0 is None or t < self._last_t or t - self._last_t > self.max_jump_s:
+            self._wall0, self._t0 = now, t  # first call, or a jump (next episode): start the clock again
+        else:
+            wait = self._wall0 + (t - self._t0) / self.pace - now
+            if wait > 0:
+                time.sleep(wait)
+        self._last_t = t
+
+    def summary(self) -> str:
+        """One line: what was sent where, per message type."""
+        c = self.counts
+        where = f" to {os.fspath(self.target)}" if self.target is not None else ""
+        pace = f", paced at {self.pace:g}x real time" if self.pace is not None else ", unpaced"
+        return (f"AIS sent{where}: {c[1]} type 1 (position), {c[5]} type 5 (static), {c[8]} type 8 "
+                f"(DAC 200 FI 10 inland static); {self.sentences} sentences{pace}")
 
     def forget(self, mmsi: int) -> None:
         """Drop a vessel's schedule (it left); it is 'first seen' again if it comes back."""

@@ -15,19 +15,29 @@ one reason, checked in this order:
 
 * ``non_ais``: blank lines, comments, other NMEA sentences (``$GPGGA`` ...), garbage, and the Gatehouse
   ``$PGHP`` wrapper lines (they are not AIS messages; a valid one gives its time to the next AIS sentence);
-* ``bad_checksum``: an AIS sentence (or tag block, or ``$PGHP`` line) whose checksum is missing or wrong;
-* ``decode_error``: a sentence with a valid checksum but malformed fields (fragment numbers, fill bits),
-  a payload pyais cannot decode, or a payload whose length does not fit the message (e.g. an inland FI 10
-  message that is not 168 bits long: the garbage two-fragment message in gpsd's sample);
+* ``bad_checksum``: an AIS sentence (or ``$PGHP`` line) whose checksum is missing or wrong;
+* ``decode_error``: a sentence with a valid checksum but malformed fields (field count, fragment numbers,
+  fill bits), or a payload pyais cannot decode;
+* ``bad_payload``: a payload character outside the 64 characters of the 6-bit armouring (``0``..``W``,
+  ```` ` ````..``w``), e.g. a NUL or a space: the bits would be wrong (a wrong MMSI), so the line is dropped;
 * ``empty_payload``: an AIS sentence (or fragment) with no payload;
-* ``incomplete_multipart``: fragments that never formed a whole message (a missing fragment, a fragment
-  replaced by a new fragment 1 with the same key, or expired: more than ``multipart_max_lines`` lines or
-  ``multipart_timeout_s`` seconds after the first fragment, or still open at the end of the stream);
+* ``incomplete_multipart``: fragments that never formed a whole message: a fragment whose first
+  fragment never came, a fragment that repeats, a message replaced by a new fragment 1 with the same
+  key, or still open at the end of the stream;
+* ``multipart_expired``: the fragments of a message that was not complete within ``multipart_max_lines``
+  lines (default 10) or ``multipart_timeout_s`` seconds (default 10, compared within one station) of its
+  first fragment. Fragments are matched by the full key: channel, sequence id, fragment count, and,
+  where the lines carry them, the tag block's station ``s:`` and group ``g:``; the window is what keeps
+  fragment 1 of one message from being joined with fragment 2 of a later message that reuses the key;
 * ``duplicate``: a message (single sentence, or the assembled payload of a multipart message) whose
   payload and fill bits were already seen within ``dup_window_s`` seconds (when both lines carry a real
   receive time) or within ``dup_window_lines`` lines (otherwise), e.g. received by two stations;
 * ``unsupported_type``: message types other than 1, 2, 3, 4, 5, 8 (DAC 200 FI 10 and FI 55 only), 18, 19,
   24 and 27; also unknown types;
+* ``bad_length``: the message's bit count is not the one ITU-R M.1371 defines for its type (see
+  :data:`BIT_LENGTHS`: 168 for 1/2/3, 4 and 18, 420..426 for 5, 312 for 19, 160 or 168 for 24A, 168 for 24B,
+  96 or 168 for 27, at least 56 for 8 and 168 for its inland FI 10, at least 85 for FI 55). pyais pads
+  short payloads with zeros, so a short message would be decoded into invented values;
 * ``out_of_range``: a position report (1, 2, 3, 18, 19, 27) without a valid position (latitude 91 / longitude
   181 "not available", or outside +-90/+-180). Decision: such a report is *rejected*, not passed on as a
   partial record, so that every yielded position report has a position; the other not-available fields
@@ -36,6 +46,10 @@ one reason, checked in this order:
 
 ``Report.check()`` asserts ``lines_read == used + sum(rejected) + pending`` (``pending`` are fragment lines
 still waiting in the multipart buffers; 0 after the end of a stream). Ingestion never raises on any line.
+
+**Warnings** (``Report.warnings``) are counted separately and are *not* rejections: ``tag_block`` counts
+lines whose tag block was malformed (wrong checksum, no closing backslash, a ``c:``/``g:`` that does not
+parse) while the sentence behind it was read normally (and then used or rejected on its own merits).
 
 **Loaded code (inland FI 10).** ``loaded`` is True for code 1, False for code 2, None for 0 and 3, as in
 the IALA ASM register ("Inland ship static and voyage related data", ECE/TRANS/SC.3/176): 1 = loaded,
@@ -52,9 +66,13 @@ trailing fields or the preceding ``$PGHP`` line; otherwise, when ``assume_rate_h
 message takes the time of its first fragment that has one.
 
 **Sources** (:func:`open_lines`): a path (plain or gzip, detected by the magic bytes), ``-`` (stdin), an
-iterable of lines (bytes or str), ``udp://host:port`` (listens there) and ``tcp://host:port`` (connects
-there). Live sources stop when ``stop`` (a ``threading.Event``) is set, after ``idle_timeout`` seconds
-without data, or (TCP) when the peer closes.
+iterable of lines (bytes or str; each item is one line), ``udp://host:port`` (listens there) and
+``tcp://host:port`` (connects there). Files, stdin and streams may end their lines with ``\\n``, ``\\r\\n`` or a
+bare ``\\r`` (old Mac style), even mixed. A path that cannot be read (missing, a directory, no permission)
+raises :class:`AISSourceError` when the source is opened; a gzip file that is truncated or corrupt
+raises it where the data ends, naming the compressed byte offset and the lines read before; the
+ingestor's ``report`` then holds the accounting of those lines. Live sources stop when ``stop`` (a
+``threading.Event``) is set, after ``idle_timeout`` seconds without data, or (TCP) when the peer closes.
 
 Memory is constant: the multipart buffers expire and the duplicate window is bounded.
 """
@@ -63,12 +81,12 @@ from __future__ import annotations
 
 import calendar
 import gzip
-import io
 import math
 import os
 import socket
 import sys
 import threading
+import zlib
 from binascii import a2b_base64
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -96,18 +114,42 @@ __all__ = [
     "ingest",
     "open_lines",
     "parse_source_url",
+    "AISSourceError",
+    "split_lines",
+    "WARNINGS",
+    "BIT_LENGTHS",
+    "ARMOUR_CHARS",
 ]
 
 REASONS = (
     "bad_checksum",
     "incomplete_multipart",
+    "multipart_expired",
     "empty_payload",
+    "bad_payload",
+    "bad_length",
     "unsupported_type",
     "out_of_range",
     "duplicate",
     "non_ais",
     "decode_error",
 )
+WARNINGS = ("tag_block",)
+
+# The 64 characters of the AIS 6-bit payload armouring: "0".."W" and "`".."w" (ITU-R M.1371, IEC 61162-1).
+ARMOUR_CHARS = bytes(range(48, 88)) + bytes(range(96, 120))
+
+# Bit lengths (ITU-R M.1371-5) of the message types we decode: (min, max) inclusive.
+# 1/2/3, 4, 18: 168 exactly; 19: 312. 27: 96, or 168 (a full slot: gpsd's sample notes "it's apparently
+# more common for these to be 168 bits long"; gpsd accepts 96..168, libais only 96). Type 5 is 424 bits, but
+# "a lot of transmitters in the wild ship with a length of 420 or 422" (gpsd, which accepts >= 420;
+# pyais decodes anything): we accept 420..426 (426 = the 71 payload characters with 0 fill bits).
+# 24 (checked after reading the part number): part A 160, or 168 as many transmitters pad it to the
+# part B length (gpsd accepts both); part B 168. Type 8: at least the 56-bit header (DAC, FI); the
+# inland FIs are checked against their own lengths in _decode.
+BIT_LENGTHS = {1: (168, 168), 2: (168, 168), 3: (168, 168), 4: (168, 168), 5: (420, 426), 8: (56, 1008),
+               18: (168, 168), 19: (312, 312), 24: (160, 168), 27: (96, 168)}
+_LENGTH_HOLES = {24: frozenset(range(161, 168)), 27: frozenset(range(97, 168))}  # inside (min, max) but wrong
 
 KN = 1852.0 / 3600.0
 TWO_PI = 2.0 * math.pi
@@ -185,6 +227,7 @@ class Report:
     rejected: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REASONS, 0))
     messages_by_type: dict[int, int] = field(default_factory=dict)
     pending: int = 0
+    warnings: dict[str, int] = field(default_factory=lambda: dict.fromkeys(WARNINGS, 0))
 
     @property
     def messages(self) -> int:
@@ -203,19 +246,26 @@ class Report:
             "pending": self.pending,
             "messages": self.messages,
             "messages_by_type": {str(k): v for k, v in sorted(self.messages_by_type.items())},
+            "warnings": dict(self.warnings),
         }
 
 
 class _Partial:
-    __slots__ = ("frags", "first_line", "t", "src", "station", "nlines")
+    __slots__ = ("frags", "first_line", "t", "src", "station", "group", "nlines")
 
-    def __init__(self, first_line: int):
+    def __init__(self, first_line: int, station: str | None, group: str | None):
         self.frags: dict[int, NMEAMessage] = {}
         self.first_line = first_line
         self.t: float | None = None
         self.src: str | None = None
-        self.station: str | None = None
+        self.station = station
+        self.group = group
         self.nlines = 0
+
+    def matches(self, station: str | None, group: str | None) -> bool:
+        """Same source: station and tag-block group agree wherever both lines carry them."""
+        return (self.station is None or station is None or self.station == station) and (
+            self.group is None or group is None or self.group == group)
 
 
 def _bits(payload: bytes, fill: int) -> tuple[int, int]:
@@ -298,8 +348,8 @@ class AISIngestor:
         start_time: float = 0.0,
         dup_window_s: float = 5.0,
         dup_window_lines: int = 50,
-        multipart_max_lines: int = 50,
-        multipart_timeout_s: float = 60.0,
+        multipart_max_lines: int = 10,
+        multipart_timeout_s: float = 10.0,
     ):
         if assume_rate_hz is not None and not assume_rate_hz > 0:
             raise ValueError(f"assume_rate_hz must be > 0, got {assume_rate_hz}")
@@ -310,7 +360,7 @@ class AISIngestor:
         self.multipart_max_lines = int(multipart_max_lines)
         self.multipart_timeout_s = float(multipart_timeout_s)
         self.report = Report()
-        self._partials: dict[tuple, _Partial] = {}
+        self._partials: dict[tuple, list[_Partial]] = {}
         self._seen: dict[bytes, tuple[int, float | None]] = {}
         self._seen_q: deque[tuple[bytes, int]] = deque()
         self._gh_time: float | None = None
@@ -331,25 +381,39 @@ class AISIngestor:
 
     # ------------------------------------------------------------------ streaming API
     def iter_lines(self, lines: Iterable[bytes | str]) -> Iterator[AISMessage]:
-        """Yield the messages of ``lines``; at the end, open multipart buffers count as incomplete."""
+        """Yield the messages of ``lines``; at the end, open multipart buffers count as incomplete.
+
+        When the source fails (:class:`AISSourceError`, e.g. a truncated gzip) or the user interrupts
+        (``KeyboardInterrupt``), the accounting of the lines read so far is closed the same way (open
+        fragments count as incomplete) before the exception propagates, so ``report`` still adds up.
+        """
         process = self.process_line
-        for line in lines:
-            m = process(line)
-            if m is not None:
-                yield m
+        try:
+            for line in lines:
+                m = process(line)
+                if m is not None:
+                    yield m
+        except BaseException:
+            rep = self.report
+            if rep.used + sum(rep.rejected.values()) + rep.pending == rep.lines_read - 1:
+                rep.lines_read -= 1  # interrupted inside process_line: that line was not taken
+            self.flush(check=False)
+            raise
         self.flush()
 
     def iter_source(self, source: Any, **kwargs: Any) -> Iterator[AISMessage]:
         """:meth:`iter_lines` over :func:`open_lines` ``(source, **kwargs)``."""
         return self.iter_lines(open_lines(source, **kwargs))
 
-    def flush(self) -> None:
+    def flush(self, check: bool = True) -> None:
         """Count all open multipart buffers as ``incomplete_multipart`` and check the accounting."""
-        for p in self._partials.values():
-            self.report.pending -= p.nlines
-            self.report.rejected["incomplete_multipart"] += p.nlines
+        for lst in self._partials.values():
+            for p in lst:
+                self.report.pending -= p.nlines
+                self.report.rejected["incomplete_multipart"] += p.nlines
         self._partials.clear()
-        self.report.check()
+        if check:
+            self.report.check()
 
     def process_line(self, line: bytes | str) -> AISMessage | None:
         """Account one line; return the message it completes, if any. Never raises."""
@@ -404,7 +468,7 @@ class AISIngestor:
             return self
         mtype = _FAST_TYPES.get(payload[0])
         channel = _FAST_CHANNELS.get(ch)
-        if mtype is None or channel is None:
+        if mtype is None or channel is None or payload.translate(None, ARMOUR_CHARS):
             return self
         # from here on this is the line's only path
         if self._partials:
@@ -478,6 +542,8 @@ class AISIngestor:
             else:
                 self._reject("non_ais")
             return None
+        if p.warning is not None:
+            self.report.warnings[p.warning] += 1
         t, src = p.time, p.time_source
         if self._gh_time is not None:
             if t is None:
@@ -490,13 +556,21 @@ class AISIngestor:
             return None
         if self._partials:
             self._expire(idx, t, p.station)
+        payload = fields[5]
+        if payload.translate(None, ARMOUR_CHARS):
+            self._reject("bad_payload")  # a character outside the 6-bit alphabet (NUL, space, 'x', ...)
+            return None
+        fill = fields[6][:1]
+        if fill and fill not in b"012345":
+            self._reject("decode_error")
+            return None
         if fields[1] == b"1":
-            if not fields[5]:
+            if not payload:
                 self._reject("empty_payload")
                 return None
             nm = NMEAMessage(s, fields)
             nm.is_valid = True  # verified in parse_line
-            key = fields[5] + fields[6][:1]
+            key = payload + fields[6][:1]
             if self._is_duplicate(key, idx, t, src):
                 self._reject("duplicate")
                 return None
@@ -511,31 +585,51 @@ class AISIngestor:
         if not nm.payload:
             self._reject("empty_payload")
             return None
+        if not 1 <= nm.frag_num <= nm.frag_cnt:
+            self._reject("decode_error")
+            return None
         key = (nm.channel, nm.seq_id, nm.frag_cnt)
-        parts = self._partials
-        part = parts.get(key)
-        if nm.frag_num == 1 or part is None or nm.frag_num in part.frags:
-            if part is not None:
-                self._orphan(key, part)
-            if nm.frag_num != 1:
+        lst = self._partials.get(key)
+        station, group = p.station, p.group
+        part = None
+        if nm.frag_num == 1:
+            # a new message from the same source with the same key: the open one lost its last fragments
+            if lst:
+                for old in [q for q in lst if q.matches(station, group)]:
+                    self._orphan(key, old, "incomplete_multipart")
+            part = _Partial(idx, station, group)
+            self._partials.setdefault(key, []).append(part)
+        else:
+            if lst:
+                for q in lst:
+                    if q.matches(station, group):
+                        part = q
+                        break
+            if part is None:  # its first fragment never came (or expired)
                 self._reject("incomplete_multipart")
                 return None
-            part = parts[key] = _Partial(idx)
+            if nm.frag_num in part.frags:  # the fragment repeats: both copies are broken
+                self._orphan(key, part, "incomplete_multipart")
+                self._reject("incomplete_multipart")
+                return None
+            if part.station is None:
+                part.station = station
+            if part.group is None:
+                part.group = group
         part.frags[nm.frag_num] = nm
         part.nlines += 1
         self.report.pending += 1
         self._counted = True
         if part.t is None and t is not None:
             part.t, part.src = t, src
-        if p.station is not None:
-            part.station = p.station
         if len(part.frags) < nm.frag_cnt:
             return None
-        del parts[key]
+        self._drop(key, part)
         self.report.pending -= part.nlines
         n = part.nlines
         frags = [part.frags[i] for i in sorted(part.frags)]
         whole = NMEAMessage.assemble_from_iterable(frags)
+        whole.fill_bits = frags[-1].fill_bits  # pyais keeps the first fragment's (its bits are right)
         if not whole.is_valid:  # cannot happen: each fragment was checked
             self._reject("bad_checksum", n)
             return None
@@ -545,19 +639,27 @@ class AISIngestor:
             return None
         return self._decode(whole, part.first_line, part.t, part.src, part.station, n)
 
-    def _orphan(self, key: tuple, part: _Partial) -> None:
-        del self._partials[key]
+    def _drop(self, key: tuple, part: _Partial) -> None:
+        lst = self._partials[key]
+        lst.remove(part)
+        if not lst:
+            del self._partials[key]
+
+    def _orphan(self, key: tuple, part: _Partial, reason: str) -> None:
+        self._drop(key, part)
         self.report.pending -= part.nlines
-        self.report.rejected["incomplete_multipart"] += part.nlines
+        self.report.rejected[reason] += part.nlines
 
     def _expire(self, idx: int, t: float | None, station: str | None) -> None:
         # times are compared only within one station: merged feeds (satellite AIS) are not time ordered
-        for key, part in list(self._partials.items()):
-            if idx - part.first_line > self.multipart_max_lines or (
-                t is not None and part.t is not None and station == part.station
-                and abs(t - part.t) > self.multipart_timeout_s
-            ):
-                self._orphan(key, part)
+        max_lines, max_s = self.multipart_max_lines, self.multipart_timeout_s
+        for key, lst in list(self._partials.items()):
+            for part in list(lst):
+                if idx - part.first_line > max_lines or (
+                    t is not None and part.t is not None and station == part.station
+                    and abs(t - part.t) > max_s
+                ):
+                    self._orphan(key, part, "multipart_expired")
 
     def _is_duplicate(self, key: bytes, idx: int, t: float | None, src: str | None) -> bool:
         if src == TIME_RATE:
@@ -586,6 +688,11 @@ class AISIngestor:
         mtype = nm.ais_id
         if mtype not in SUPPORTED_TYPES:
             self._reject("unsupported_type", n)
+            return None
+        nbits = 6 * len(nm.payload) - nm.fill_bits
+        lo, hi = BIT_LENGTHS[mtype]
+        if not lo <= nbits <= hi or nbits in _LENGTH_HOLES.get(mtype, ()):
+            self._reject("bad_length", n)  # pyais would pad a short payload with zeros: invented values
             return None
         if t is None and self.assume_rate_hz is not None:
             t, src = self.start_time + idx / self.assume_rate_hz, TIME_RATE
@@ -643,6 +750,9 @@ class AISIngestor:
             return self._use(m, n)
         if mtype == 24:
             m = AISMessage(24, mmsi, "static", t, src, nm.channel, station, idx)
+            if d.partno == 1 and nbits != 168:
+                self._reject("bad_length", n)
+                return None
             if d.partno == 0:
                 m.part = "A"
                 m.name = _str(d.shipname)
@@ -669,9 +779,8 @@ class AISIngestor:
         # type 8: inland only
         dac, fid = getattr(d, "dac", None), getattr(d, "fid", None)
         if dac == 200 and fid == 10:
-            _, nbits = _bits(nm.payload, nm.fill_bits)
-            if not 168 <= nbits < 176:
-                self._reject("decode_error", n)
+            if not 168 <= nbits < 176:  # 168 bits, padded to whole bytes at most
+                self._reject("bad_length", n)
                 return None
             st = d.shiptype
             hz = d.hazard
@@ -692,7 +801,7 @@ class AISIngestor:
         if dac == 200 and fid == 55:
             v, nbits = _bits(nm.payload, nm.fill_bits)
             if nbits < 85:
-                self._reject("decode_error", n)
+                self._reject("bad_length", n)
                 return None
             v >>= nbits - 85  # keep bits 0..84
             personnel, pax, crew = v & 0xFF, (v >> 8) & 0x1FFF, (v >> 21) & 0xFF
@@ -727,15 +836,110 @@ def parse_source_url(url: str) -> tuple[str, str, int]:
     return u.scheme, u.hostname, port
 
 
+class AISSourceError(ValueError):
+    """A source that cannot be read: missing, a directory, not readable, a truncated or corrupt gzip.
+
+    The message names the file and, for a broken gzip, where its data ended. The CLI prints it as one
+    line (exit status 2) after the accounting of the lines read before."""
+
+
+MAX_LINE = 1 << 20  # a "line" longer than 1 MiB without a line end is passed on in pieces (garbage anyway)
+_CHUNK = 1 << 20
+
+
+def split_lines(chunks: Iterable[bytes], counter: list[int] | None = None) -> Iterator[bytes]:
+    """Lines (without their ends) of a byte stream given in chunks; ends are ``\\n``, ``\\r\\n`` or ``\\r``.
+
+    A ``\\r`` at the end of a chunk waits for the next chunk (it may be the first half of ``\\r\\n``).
+    ``counter[0]`` (when given) counts the lines yielded. A last line without an end is yielded too.
+    """
+    buf = b""
+    n = 0
+    for chunk in chunks:
+        if not chunk:
+            continue
+        buf += chunk
+        lines = buf.splitlines(keepends=True)
+        last = lines[-1]
+        if last.endswith(b"\n"):
+            buf = b""
+        else:
+            lines.pop()
+            buf = last
+            if len(buf) > MAX_LINE:
+                lines.append(buf)
+                buf = b""
+        for ln in lines:
+            n += 1
+            if counter is not None:
+                counter[0] = n
+            yield ln.rstrip(b"\r\n")
+    if buf:
+        if counter is not None:
+            counter[0] = n + 1
+        yield buf.rstrip(b"\r\n")
+
+
+def _open_path(path: str | os.PathLike):
+    name = os.fspath(path)
+    try:
+        return open(name, "rb")
+    except FileNotFoundError:
+        raise AISSourceError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise AISSourceError(f"{name}: is a directory, not an AIS log file") from None
+    except PermissionError:
+        raise AISSourceError(f"{name}: permission denied") from None
+    except OSError as exc:
+        raise AISSourceError(f"{name}: cannot open: {exc.strerror or exc}") from None
+
+
 def _file_lines(path: str | os.PathLike) -> Iterator[bytes]:
-    with open(path, "rb") as fh:
+    """Opens ``path`` now (errors are raised here, not at the first line), then streams its lines."""
+    fh = _open_path(path)
+    try:
         magic = fh.read(2)
         fh.seek(0)
-        if magic == b"\x1f\x8b":
-            with gzip.open(fh, "rb") as gz:
-                yield from gz
-        else:
-            yield from fh
+    except OSError as exc:  # e.g. EISDIR on some systems, EIO
+        fh.close()
+        raise AISSourceError(f"{os.fspath(path)}: cannot read: {exc.strerror or exc}") from None
+    return _stream_file(fh, os.fspath(path), magic == b"\x1f\x8b")
+
+
+def _stream_file(fh, name: str, gz: bool) -> Iterator[bytes]:
+    counter = [0]
+    with fh:
+        if not gz:
+            def chunks():
+                try:
+                    while chunk := fh.read(_CHUNK):
+                        yield chunk
+                except OSError as exc:
+                    raise AISSourceError(f"{name}: read error after {counter[0]} lines: "
+                                         f"{exc.strerror or exc}") from None
+            yield from split_lines(chunks(), counter)
+            return
+        gzf = gzip.GzipFile(fileobj=fh, mode="rb")
+        done = [0]
+
+        def gz_chunks():
+            try:
+                while chunk := gzf.read1(1 << 16):  # read1: what was decompressed survives an EOFError
+                    done[0] += len(chunk)
+                    yield chunk
+            except EOFError:
+                size = os.fstat(fh.fileno()).st_size
+                raise AISSourceError(
+                    f"{name}: truncated gzip: the compressed data ends at byte {size} before the end of the "
+                    f"stream; {counter[0]} complete lines ({done[0]} bytes uncompressed) were read before it"
+                ) from None
+            except (gzip.BadGzipFile, zlib.error, OSError) as exc:
+                raise AISSourceError(
+                    f"{name}: corrupt gzip ({exc}) after {counter[0]} complete lines ({done[0]} bytes "
+                    "uncompressed)") from None
+
+        # a line cut off by the truncation is still in split_lines' buffer when the error comes: not passed on
+        yield from split_lines(gz_chunks(), counter)
 
 
 def _udp_lines(host: str, port: int, stop: threading.Event | None, idle_timeout: float | None,
@@ -757,7 +961,7 @@ def _udp_lines(host: str, port: int, stop: threading.Event | None, idle_timeout:
                     return
                 continue
             idle = 0.0
-            yield from data.splitlines()
+            yield from data.splitlines()  # bytes.splitlines: \n, \r\n and \r
     finally:
         sock.close()
 
@@ -767,27 +971,23 @@ def _tcp_lines(host: str, port: int, stop: threading.Event | None, idle_timeout:
     sock = socket.create_connection((host, port), timeout=connect_timeout)
     try:
         sock.settimeout(poll_s)
-        buf = b""
-        idle = 0.0
-        while stop is None or not stop.is_set():
-            try:
-                data = sock.recv(65536)
-            except TimeoutError:
-                idle += poll_s
-                if idle_timeout is not None and idle >= idle_timeout:
-                    break
-                continue
-            if not data:
-                break
+
+        def chunks():
             idle = 0.0
-            buf += data
-            *lines, buf = buf.split(b"\n")
-            yield from lines
-            if len(buf) > 1 << 20:  # a "line" of 1 MB: garbage, keep memory bounded
-                yield buf
-                buf = b""
-        if buf:
-            yield buf
+            while stop is None or not stop.is_set():
+                try:
+                    data = sock.recv(65536)
+                except TimeoutError:
+                    idle += poll_s
+                    if idle_timeout is not None and idle >= idle_timeout:
+                        return
+                    continue
+                if not data:
+                    return
+                idle = 0.0
+                yield data
+
+        yield from split_lines(chunks())
     finally:
         sock.close()
 
@@ -804,11 +1004,11 @@ def open_lines(source: Any, *, stop: threading.Event | None = None, idle_timeout
             return _udp_lines(host, port, stop, idle_timeout, ready)
         return _tcp_lines(host, port, stop, idle_timeout)
     if isinstance(source, str) and source == "-":
-        return iter(sys.stdin.buffer)
+        return split_lines(iter(lambda: sys.stdin.buffer.read1(_CHUNK), b""))
     if isinstance(source, str | os.PathLike):
         return _file_lines(source)
     if isinstance(source, bytes | bytearray):
-        return iter(io.BytesIO(bytes(source)))
+        return split_lines([bytes(source)])
     return iter(source)
 
 

@@ -7,7 +7,11 @@ CR and LF are stripped):
   ``$xxVDM`` is accepted too, and a sentence that lost its ``!`` (``AIVDM,2,2,...``) is repaired;
 * an NMEA 4.0 tag block in front of the sentence, ``\\c:1428621738,s:station*5F\\!AIVDM,...``: the tag
   block checksum is checked; ``c`` is the receive time in unix seconds, or milliseconds when the value is
-  larger than 1e11; ``s`` is the receiving station;
+  larger than 1e11; ``s`` is the receiving station; ``g:n-m-id`` the group id that the fragments of one
+  multipart message share. A *malformed* tag block (wrong or missing checksum, no closing ``\\``, a
+  ``c:`` or ``g:`` that does not parse) does not cost the sentence behind it: the sentence is checked
+  and decoded on its own, without the tag block's time and station when its checksum is wrong, and the
+  line carries ``warning="tag_block"`` (pyais and libais also decode such lines);
 * a receiver timestamp in front of the sentence: ``2020-01-01 12:00:00.123 !AIVDM...`` (also ``T`` as
   separator, ``/`` in the date, a trailing ``Z``), ``18/05/2012 18:15:37`` (day first), quoted or not,
   or a unix time ``1577880000.123 !AIVDM...`` / ``1577880000.123,!AIVDM...`` (times are UTC);
@@ -74,6 +78,8 @@ class ParsedLine:
     time: float | None = None
     time_source: str | None = None
     station: str | None = None
+    group: str | None = None  # tag block ``g:`` group id (the fragments of one message share it)
+    warning: str | None = None  # ``"tag_block"``: a malformed tag block was ignored, the sentence kept
 
 
 _NON_AIS = ParsedLine(KIND_NON_AIS)
@@ -165,31 +171,58 @@ def _sentence(s: bytes, t: float | None, src: str | None, station: str | None) -
     return ParsedLine(KIND_AIS, s, t, src, station)
 
 
+def _after_bad_tag(line: bytes) -> ParsedLine:
+    """A malformed tag block: ignore it (its time and station are not trusted) and keep the sentence."""
+    i = line.find(b"!")
+    if i < 0:
+        i = line.find(b"$")
+    if i < 0:
+        return _NON_AIS
+    p = _sentence(line[i:], None, None, None)
+    if p.kind == KIND_AIS:  # a fresh object (the shared _NON_AIS/_BAD are never changed)
+        p.warning = "tag_block"
+    return p
+
+
 def _tag_block(line: bytes) -> ParsedLine:
     end = line.find(b"\\", 1)
-    if end < 0:
-        return _NON_AIS
+    if end < 0:  # no closing backslash
+        return _after_bad_tag(line)
     tag = line[1:end]
     rest = line[end + 1:].strip()
     star = tag.rfind(b"*")
     if star < 0:
-        return _BAD
+        return _after_bad_tag(rest)
     hx = tag[star + 1:]
     if not hx or len(hx) > 2 or any(c not in _HEX for c in hx):
-        return _BAD
+        return _after_bad_tag(rest)
     if reduce(xor, tag[:star], 0) != int(hx, 16):
-        return _BAD
+        return _after_bad_tag(rest)
     t = None
     station = None
+    group = None
+    bad = False
     for field in tag[:star].split(b","):
         key, _, val = field.partition(b":")
         if key == b"c":
             t = _unix_from_number(val)
+            bad |= t is None
         elif key == b"s":
             station = val.decode("ascii", "replace")
+        elif key == b"g":
+            parts = val.split(b"-")
+            if len(parts) == 3 and all(x.isdigit() for x in parts):
+                group = parts[2].decode("ascii")
+            else:
+                bad = True
     if not rest or rest[0] not in b"!$":
         return _NON_AIS
-    return _sentence(rest, t, TIME_TAG_BLOCK if t is not None else None, station)
+    p = _sentence(rest, t, TIME_TAG_BLOCK if t is not None else None, station)
+    if p.kind == KIND_AIS:
+        p.group = group
+        if bad:
+            p.warning = "tag_block"
+    return p
 
 
 def _gatehouse(line: bytes) -> ParsedLine:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import gzip
+import io
 import math
 import sys
 from collections.abc import Iterator
@@ -363,19 +364,28 @@ def synthesize(map_name: str = "duisburg_ruhrort", hours: float = 2.0, seed: int
 
 
 def write_synth(out: str | Path, **kw) -> dict:
-    """Write :func:`synthesize` lines to ``out`` (gzip when it ends in .gz); returns the stats."""
+    """Write :func:`synthesize` lines to ``out`` (gzip when it ends in .gz) atomically: an interrupted or
+    failed run leaves no partial file. Returns the stats."""
+    from atomicio import atomic_path
+
     stats: dict = {}
     out = Path(out)
-    opener = gzip.open if out.suffix == ".gz" else open
-    with opener(out, "wt", encoding="ascii", newline="\n") as fh:
-        for line in synthesize(stats=stats, **kw):
-            fh.write(line + "\n")
+    with atomic_path(out) as tmp, open(tmp, "wb") as raw:
+        # gzip: the header names the target (not the temporary file) and has no time stamp (reproducible)
+        gz = gzip.GzipFile(filename=out.name[:-3], mode="wb", fileobj=raw, mtime=0) if out.suffix == ".gz" else None
+        with io.TextIOWrapper(gz or raw, encoding="ascii", newline="\n") as fh:
+            for line in synthesize(stats=stats, **kw):
+                fh.write(line + "\n")
     stats["bytes"] = out.stat().st_size
     return stats
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    st = write_synth(args.out, map_name=args.map, hours=args.hours, seed=args.seed)
+    try:
+        st = write_synth(args.out, map_name=args.map, hours=args.hours, seed=args.seed)
+    except KeyboardInterrupt:
+        print(f"testbed: interrupted (Ctrl-C); nothing written to {args.out}", file=sys.stderr)
+        return 130
     print(f"{args.out}: {st['vessels']} vessels ({st['present_min']}-{st['present_max']} present, "
           f"mean {st['present_mean']:.1f}), messages by type {st['messages']}, {st['bytes']} bytes", file=sys.stderr)
     return 0

@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -146,8 +147,13 @@ def build_tracks(
     max_speed_inland: float = 15.0,
     max_speed_other: float = 30.0,
 ) -> dict[int, Track]:
-    """Tracks by MMSI from messages (any order; position reports are sorted by time per vessel)."""
-    pts: dict[int, list[tuple]] = {}
+    """Tracks by MMSI from messages (any order; position reports are sorted by time per vessel).
+
+    ``messages`` may be a stream (e.g. :meth:`AISIngestor.iter_source`): it is read once and no message
+    object is kept, only six float64 numbers per position report (in a growable ``array``) and the static
+    fields of each vessel, so memory grows with the number of positions, not with the messages.
+    """
+    pts: dict[int, array] = {}
     static: dict[int, dict] = {}
     inland: set[int] = set()
     owned: dict[int, set] = {}
@@ -158,11 +164,11 @@ def build_tracks(
             if m.t is None:
                 no_time[m.mmsi] = no_time.get(m.mmsi, 0) + 1
                 continue
-            pts.setdefault(m.mmsi, []).append((
-                m.t, m.lat, m.lon,
-                nan if m.sog is None else m.sog, nan if m.cog is None else m.cog,
-                nan if m.heading is None else m.heading,
-            ))
+            a = pts.get(m.mmsi)
+            if a is None:
+                a = pts[m.mmsi] = array("d")
+            a.extend((m.t, m.lat, m.lon, nan if m.sog is None else m.sog, nan if m.cog is None else m.cog,
+                      nan if m.heading is None else m.heading))
         if m.kind in ("static", "inland_static") or (m.kind == "position" and m.msg_type == 19):
             st = static.setdefault(m.mmsi, {})
             own = owned.setdefault(m.mmsi, set())
@@ -183,8 +189,11 @@ def build_tracks(
         rej = dict.fromkeys(TRACK_REJECT_REASONS, 0)
         rej["no_time"] = no_time.get(mmsi, 0)
         vmax = max_speed_inland if mmsi in inland else max_speed_other
-        rows = sorted(pts.get(mmsi, []), key=lambda r: r[0])
-        kept: list[tuple] = []
+        raw = pts.pop(mmsi, None)
+        arr = np.frombuffer(raw, dtype=np.float64).reshape(-1, 6) if raw is not None else np.zeros((0, 6))
+        rows = arr[np.argsort(arr[:, 0], kind="stable")].tolist()
+        del raw, arr
+        kept: list[list] = []
         seg: list[int] = []
         cur = 0
         for r in rows:

@@ -26,14 +26,21 @@ SCRIPTED_MMSI_BASE = 211_999_100
 LIVE_MODE = 2  # traffic mode of a vessel positioned from a live feed
 
 
-def _static_for(type_id: str, name: str, length: float, beam: float) -> AISStatic:
+def eni_for_mmsi(mmsi: int) -> str:
+    """The 8-digit ENI (European vessel number) the testbed gives a simulated vessel: the MMSI's last 8
+    digits. (Real ENIs start with a registry code, e.g. 04 Germany; these are synthetic but stable.)"""
+    return f"{mmsi % 100_000_000:08d}"
+
+
+def _static_for(type_id: str, name: str, length: float, beam: float, mmsi: int) -> AISStatic:
     from vessels import catalogue
 
     vt = catalogue.get(type_id)
     ship_type = vt.ais_types[0] if vt.ais_types else 79
     eri = vt.eri_codes[0] if vt.eri_codes else 8010
+    # every vessel on the Rhine/Ruhr is an inland vessel: with an ENI, the emitter sends its FI 10 too
     return AISStatic.from_dimensions(length, beam, name=name[:20].upper(), ship_type=ship_type, eri_code=eri,
-                                     eni=None, draught_m=vt.T)  # fmt: skip
+                                     eni=eni_for_mmsi(mmsi), draught_m=vt.T)  # fmt: skip
 
 
 def world_vessels(world, e: int = 0) -> list[AISVessel]:
@@ -58,7 +65,8 @@ def world_vessels(world, e: int = 0) -> list[AISVessel]:
     for n in range(len(xs)):
         if n == 0:
             mmsi, name = EGO_MMSI, "TESTBED EGO"
-            static = _static_for(world.ego_type.id, name, float(world.ego_len[e]), float(world.ego_beam[e]))
+            static = _static_for(world.ego_type.id, name, float(world.ego_len[e]), float(world.ego_beam[e]),
+                                 mmsi)
         else:
             i = idx[n - 1]
             if tr.mode[i] in (1, LIVE_MODE) or (tr.handed[i] and pk is not None):
@@ -68,7 +76,7 @@ def world_vessels(world, e: int = 0) -> list[AISVessel]:
             else:
                 mmsi, name = SCRIPTED_MMSI_BASE + i, f"TRAFFIC {i}"
             static = _static_for(tr.type_ids[tr.type_index[i]], name or f"VESSEL {mmsi}", float(tr.length[i]),
-                                 float(tr.beam[i]))  # fmt: skip
+                                 float(tr.beam[i]), mmsi)  # fmt: skip
         moving = f["sog_kn"][n] > 0.3
         out.append(AISVessel(mmsi=mmsi, lat=float(f["lat"][n]), lon=float(f["lon"][n]),
                              sog_kn=float(f["sog_kn"][n]), cog_deg=float(f["cog_deg"][n]),

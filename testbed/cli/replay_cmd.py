@@ -15,8 +15,7 @@ import json
 import math
 from pathlib import Path
 
-EXPORTS_HERE = (".mcap", ".nmea", ".geojson")
-EXPORTS_VIEWER = (".mp4", ".gif", ".png")
+EXPORTS_HERE = (".mcap", ".nmea", ".geojson")  # everything else goes to the viewer's export_video
 
 
 def register(sub) -> None:
@@ -25,7 +24,8 @@ def register(sub) -> None:
                        formatter_class=__import__("argparse").RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("args", nargs="+", metavar="FILE",
                    help="'verify FILE', 'info FILE', or FILE [B] to view or export")  # fmt: skip
-    p.add_argument("--export", default=None, metavar="OUT", help="write OUT (.mcap .nmea .geojson .mp4 .gif .png)")
+    p.add_argument("--export", default=None, metavar="OUT",
+                   help="write OUT: .mcap, .nmea, .geojson; with the viewer .mp4, .gif, a PNG frame folder, .thumb.png")
     p.add_argument("--force", action="store_true", help="overwrite an existing export")
     p.add_argument("--map", default=None, help="map name for a raw AIS log (.nmea) in the viewer")
     p.add_argument("--json", action="store_true", help="info: print the header as JSON")
@@ -53,7 +53,7 @@ def run(args) -> int:
         if not Path(w).is_file():
             raise CLIError(f"{w}: no such file")
     if args.export:
-        return export_cmd(words, args.export, args.force, args.every)
+        return export_cmd(words, args.export, args.force, args.every, args.map)
     viewer = _viewer()
     return int(viewer.run(words, map_name=args.map) or 0)
 
@@ -119,16 +119,16 @@ def describe(r) -> str:
     return "\n".join(lines)
 
 
-def export_cmd(paths: list[str], out: str, force: bool, every: int) -> int:
+def export_cmd(paths: list[str], out: str, force: bool, every: int, map_name: str | None = None) -> int:
     from testbed.cli import CLIError
 
     outp = Path(out)
     low = outp.name.lower()
     if outp.exists() and not force:
         raise CLIError(f"{out} exists; pass --force to overwrite it")
+    if len(paths) != 1:
+        raise CLIError(f"--export takes one replay, got {len(paths)}")
     if low.endswith(EXPORTS_HERE):
-        if len(paths) != 1:
-            raise CLIError(f"--export {outp.suffix} takes one replay, got {len(paths)}")
         if low.endswith(".mcap"):
             from testbed.replay.export_mcap import export_mcap as fn
         elif low.endswith(".nmea"):
@@ -138,10 +138,8 @@ def export_cmd(paths: list[str], out: str, force: bool, every: int) -> int:
         stats = fn(paths[0], outp, every=every)
         print(f"wrote {out}: {stats}")
         return 0
-    if low.endswith(EXPORTS_VIEWER):
-        viewer = _viewer()
-        res = viewer.export_video(paths[0], str(outp), **({"compare": paths[1]} if len(paths) > 1 else {}))
-        print(f"wrote {out}" + (f": {res}" if res else ""))
-        return 0
-    raise CLIError(f"--export {out}: unknown format {outp.suffix!r}; use .mcap, .nmea, .geojson, .mp4, .gif, "
-                   ".png or .thumb.png")  # fmt: skip
+    # video, GIF, PNG frames or a thumbnail: the viewer's renderer decides and names bad targets
+    viewer = _viewer()
+    res = viewer.export_video(paths[0], out, force=force, **({"map_name": map_name} if map_name else {}))
+    print(f"wrote {out}" + (f": {res}" if res else ""))
+    return 0

@@ -42,9 +42,16 @@ def _cmd_show(args) -> int:
 
 
 def _cmd_export(args) -> int:
+    import sys
+
     from testbed.evaluation.report import export_html
 
     with _open(args.store) as store:
-        page = export_html(store, args.suite, args.html, args.suite_version, thumbnails=args.thumbnails)
-    print(f"wrote {page}")
+        res = export_html(store, args.suite, args.html, args.suite_version, thumbnails=args.thumbnails)
+    print(f"wrote {res.page}" + (f" and {res.thumbnails} thumbnail(s)" if args.thumbnails else ""))
+    if res.no_viewer:
+        print("testbed: warning: --thumbnails: the replay viewer (testbed.replay.viewer) is not installed", file=sys.stderr)
+    if res.thumbnail_errors:
+        print(f"testbed: warning: {len(res.thumbnail_errors)} thumbnail(s) failed; first: {res.thumbnail_errors[0]}",
+              file=sys.stderr)  # fmt: skip
     return 0

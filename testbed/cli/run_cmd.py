@@ -36,6 +36,8 @@ def register(sub) -> None:
                    help="send the simulated vessels as AIS (types 1, 5, 8/FI 10): udp://HOST:PORT or a file")
     p.add_argument("--record", default=None, metavar="DIR",
                    help="write a replay file per episode, DIR/episode_NNN.replay (testbed replay FILE)")
+    p.add_argument("--speed", type=float, default=None, metavar="X",
+                   help="pace --emit at X times real time (default: 1 for udp://, unpaced for a file; 0: unpaced)")
     p.set_defaults(func=run)
     q = sub.add_parser("list", help="list the registered scenarios")
     q.set_defaults(func=list_scenarios)
@@ -67,8 +69,9 @@ def run(args) -> int:
         raise CLIError(f"--episodes must be >= 1, got {args.episodes}")
     cfg = compose_scenario(args.scenario, args.overrides)
     render_mode = {"none": None, "png": "rgb_array", "human": "human"}[args.render]
-    record = None if args.record is None else args.record.rstrip("/") + "/"
-    env = DuisburgEnv(cfg, render_mode=render_mode, camera=args.camera, record=record, record_agent=args.agent)
+    record_dir = None if args.record is None else args.record.rstrip("/") + "/"
+    env = DuisburgEnv(cfg, render_mode=render_mode, camera=args.camera, record=record_dir,
+                      record_agent=args.agent)  # fmt: skip
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     from agents.loader import load_policy
@@ -76,10 +79,10 @@ def run(args) -> int:
     policy = load_policy(args.agent, env.observation_space, env.action_space, scenario=cfg, seed=args.seed)
     emitter = None
     if args.emit:
-        from testbed.ais.emit import AISEmitter
+        from testbed.ais.emit import AISEmitter, cli_pace
         from testbed.ais.world_io import world_vessels
 
-        emitter = AISEmitter(args.emit)
+        emitter = AISEmitter(args.emit, pace=cli_pace(args.emit, args.speed))
     summary = {"scenario": cfg.name, "agent": args.agent, "seed": args.seed, "episodes": []}
     t_offset = 0.0  # episodes follow each other on the emitted AIS clock
     for ep in range(args.episodes):
@@ -126,8 +129,15 @@ def run(args) -> int:
         _write_json(out / "summary.json", summary)
         print(f"episode {ep}: {record['outcome']:10} t={record['time_s']:7.0f} s  return={ret:9.2f}  "
               f"min CPA={record['min_cpa_m'] if record['min_cpa_m'] is not None else 'n/a'}")  # fmt: skip
+        if record["outcome"] == "user_quit":  # --render human: window closed, q, Ctrl-C or SIGTERM
+            summary["interrupted"] = True
+            _write_json(out / "summary.json", summary)
+            print(f"stopped by the user after {n} episode(s)")
+            break
     env.close()
     if emitter is not None:
         emitter.close()
-    print(f"success rate {summary['success_rate']:.0%} over {args.episodes} episode(s); wrote {out}/summary.json")
+        print(emitter.summary())
+    print(f"success rate {summary['success_rate']:.0%} over {len(summary['episodes'])} episode(s); "
+          f"wrote {out}/summary.json")
     return 0

@@ -65,7 +65,9 @@ def _actions(folder: str, observations, ospace, aspace, limits: Limits, sandbox:
 def check_policy(folder: str, sandbox: bool = True, limits: Limits | None = None, episode: bool = True) -> list[Problem]:
     """Every conformance problem of the policy in ``folder`` (empty: it conforms)."""
     limits = limits or DEFAULT_LIMITS
-    where = f"{folder}/policy.py"
+    from pathlib import Path
+
+    where = str(Path(folder) / ("policy.py" if (Path(folder) / "policy.py").exists() else "policy.onnx"))
     problems: list[Problem] = []
     observations, ospace, aspace = _observations()
     acts, rtts, log = _actions(folder, observations, ospace, aspace, limits, sandbox, problems, where)

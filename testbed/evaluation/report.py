@@ -142,9 +142,17 @@ document.querySelectorAll('table.sortable').forEach(function(t){
 """
 
 
+@dataclass
+class ExportResult:
+    page: Path
+    thumbnails: int = 0
+    thumbnail_errors: list[str] = field(default_factory=list)
+    no_viewer: bool = False
+
+
 def export_html(store: Store, suite: str, out_dir: str | os.PathLike, suite_version: str | None = None,
-                thumbnails: bool = False) -> Path:  # fmt: skip
-    """Write ``out_dir/index.html`` (+ ``replays/``, ``thumbs/``); returns the page's path."""
+                thumbnails: bool = False) -> ExportResult:  # fmt: skip
+    """Write ``out_dir/index.html`` (+ ``replays/``, ``thumbs/``: the replay viewer's 1280x720 thumbnails)."""
     import atomicio
     import testbed
 
@@ -158,6 +166,8 @@ def export_html(store: Store, suite: str, out_dir: str | os.PathLike, suite_vers
             from testbed.replay.viewer import export_video as viewer  # the replay viewer's export
         except ImportError:
             viewer = None
+
+    thumbs: list = [0, []]  # made, errors
 
     def cell(v, cls="", nd=1):
         val = "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v}"
@@ -206,10 +216,11 @@ def export_html(store: Store, suite: str, out_dir: str | os.PathLike, suite_vers
                     try:
                         if not (out / th).exists():
                             (out / th).parent.mkdir(parents=True, exist_ok=True)
-                            viewer(r["replay"], str(out / th), size=(320, 180), thumbnail=True)
+                            viewer(r["replay"], str(out / th), thumbnail=True)
                         link += f" <a href='{esc(rel.as_posix())}'><img class='th' alt='' src='{esc(th.as_posix())}'></a>"
-                    except Exception:  # a thumbnail is optional; the link stays
-                        pass
+                        thumbs[0] += 1
+                    except Exception as exc:  # a thumbnail is optional; the link stays, the failure is reported
+                        thumbs[1].append(f"{r['replay']}: {exc}")
             h.append("<tr>" + f"<td class='l'>{esc(r['case_id'])}</td>" + cell(r["seed"], nd=0)
                      + f"<td class='l status-{esc(r['status'])}'>{esc(r['status'])}</td>"
                      + f"<td class='l {'bad' if r.get('outcome') in ('collision', 'grounding', 'left_map') else ''}'>"
@@ -228,7 +239,7 @@ def export_html(store: Store, suite: str, out_dir: str | os.PathLike, suite_vers
     page = out / "index.html"
     with atomicio.atomic_open(page, "w") as fh:
         fh.write("\n".join(h))
-    return page
+    return ExportResult(page, thumbs[0], thumbs[1], thumbnails and viewer is None)
 
 
 def _safe(s: str) -> str:

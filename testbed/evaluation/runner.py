@@ -75,7 +75,7 @@ def check_action(a) -> tuple[np.ndarray | None, str]:
     return np.clip(arr, -1.0, 1.0), ""
 
 
-def make_env(case, record: str | Path | None = None):
+def make_env(case, record: str | Path | None = None, agent: str | None = None):
     import gymnasium as gym
 
     import testbed  # noqa: F401  (registers the scenarios)
@@ -84,12 +84,12 @@ def make_env(case, record: str | Path | None = None):
     if record is not None:
         from testbed.replay import RecordEpisode
 
-        env = RecordEpisode(env, str(record))
+        env = RecordEpisode(env, str(record), agent=agent)
     return env
 
 
 def run_episode(case, seed: int, policy, limits: Limits = DEFAULT_LIMITS, record: str | Path | None = None,
-                deadline: float | None = None) -> EpisodeResult:  # fmt: skip
+                deadline: float | None = None, agent: str | None = None) -> EpisodeResult:  # fmt: skip
     """Run one episode of ``case`` with ``seed``. ``policy``: a :class:`PolicyProcess` (not started) or
     :class:`InProcessPolicy`. ``deadline``: a ``time.monotonic()`` value (the submission's hard deadline)."""
     t0 = time.monotonic()
@@ -99,7 +99,7 @@ def run_episode(case, seed: int, policy, limits: Limits = DEFAULT_LIMITS, record
     cfg = case.resolve()
     if isinstance(policy, InProcessPolicy):
         policy.scenario = cfg
-    env = make_env(case, record)
+    env = make_env(case, record, agent)
     status, reason = "finished", ""
     acc = None
     try:

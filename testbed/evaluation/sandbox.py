@@ -8,12 +8,17 @@ bubblewrap (Debian package ``bubblewrap``):
   cannot signal the evaluator), IPC, UTS, cgroup; ``--die-with-parent``, ``--new-session``;
 - file system: an empty root with read-only binds of ``/usr`` (+ the ``/lib``, ``/bin`` links), the Python
   installation and virtualenv, the testbed's own packages (under ``/opt/testbed``) and the submission
-  (``/submission``); a private tmpfs ``/tmp`` (``scratch_bytes``) as the working directory. No ``/etc``,
-  no home, no results store, no other submission;
+  (``/submission``, a staged copy); a size-limited tmpfs ``/tmp`` holding the episode's private scratch
+  folder ``/tmp/episode`` (the working directory, ``$HOME`` and ``$TMPDIR``). No ``/etc``, no home, no
+  results store, no other submission;
 - started by root, the worker drops to uid/gid 65534 before the policy is imported (so that the process
-  limit applies: root is exempt from ``RLIMIT_NPROC``);
+  limit applies: root is exempt from ``RLIMIT_NPROC``); ``/tmp`` itself stays root's;
 - rlimits: CPU seconds, address space, processes, file size (which also caps the captured
-  stdout/stderr: they go to a log file, and the process is killed by ``SIGXFSZ`` past ``fsize_bytes``).
+  stdout/stderr: they go to a log file; past ``fsize_bytes`` writes fail and the episode is reported
+  with "output limit");
+- :class:`Zygote`: one sandbox per submission and evaluator process imports everything once and forks a
+  fresh child per episode (the child drops privileges; afterwards everything it left running is killed
+  and the scratch is emptied), so a new episode costs a fork instead of a new interpreter.
 
 Without ``bwrap`` on ``PATH`` :func:`require_sandbox` refuses; ``--no-sandbox`` runs the worker as a plain
 subprocess with the same rlimits (trusted code only).
@@ -155,6 +160,9 @@ def bwrap_command(submission: Path, inner: list[str], limits: Limits) -> list[st
     cmd += ["--perms", "0755", "--dir", "/opt", "--perms", "0755", "--dir", "/opt/testbed"]
     for name, path in _source_roots().items():
         cmd += ["--ro-bind", str(path), f"/opt/testbed/{name}"]
+    import atomicio  # the one top-level module the packages import
+
+    cmd += ["--ro-bind", str(Path(atomicio.__file__).resolve()), "/opt/testbed/atomicio.py"]
     cmd += ["--ro-bind", str(submission), "/submission",
             "--proc", "/proc", "--dev", "/dev",
             "--size", str(limits.scratch_bytes), "--perms", "0755" if os.getuid() == 0 else "1777", "--tmpfs", "/tmp",

@@ -355,8 +355,9 @@ TEMPLATE_POLICY = '''\
 """A submission policy. The evaluator calls make_policy(observation_space, action_space) once per episode,
 then reset(seed) and act(observation) every step (observation: float32 vector, layout in
 testbed/observation.py; action: float32 [rudder, engine] in [-1, 1]). Load weights only from .onnx,
-.safetensors or .npz files next to this file (Path(__file__).parent). No network, read-only files,
-a small scratch /tmp, and a soft deadline per step (a late action holds the previous command).
+.safetensors or .npz files next to this file (Path(__file__).parent). No network, read-only files
+except a small private scratch folder (the working directory, $TMPDIR), and a soft deadline per step
+(a late action holds the previous command).
 """
 
 import numpy as np

@@ -173,8 +173,19 @@ def main(argv=None) -> int:
     ap.add_argument("--spec", required=True)
     ap.add_argument("--zygote", action="store_true", help="serve many episodes, one forked child each")
     args = ap.parse_args(argv)
+    in_sandbox = os.environ.get("TESTBED_IN_SANDBOX") == "1"
+    if in_sandbox:
+        # numba (cache=True kernels, imported with the loader) needs a writable cache folder to decorate
+        os.environ["NUMBA_CACHE_DIR"] = "/tmp/.numba" if args.zygote else os.path.join(SCRATCH, ".numba")
     if not args.zygote:
+        if in_sandbox:  # one episode: a private scratch folder owned by the sandbox user
+            os.makedirs(SCRATCH, mode=0o700, exist_ok=True)
+            if os.environ.get("TESTBED_SANDBOX_DROP") == "1" and os.getuid() == 0:
+                os.chown(SCRATCH, SANDBOX_UID, SANDBOX_UID)
         _drop_privileges()
+        if in_sandbox:
+            os.chdir(SCRATCH)
+            os.environ["HOME"] = os.environ["TMPDIR"] = SCRATCH
     # import what every policy needs before the evaluator asks (it launches this process ahead of time)
     import gymnasium.spaces  # noqa: F401
 

@@ -14,7 +14,11 @@ Recording
 - ``testbed run SCENARIO --record DIR``.
 
 Per step the recorder copies preallocated views of the world's arrays into one buffer row (one
-``np.concatenate``): no I/O in ``step()``. The file is written atomically when the episode ends.
+``np.concatenate``): no I/O in ``step()``. When an episode ends its rows are copied and handed to a
+background writer thread, which builds the columns and events and writes the file atomically;
+``env.close()``, ``Recorder.close()`` / ``flush()`` and ``testbed.replay.flush()`` wait until every
+finished episode is on disk (so does interpreter exit). Pass ``background=False`` to
+``RecordEpisode`` / ``Recorder`` to write synchronously at the episode's last step.
 
 Reading
 -------
@@ -91,11 +95,11 @@ from __future__ import annotations
 
 from testbed.replay.format import FORMAT_VERSION, ReplayError, ReplayReader
 
-__all__ = ["FORMAT_VERSION", "ReplayError", "ReplayReader", "Recorder", "RecordEpisode", "WorldRecorder"]
+__all__ = ["FORMAT_VERSION", "ReplayError", "ReplayReader", "Recorder", "RecordEpisode", "WorldRecorder", "flush"]
 
 
 def __getattr__(name: str):
-    if name in ("Recorder", "RecordEpisode", "WorldRecorder", "EnvRecorder"):
+    if name in ("Recorder", "RecordEpisode", "WorldRecorder", "EnvRecorder", "flush"):
         from testbed.replay import recorder
 
         return getattr(recorder, name)

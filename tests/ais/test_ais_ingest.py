@@ -30,16 +30,19 @@ def _rej(**kw):
 EXPECTED = {
     # 1121 lines: 1002 comments/blank lines; 30 used lines = 27 messages (3 two-fragment type 5);
     # 84 lines of types we do not use (6, 7, other 8, 9-17, 20-23, 25, 26); line 978 "AIVDM,2,2,1,B" lost
-    # its first fragment; lines 946 and 1034 repeat 926 and 1030 within the window; the garbage
-    # two-fragment inland message (lines 458-459, 424 bits instead of 168) is a decode_error.
-    "gpsd__test_sample.aivdm": (1121, 30, _rej(non_ais=1002, unsupported_type=84, incomplete_multipart=1,
-                                                duplicate=2, decode_error=2)),
-    # 898 sentences: 100 empty payloads, 20 first fragments whose second never comes, 4 position reports
-    # with lat 91 / lon 181, 4 type 15 repeats and 4 other type 15/20 lines.
-    "pyais__tests_nmea_data_sample.txt": (898, 766, _rej(empty_payload=100, incomplete_multipart=20,
+    # its first fragment; lines 946 and 1034 repeat 926 and 1030 within the window; bad_length: the
+    # garbage two-fragment inland message (lines 458-459, 424 bits instead of 168) and the type 1 of
+    # 163 bits at line 1098 (the file's comment: "type=1 length=163").
+    "gpsd__test_sample.aivdm": (1121, 29, _rej(non_ais=1002, unsupported_type=84, incomplete_multipart=1,
+                                                duplicate=2, bad_length=3)),
+    # 898 sentences: 100 empty payloads, 20 first fragments whose second never comes (expired after 10
+    # lines), 4 position reports with lat 91 / lon 181, 4 type 15 repeats and 4 other type 15/20 lines.
+    "pyais__tests_nmea_data_sample.txt": (898, 766, _rej(empty_payload=100, multipart_expired=20,
                                                           out_of_range=4, duplicate=4, unsupported_type=4)),
-    # three tag blocks with checksum "*A" and one $PGHP with year 2009 but the 2008 checksum
-    "pyais__tests_mixed.txt": (35, 12, _rej(non_ais=19, bad_checksum=4)),
+    # three tag blocks with checksum "*A": the sentences behind two of them are decoded (tag_block
+    # warnings) but repeat lines 14 and 4 (duplicate); the third sentence has no "*hh" (bad_checksum).
+    # One $PGHP with year 2009 but the 2008 checksum.
+    "pyais__tests_mixed.txt": (35, 12, _rej(non_ais=19, bad_checksum=2, duplicate=2)),
     "pyais__tests_timestamped.ais": (11, 4, _rej(non_ais=6, bad_checksum=1)),
     "pyais__examples_gatehouse.nmea": (11, 4, _rej(non_ais=6, bad_checksum=1)),
     "libais__test_data_tagblock.nmea": (5, 5, _rej()),
@@ -91,7 +94,7 @@ def test_inland_garbage_rejected_not_crash():
     lines = ["!AIVDM,2,1,4,A,83aDChPj2d<dL<uM=hhhI?a@6HP0e9QvUEEEOPPrE4t880>p2JqA6wimt:Ow,0*22",
              "!AIVDM,2,2,4,A,UPP8k;JvOeD,2*7F"]
     msgs, rep = ingest(lines)
-    assert msgs == [] and rep.rejected["decode_error"] == 2
+    assert msgs == [] and rep.rejected["bad_length"] == 2  # 424 bits instead of 168
 
 
 def test_gpsd_annotated_values():
@@ -206,7 +209,7 @@ def test_multipart_expiry_and_orphans():
     a2 = "!AIVDM,2,2,1,A,88888888880,2*25"
     filler = ["# filler"] * 60
     msgs, rep = ingest([a1, *filler, a2], multipart_max_lines=50)
-    assert msgs == [] and rep.rejected["incomplete_multipart"] == 2
+    assert msgs == [] and rep.rejected["multipart_expired"] == 1 and rep.rejected["incomplete_multipart"] == 1
     msgs, rep = ingest([a1, a1, a2])  # a repeated first fragment orphans the first one
     assert len(msgs) == 1 and rep.rejected["incomplete_multipart"] == 1 and rep.used == 2
     msgs, rep = ingest([a1])  # still open at the end of the stream

@@ -21,12 +21,15 @@ def test_evaluate_show_export(tmp_path, capsys):
     assert re.search(r"\*\s+baseline / idle\s+0\.0", out)
     assert main(["results", "show", "--store", db]) == 0
     assert "head_on" in capsys.readouterr().out
-    assert main(["results", "export", "--html", str(tmp_path / "site"), "--store", db]) == 0
+    assert main(["results", "export", "--html", str(tmp_path / "site"), "--store", db, "--thumbnails"]) == 0
+    assert "wrote " in capsys.readouterr().out
     page = (tmp_path / "site" / "index.html").read_text()
+    thumbs = re.findall(r"src='(thumbs/[^']+\.thumb\.png)'", page)  # the replay viewer's thumbnails
+    assert len(thumbs) == 6 and all((tmp_path / "site" / t).stat().st_size > 1000 for t in thumbs)
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "a&amp;b" in page and "suite <code>dev</code> v1.0" in page
     links = re.findall(r"href='(replays/[^']+\.replay)'", page)
-    assert len(links) == 6 and all((tmp_path / "site" / link).is_file() for link in links)
+    assert len(set(links)) == 6 and all((tmp_path / "site" / link).is_file() for link in links)
 
 
 def test_evaluate_refuses_without_bwrap(tmp_path, capsys, monkeypatch):
@@ -46,3 +49,22 @@ def test_evaluate_bad_input(tmp_path, capsys, monkeypatch):
     assert "hidden seeds" in capsys.readouterr().err
     assert main(["results", "show", "--store", str(tmp_path / "none.db")]) == 2
     assert "no such results store" in capsys.readouterr().err
+
+
+def test_max_episodes_then_resume_and_store_columns(tmp_path, capsys):
+    db = str(tmp_path / "r.db")
+    args = ["evaluate", "autopilot", "--suite", "dev", "--case", "berthing", "--store", db, "--no-record"]
+    assert main([*args, "--max-episodes", "1"]) == 0
+    assert "1 episode(s) run, 0 already in" in capsys.readouterr().out
+    assert main(args) == 0
+    assert "1 episode(s) run, 1 already in" in capsys.readouterr().out
+    from testbed import __version__
+    from testbed.evaluation.store import Store
+    from testbed.evaluation.suite import SUITE_VERSION, get_suite
+
+    rows = Store(db).rows("dev")
+    assert [(r["case_id"], r["seed"], r["status"]) for r in rows] == [("berthing", 0, "finished"), ("berthing", 1, "finished")]
+    h = get_suite("dev").case("berthing").config_hash()
+    assert all(r["sim_version"] == __version__ and r["suite_version"] == SUITE_VERSION and r["config_hash"] == h
+               for r in rows)
+    assert all(r["rule_violations"] is None and r["steps"] > 0 and r["energy"] > 0 for r in rows)

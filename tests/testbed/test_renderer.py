@@ -323,3 +323,105 @@ def test_save_gif_and_png(tmp_path):
         save_gif([], tmp_path / "x.gif")
     with pytest.raises(ValueError):
         save_png(np.zeros((4, 4)), tmp_path / "x.png")
+
+
+# ------------------------------------------------------------------------------------------------
+# follow-camera legibility (issue 8 section 4)
+
+COMPONENTS = {"progress": 0.05, "cross_track": -0.002, "heading": -0.001, "collision": 0.0, "grounding": 0.0,
+              "near_miss": 0.0, "speed_limit": -0.03, "energy": -0.005, "smoothness": -0.01, "goal": 0.0}
+
+
+def _crowded_scene(m):
+    """Ego in the middle, four traffic ships right next to it, 72 rays, reward components."""
+    sc = _scene(m)
+    ex, ey, psi = sc.ego.x, sc.ego.y, sc.ego.psi
+    fwd = np.array([np.sin(psi), np.cos(psi)])
+    stb = np.array([np.cos(psi), -np.sin(psi)])
+    sc.traffic = [VesselSprite(*(np.array([ex, ey]) + a * fwd + b * stb), psi, 85.0, 9.5, f"TMS Name {k}")
+                  for k, (a, b) in enumerate([(60, 15), (-60, -15), (120, 0), (-120, 10)])]
+    ang = psi + np.linspace(-np.pi, np.pi, 72, endpoint=False)
+    sc.ray_world_angles = ang
+    sc.ray_lengths = m.cast_rays([[ex, ey]], [0.0], ang)[0]
+    sc.reward_components = dict(COMPONENTS)
+    return sc
+
+
+@pytest.mark.parametrize("camera", ["follow", "map"])
+def test_labels_do_not_overlap_and_stay_inside(hmap, renderer, camera):
+    sc = _crowded_scene(hmap)
+    renderer.set_camera(camera)
+    try:
+        renderer.render(sc)
+        labels = renderer.last_labels
+    finally:
+        renderer.set_camera("follow")
+    names = [t for t, _ in labels]
+    for v in [sc.ego, *sc.traffic]:
+        assert v.name in names  # every visible ship is named
+    for i, (t, r) in enumerate(labels):
+        assert r.left >= 0 and r.top >= 0 and r.right <= W and r.bottom <= H, (t, r)
+        assert not r.colliderect(renderer.last_hud_rect), (t, r)
+        for t2, r2 in labels[i + 1:]:
+            assert not r.colliderect(r2), (t, r, t2, r2)
+
+
+def test_map_labels_near_the_frame_edge_are_clamped_inside():
+    m = load_map("duisburg_ruhrort")
+    r = Renderer(m, "rgb_array", W, H)
+    try:
+        k = m.km_markers[len(m.km_markers) // 2]
+        # put the km marker 3 px from the right edge: its label would stick out on the right
+        span_px = 1.0 / r.scale_px_per_m
+        ego = (k.xy[0] - (W / 2 - 3) * span_px, k.xy[1])
+        sc = RenderScene(0.0, VesselSprite(ego[0], ego[1], 0.0, 110, 11.4, "EGO", "ego"))
+        r.render(sc)
+        rects = [rr for t, rr in r.last_labels if t == f"km {k.km:g}"]
+        assert rects and rects[0].right <= W and rects[0].left >= 0
+    finally:
+        r.close()
+
+
+def test_rays_do_not_bury_the_hull(hmap, renderer):
+    sc = _crowded_scene(hmap)
+    sc.traffic = []
+    f = renderer.render(sc)
+    c = np.array([W / 2, H / 2])
+    psi = sc.ego.psi
+    fwd = np.array([np.sin(psi), -np.cos(psi)])
+    Lpx = max(sc.ego.length * renderer.scale_px_per_m, renderer.min_hull_px)
+    # the hull's centre line (bow to stern, inside the outline) is all ego colour despite 72 rays
+    for a in np.linspace(-0.4, 0.3, 15):
+        x, y = np.rint(c + a * Lpx * fwd).astype(int)
+        assert _close(f[y, x], EGO_COLOUR, 0), (a, f[y, x])
+    # rays are translucent: the water shows through a long ray's pixels
+    ang = np.asarray(sc.ray_world_angles)
+    i = int(np.argmax(sc.ray_lengths))
+    d = sc.ray_lengths[i] * 0.6 * renderer.scale_px_per_m
+    x, y = np.rint(c + d * np.array([np.sin(ang[i]), -np.cos(ang[i])])).astype(int)
+    px = f[y - 1:y + 2, x - 1:x + 2].reshape(-1, 3).astype(int)
+    ray_rgb = colour_ramp(np.array([sc.ray_lengths[i]]), "rdylgn", 0.0, renderer.ray_colour_range_m)[0]
+    assert not np.any(np.all(px == ray_rgb, axis=-1))  # never the opaque ray colour
+
+
+def test_hud_is_compact_with_a_signed_reward_bar(hmap, renderer):
+    sc = _crowded_scene(hmap)
+    sc.hud = {"time": "1:05.0", "SOG": "9.1 kn", "heading": "037.4 deg", "rudder": "-0.6 deg", "engine": "+98 %",
+              "to goal": "2.99 km", "link SINR": "9.2 dB"}
+    f = renderer.render(sc)
+    hud = renderer.last_hud_rect
+    assert hud.height < 200 and hud.width < 260, hud  # not 15 rows of -0.000
+    # the bar: positive 'progress' (colour 0) right of zero, negative components left of it
+    from testbed.render import _component_colour
+
+    panel = f[hud.top:hud.bottom, hud.left:hud.right].reshape(-1, 3).astype(int)
+    for idx in (0, 6, 8):  # progress, speed_limit, smoothness
+        col = np.asarray(_component_colour(idx))
+        assert np.any(np.all(panel == col, axis=-1)), idx
+    rows = np.flatnonzero(np.any(np.all(f[hud.top:hud.bottom, hud.left:hud.right] == _component_colour(0), axis=-1),
+                                 axis=1))  # fmt: skip
+    ys = hud.top + rows
+    y = int(ys[len(ys) // 2])  # a row through the bar
+    xs_pos = np.flatnonzero(np.all(f[y] == _component_colour(0), axis=-1))
+    xs_neg = np.flatnonzero(np.all(f[y] == _component_colour(6), axis=-1))
+    assert xs_pos.size > 40 and xs_neg.size > 10 and xs_neg.max() < xs_pos.min()

@@ -132,7 +132,8 @@ def export_video(path, out: str, fps: float | None = None, speed: float | None =
     """Render ``path`` (a replay, or a raw AIS log with ``map_name``) to ``out`` without a display.
 
     Defaults: mp4 30 fps at x8, 1280x720; gif 10 fps at x16, 800x500; PNG series 10 fps at x8,
-    1280x720; thumbnail 1280x720.  Returns ``{"path", "kind", "frames", "fps", "speed", "size"}``.
+    1280x720; thumbnail 1280x720.  Without ``speed``, a long episode plays faster (the next power of two)
+    so that an mp4 has at most 3600 frames, a gif 600 and a PNG series 1200.  Returns ``{"path", "kind", "frames", "fps", "speed", "size"}``.
     ``compare``: a second replay of the same scenario and seed, drawn as a ghost.
     ``readers``/``hmap``: already opened replays (then ``path`` is only used in messages)."""
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
@@ -141,6 +142,7 @@ def export_video(path, out: str, fps: float | None = None, speed: float | None =
     defaults = {"mp4": (30.0, 8.0, (1280, 720)), "gif": (10.0, 16.0, (800, 500)),
                 "png-series": (10.0, 8.0, (1280, 720)), "thumbnail": (1.0, 1.0, (1280, 720))}[kind]
     fps = float(defaults[0] if fps is None else fps)
+    auto_speed = speed is None
     speed = float(defaults[1] if speed is None else speed)
     W, H = (int(v) for v in (defaults[2] if size is None else size))
     if not (math.isfinite(fps) and 0 < fps <= 120):
@@ -180,6 +182,9 @@ def export_video(path, out: str, fps: float | None = None, speed: float | None =
         v.fit_map()
     surf = pg.Surface((W, H))
     t0, t1 = v.t0, v.t1
+    if auto_speed and kind != "thumbnail":  # long episodes: faster, so that the video stays watchable
+        cap = {"mp4": 3600, "gif": 600, "png-series": 1200}[kind]
+        speed = max(speed, float(2.0 ** math.ceil(math.log2(max((t1 - t0) * fps / cap, 1e-9)))))
     if kind == "thumbnail":
         pick = next((e for e in v.events if e.kind in ("collision", "grounding", "near_miss")), None)
         v.seek(pick.t if pick is not None else 0.5 * (t0 + t1))

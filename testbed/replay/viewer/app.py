@@ -72,7 +72,7 @@ VECTOR_COLOUR = (25, 35, 60)
 SELECT_COLOUR = (255, 230, 0)
 MAX_TRAFFIC_LABELS = 60  # the nearest to the centre; beyond that the window is full anyway
 TOP_H = 30
-TIMELINE_H = 48
+TIMELINE_H = 52
 MPS_TO_KN = 3600.0 / 1852.0
 
 
@@ -138,6 +138,7 @@ class Viewer:
         self.selected = None  # ("ego", 0) | ("traffic", j) | ("ghost", k)
         self._drag = None
         self._scrubbing = False
+        self._hover = None  # mouse x over the timeline (tooltip)
         self._hit = None  # (kinds, idx, x, y, r) of the last frame's vessels on screen
         self.state = None
         self.ghost_states = []
@@ -155,6 +156,9 @@ class Viewer:
         self._refresh()
         if self.main.has_ego:
             self._centre_on_target()
+        else:  # a raw AIS log: the whole harbour, a little closer than the whole map
+            self.level = min(2, self.max_level)
+            self.controls.follow = False
 
     # ------------------------------------------------------------------ setup helpers
     def _check_comparable(self) -> None:
@@ -463,6 +467,8 @@ class Viewer:
             self._drag = (x, y, self.cx, self.cy, False)
             return True
         if ev.type == pg.MOUSEMOTION:
+            over = self._timeline_rect().inflate(0, 24).collidepoint(*ev.pos)
+            self._hover = ev.pos[0] if over else None
             if self._scrubbing:
                 self.seek(self._t_of_x(ev.pos[0]))
                 return True
@@ -648,6 +654,7 @@ class Viewer:
         s = self.scale
         W, H = self.W, self.H
         kinds, idxs, hx, hy, hr = [], [], [], [], []
+        hpsi, hb = [], []  # heading and half beam [px] of each drawn hull (label placement)
         i = st.i
         dt = float(self.main.times[1] - self.main.times[0]) if self.main.n > 1 else 1.0
         n_back = int(min(max(45.0 / max(dt, 1e-3), 2), 400))
@@ -691,6 +698,8 @@ class Viewer:
             hx += px[vis].tolist()
             hy += py[vis].tolist()
             hr += (0.5 * lp[vis]).tolist()
+            hpsi += st.tpsi[vis].tolist()
+            hb += (0.5 * bp[vis]).tolist()
         # -- comparison ghosts (other replays' egos)
         for k, gs in enumerate(self.ghost_states):
             if gs.ego is None:
@@ -716,6 +725,8 @@ class Viewer:
             hx.append(gx)
             hy.append(gy)
             hr.append(0.5 * float(lp1[0]))
+            hpsi.append(e["psi"])
+            hb.append(0.5 * float(bp1[0]))
         # -- ego
         if st.ego is not None:
             e = st.ego
@@ -736,13 +747,15 @@ class Viewer:
             pg.draw.aalines(surf, (90, 0, 0), True, poly)
             # bridge (wheelhouse) mark at the stern: reads as a ship, shows which end is which
             fx, fy = math.sin(e["psi"]), -math.cos(e["psi"])
-            pg.draw.circle(surf, (255, 235, 235), (ex - fx * 0.36 * lp1[0], ey - fy * 0.36 * lp1[0]),
-                           max(2, int(bp1[0] * 0.25)))
+            pg.draw.circle(surf, (255, 190, 190), (ex - fx * 0.36 * lp1[0], ey - fy * 0.36 * lp1[0]),
+                           max(2, int(bp1[0] * 0.22)))
             kinds.append("ego")
             idxs.append(0)
             hx.append(ex)
             hy.append(ey)
             hr.append(0.5 * float(lp1[0]))
+            hpsi.append(e["psi"])
+            hb.append(0.5 * float(bp1[0]))
         self._hit = (np.array(kinds, dtype=object), np.array(idxs, dtype=np.int64), np.array(hx, float),
                      np.array(hy, float), np.array(hr, float))
         # -- selection ring
@@ -758,31 +771,33 @@ class Viewer:
                 pg.draw.circle(surf, (40, 30, 0), (sx, sy), rr + 2, 1)
         # -- labels: ego, selection, ghosts first, then traffic nearest to the screen centre
         if self.layers["labels"]:
-            order = []
+            placer.block_hulls(np.asarray(hx), np.asarray(hy), np.asarray(hpsi), np.asarray(hr), np.asarray(hb))
+            order = []  # (index into the hull lists, text, colour, size)
             if st.ego is not None:
                 name = self.ego_info.name if self.ego_info else "ego"
                 ag = f" [{self.ego_info.agent}]" if self.ego_info and self.ego_info.agent else ""
-                order.append((hx[-1], hy[-1], hr[-1], f"{name}{ag}", (150, 0, 0), "m"))
+                order.append((len(hx) - 1, f"{name}{ag}", (150, 0, 0), "m"))
             for k, gs in enumerate(self.ghost_states):
-                if gs.ego is not None:
-                    n = kinds.index("ghost") + k if "ghost" in kinds else None
+                if gs.ego is not None and "ghost" in kinds:
+                    n = kinds.index("ghost") + k
                     gi = self.ghost_infos[k]
                     lab = f"{'BCDE'[k % 4]}: {gi.agent or gi.name}" if gi else f"{'BCDE'[k % 4]}"
-                    if n is not None:
-                        order.append((hx[n], hy[n], hr[n], lab, _mix(GHOST_COLOURS[k % 3], (0, 0, 0), 0.4), "m"))
+                    order.append((n, lab, _mix(GHOST_COLOURS[k % 3], (0, 0, 0), 0.4), "m"))
             if T:
                 j = np.flatnonzero(vis)
                 d = np.hypot(px[j] - W / 2, py[j] - H / 2)
                 if self.selected is not None and self.selected[0] == "traffic":
                     d = np.where(j == self.selected[1], -1.0, d)
-                for jj in j[np.argsort(d, kind="stable")][:MAX_TRAFFIC_LABELS]:
+                rank = np.empty(len(j), dtype=np.int64)  # position of each visible vessel in the hull lists
+                rank[:] = np.arange(len(j))
+                for q in np.argsort(d, kind="stable")[:MAX_TRAFFIC_LABELS]:
+                    jj = j[q]
                     sog = st.tsog[jj]
                     extra = f"  {sog * MPS_TO_KN:.1f} kn" if np.isfinite(sog) and s > 0.25 else ""
-                    order.append((px[jj], py[jj], 0.5 * lp[jj], self.traffic_info[jj].name + extra,
-                                  (40, 40, 40), "s"))
-            for x, y, r, text, col, size in order:
+                    order.append((int(rank[q]), self.traffic_info[jj].name + extra, (40, 40, 40), "s"))
+            for n, text, col, size in order:
                 t = self.text.halo(text, col, size)
-                pos = placer.place(t.get_width(), t.get_height(), x + r * 0.2, y, gap=r * 0.8 + 6)
+                pos = placer.place_hull(t.get_width(), t.get_height(), hx[n], hy[n], hpsi[n], hr[n], hb[n])
                 if pos is not None:
                     surf.blit(t, pos)
 
@@ -1253,7 +1268,6 @@ class Viewer:
                 pg.draw.line(surf, (80, 90, 105), (px0, zy), (px0 + pw - 1, zy), 1)
                 col = (120, 230, 140) if cur >= 0 else (240, 110, 100)
                 pg.draw.aalines(surf, col, False, np.column_stack([xs, ys]))
-        surf.blit(self.text.surf("last 300 steps", UI_DIM, "s"), (x + w - 92, y + h - 14))
 
     def _draw_timeline(self, surf) -> None:
         pg = self.pg
@@ -1261,31 +1275,49 @@ class Viewer:
         pg.draw.rect(surf, (18, 24, 34), (0, y0, self.W, TIMELINE_H))
         r = self._timeline_rect()
         key = ("timeline", r.w, len(self.events))
-        base = self._static_cache.get(key)
-        if base is None:
-            base = pg.Surface((r.w, 30), pg.SRCALPHA, 32)
-            pg.draw.rect(base, (55, 64, 80), (0, 8, r.w, 14), border_radius=7)
+        layers = self._static_cache.get(key)
+        if layers is None:
+            track = pg.Surface((r.w, r.h), pg.SRCALPHA, 32)
+            pg.draw.rect(track, (55, 64, 80), (0, 0, r.w, r.h), border_radius=7)
+            marks = pg.Surface((r.w, 40), pg.SRCALPHA, 32)  # markers (y 2..27) and time ticks below
+            span = max(self.t1 - self.t0, 1e-9)
+            step = next((q for q in (5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200) if span / q <= 10), 14400)
+            for q in np.arange(0.0, span + 1e-9, step):
+                x = int(q / span * (r.w - 1))
+                pg.draw.line(marks, (120, 130, 145), (x, 22), (x, 26), 1)
+                lab = self.text.surf(_fmt_time(q).replace(".0", ""), UI_DIM, "s")
+                marks.blit(lab, (min(max(0, x - lab.get_width() // 2), r.w - lab.get_width()), 27))
             for e in self.events:
-                ex = int((e.t - self.t0) / max(self.t1 - self.t0, 1e-9) * (r.w - 1))
-                pg.draw.line(base, e.colour, (ex, 2), (ex, 27), 3)
-                pg.draw.circle(base, e.colour, (ex, 3), 3)
-            self._static_cache[key] = base
-        surf.blit(base, (r.x, r.y - 8))
+                ex = int((e.t - self.t0) / span * (r.w - 1))
+                pg.draw.line(marks, e.colour, (ex, 2), (ex, 21), 3)
+                pg.draw.circle(marks, e.colour, (ex, 3), 3)
+            kinds: dict = {}
+            for e in self.events:
+                kinds.setdefault(e.kind, [0, e.colour])[0] += 1
+            layers = (track, marks, kinds)
+            self._static_cache[key] = layers
+        track, marks, kinds = layers
+        surf.blit(track, r.topleft)
         u = (self.t - self.t0) / max(self.t1 - self.t0, 1e-9)
         px = r.x + u * r.w
         pg.draw.rect(surf, (110, 170, 250), (r.x, r.y, max(0, px - r.x), r.h), border_radius=7)
-        for e in self.events:  # redraw the markers on top of the progress bar
-            ex = r.x + (e.t - self.t0) / max(self.t1 - self.t0, 1e-9) * (r.w - 1)
-            pg.draw.line(surf, e.colour, (ex, r.y - 6), (ex, r.y + r.h + 5), 3)
+        surf.blit(marks, (r.x, r.y - 8))
         pg.draw.circle(surf, (255, 255, 255), (px, r.centery), 8)
         pg.draw.circle(surf, (18, 24, 34), (px, r.centery), 8, 2)
+        if self._hover is not None:  # tooltip: the time under the mouse, and the event there if any
+            th = self._t_of_x(self._hover)
+            ev = next((e for e in self.events if e.t == th), None)
+            msg = _fmt_time(th - self.t0) + (f"  {ev.kind.replace('_', ' ')}" + (f": {ev.text}" if ev.text else "")
+                                             if ev is not None else "")
+            t = self.text.surf(msg[:90], UI_TEXT, "s")
+            bx = int(min(max(4, self._hover - t.get_width() // 2 - 6), self.W - t.get_width() - 16))
+            box = pg.Rect(bx, y0 - t.get_height() - 12, t.get_width() + 12, t.get_height() + 8)
+            pg.draw.rect(surf, (18, 24, 34), box, border_radius=5)
+            pg.draw.rect(surf, ev.colour if ev is not None else UI_DIM, box, 1, border_radius=5)
+            surf.blit(t, (box.x + 6, box.y + 4))
         # event counts by kind, and the event under the playhead
-        kinds: dict = {}
-        for e in self.events:
-            kinds[e.kind] = kinds.get(e.kind, 0) + 1
         xx = r.x
-        for k, n in kinds.items():
-            col = next(e.colour for e in self.events if e.kind == k)
+        for k, (n, col) in kinds.items():
             pg.draw.rect(surf, col, (xx, y0 + 4, 10, 10), border_radius=2)
             t = self.text.surf(f"{k.replace('_', ' ')} {n}", UI_TEXT, "s")
             surf.blit(t, (xx + 14, y0 + 3))
@@ -1358,8 +1390,12 @@ def _dashed(pg, surf, colour, a, b, width, dash, gap) -> None:
 def window_loop(viewer: Viewer, fps: int = 60, max_frames: int | None = None, caption: str | None = None) -> int:
     """Open a window and run ``viewer`` until the user quits (or ``max_frames`` frames). Returns 0."""
     pg = viewer.pg
-    pg.display.init()
-    window = pg.display.set_mode((viewer.W, viewer.H))
+    try:
+        pg.display.init()
+        window = pg.display.set_mode((viewer.W, viewer.H))
+    except pg.error as exc:
+        raise ValueError(f"cannot open the viewer window ({exc}); run it where there is a display, or export "
+                         f"without one: testbed replay FILE --export out.mp4") from None
     pg.display.set_caption(caption or f"Testbed replay - {viewer.header.get('scenario', '')} - {viewer.map.name}")
     clock = pg.time.Clock()
     c = viewer.controls

@@ -132,6 +132,44 @@ class LabelPlacer:
         return None
 
 
+    def block_hulls(self, cx, cy, psi, half_len, half_beam) -> None:
+        """Keep labels off the hulls: three squares (bow, midship, stern) per vessel."""
+        Rect = self.pg.Rect
+        fx, fy = np.sin(psi) * half_len * 0.6, -np.cos(psi) * half_len * 0.6
+        r = np.maximum(half_beam, 3.0)
+        for k in (-1.0, 0.0, 1.0):
+            xs, ys = cx + k * fx, cy + k * fy
+            for x, y, rr in np.column_stack([xs, ys, r]).tolist():
+                self.rects.append(Rect(int(x - rr), int(y - rr), int(2 * rr) + 1, int(2 * rr) + 1))
+
+    def place_hull(self, w, h, cx, cy, psi, half_len, half_beam):
+        """Top-left of a free spot for a (w, h) label beside a hull (midship to starboard or port, then
+        the quarters, stern and bow), or None."""
+        Rect = self.pg.Rect
+        fx, fy = math.sin(psi), -math.cos(psi)  # bow direction on screen
+        nx, ny = -fy, fx  # starboard
+        g = half_beam + 5.0
+        cands = []
+        for side in (1.0, -1.0):
+            cands.append((cx + side * nx * g, cy + side * ny * g, side * nx, side * ny))
+        for side in (1.0, -1.0):
+            for along in (-0.5, 0.5):
+                cands.append((cx + side * nx * g + fx * along * half_len, cy + side * ny * g + fy * along * half_len,
+                              side * nx, side * ny))
+        cands.append((cx - fx * (half_len + 5), cy - fy * (half_len + 5), -fx, -fy))
+        cands.append((cx + fx * (half_len + 5), cy + fy * (half_len + 5), fx, fy))
+        for px, py, dx, dy in cands:
+            x = px if dx > 0.35 else (px - w if dx < -0.35 else px - w / 2)
+            y = py if dy > 0.35 else (py - h if dy < -0.35 else py - h / 2)
+            r = Rect(int(x), int(y), w, h)
+            if r.collidelist(self.rects) < 0:
+                self.rects.append(r.inflate(4, 2))
+                self.placed += 1
+                return r.x, r.y
+        self.dropped += 1
+        return None
+
+
 class MapTiles:
     """Static map layers rendered per zoom level into cached tiles (see the module docstring).
 
