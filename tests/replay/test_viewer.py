@@ -462,3 +462,17 @@ def test_bad_input_is_one_line_with_status_2(replay_file, tmp_path):
     r = subprocess.run([sys.executable, "-m", "testbed", "replay", str(bad)], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "cut.replay" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_resized_window_lays_out_again(viewer):
+    v = viewer
+    v.resize(1000, 640)
+    surf = pg.Surface((1000, 640))
+    v.draw(surf)
+    img = np.transpose(pg.surfarray.array3d(surf), (1, 0, 2))
+    r = v._timeline_rect()
+    assert r.right <= 1000 and r.bottom <= 640
+    # the timeline's dark band is at the new bottom edge, and the playhead's white knob on it
+    assert np.all(img[640 - 3, 5] == (18, 24, 34))
+    px = int(round(v.x_of_t(v.t)))
+    assert np.any(np.all(img[r.y:r.bottom, max(0, px - 8):px + 8] == (255, 255, 255), axis=-1))

@@ -150,3 +150,27 @@ def test_comparison_export(replay_file, tmp_path):
         return int(np.all(img == np.array(c), axis=-1).sum())
 
     assert has(ab, GHOST_COLOURS[0]) > 10 and has(a, GHOST_COLOURS[0]) == 0
+
+
+def test_other_map_or_simulator_version_still_plays(replay_file, tmp_path, capsys):
+    """A replay recorded on another map file or simulator version: a plain note, and the recorded states play."""
+    import json
+    import zipfile
+
+    from testbed.replay.viewer import export_video
+
+    other = tmp_path / "other.replay"
+    with zipfile.ZipFile(replay_file) as z, zipfile.ZipFile(other, "w") as o:
+        for it in z.infolist():
+            data = z.read(it.filename)
+            if it.filename == "header.json":
+                h = json.loads(data)
+                h["map"]["sha256"] = "0" * 64
+                h["simulator_version"] = "0.0.0-old"
+                data = json.dumps(h).encode()
+            o.writestr(it, data)
+    res = export_video(str(other), str(tmp_path / "o.thumb.png"), size=(640, 400))
+    err = capsys.readouterr().err
+    assert "sha256 000000000000" in err and "playing the recorded states" in err
+    assert "simulator version 0.0.0-old" in err
+    assert iio.imread(res["path"]).std() > 20

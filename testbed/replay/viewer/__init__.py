@@ -79,6 +79,13 @@ def open_replays(paths, map_name: str | None = None):
     if want and getattr(hmap, "sha256", None) and want != hmap.sha256:
         print(f"warning: {paths[0]} was recorded on map {name!r} sha256 {str(want)[:12]}..., the installed map "
               f"is {hmap.sha256[:12]}...; playing the recorded states on the installed map", file=sys.stderr)
+    import testbed
+
+    for p, r in zip(paths, readers, strict=True):
+        ver = r.header.get("simulator_version")
+        if ver is not None and ver != testbed.__version__:
+            print(f"note: {p} was recorded with simulator version {ver}, installed is {testbed.__version__}; "
+                  f"the viewer plays the recorded states (testbed replay verify re-simulates)", file=sys.stderr)
     return readers, hmap
 
 
@@ -133,7 +140,7 @@ def export_video(path, out: str, fps: float | None = None, speed: float | None =
 
     Defaults: mp4 30 fps at x8, 1280x720; gif 10 fps at x16, 800x500; PNG series 10 fps at x8,
     1280x720; thumbnail 1280x720.  Without ``speed``, a long episode plays faster (the next power of two)
-    so that an mp4 has at most 3600 frames, a gif 600 and a PNG series 1200.  Returns ``{"path", "kind", "frames", "fps", "speed", "size"}``.
+    so that an mp4 has at most 3600 frames, a gif 400 and a PNG series 1200.  Returns ``{"path", "kind", "frames", "fps", "speed", "size"}``.
     ``compare``: a second replay of the same scenario and seed, drawn as a ghost.
     ``readers``/``hmap``: already opened replays (then ``path`` is only used in messages)."""
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
@@ -178,13 +185,12 @@ def export_video(path, out: str, fps: float | None = None, speed: float | None =
     if not pg.font.get_init():
         pg.font.init()
     v = Viewer(readers, hmap, (W, H), layers=layers, paused=True, follow=True)
-    if not v.main.has_ego:
-        v.fit_map()
     surf = pg.Surface((W, H))
     t0, t1 = v.t0, v.t1
     if auto_speed and kind != "thumbnail":  # long episodes: faster, so that the video stays watchable
-        cap = {"mp4": 3600, "gif": 600, "png-series": 1200}[kind]
+        cap = {"mp4": 3600, "gif": 400, "png-series": 1200}[kind]
         speed = max(speed, float(2.0 ** math.ceil(math.log2(max((t1 - t0) * fps / cap, 1e-9)))))
+    v.export_speed = None if kind == "thumbnail" else speed
     if kind == "thumbnail":
         pick = next((e for e in v.events if e.kind in ("collision", "grounding", "near_miss")), None)
         v.seek(pick.t if pick is not None else 0.5 * (t0 + t1))
@@ -221,11 +227,17 @@ def export_video(path, out: str, fps: float | None = None, speed: float | None =
             finally:
                 w.close()
     elif kind == "gif":
-        from testbed.render import save_gif
+        from PIL import Image
+
+        from atomicio import atomic_path
 
         if n > 1500:
             raise ExportError(f"{n} GIF frames at x{speed:g} and {fps:g} fps: at most 1500 (raise --speed or use .mp4)")
-        save_gif(list(frames()), out, fps=fps)
+        # each frame is palettised as it is drawn (one byte a pixel), so a long GIF does not hold RGB frames
+        imgs = [Image.fromarray(f, "RGB").quantize(255, method=Image.Quantize.FASTOCTREE) for f in frames()]
+        with atomic_path(out) as tmp:
+            imgs[0].save(tmp, format="GIF", save_all=True, append_images=imgs[1:], loop=0,
+                         duration=max(int(round(1000.0 / fps)), 10), disposal=1)
     else:
         from testbed.render import save_png
 

@@ -139,6 +139,7 @@ class Viewer:
         self._drag = None
         self._scrubbing = False
         self._hover = None  # mouse x over the timeline (tooltip)
+        self.export_speed = None  # set by the video exporter: the top bar shows the video's speed
         self._hit = None  # (kinds, idx, x, y, r) of the last frame's vessels on screen
         self.state = None
         self.ghost_states = []
@@ -260,6 +261,12 @@ class Viewer:
         if cells:  # the recorded index is into the header's cell list
             return self._cell_index(str(cells[c])) if c < len(cells) else None
         return c if c < len(self.cell_ids) else None
+
+    def resize(self, w: int, h: int) -> None:
+        """The window changed size: lay out again for (w, h) (zoom and camera centre stay)."""
+        self.W, self.H = max(480, int(w)), max(360, int(h))
+        for name in ("_plots_rect", "_panel_rect", "_legend_rect"):
+            setattr(self, name, None)
 
     # ------------------------------------------------------------------ camera
     @property
@@ -700,7 +707,8 @@ class Viewer:
             hr += (0.5 * lp[vis]).tolist()
             hpsi += st.tpsi[vis].tolist()
             hb += (0.5 * bp[vis]).tolist()
-        # -- comparison ghosts (other replays' egos)
+        # -- comparison ghosts (other replays' egos); their outlines are drawn again over the ego
+        ghost_outlines = []
         for k, gs in enumerate(self.ghost_states):
             if gs.ego is None:
                 continue
@@ -720,6 +728,7 @@ class Viewer:
             pg.draw.polygon(surf, _mix(col, WATER_COLOUR, 0.45), poly)
             pg.draw.aalines(surf, col, True, poly)
             pg.draw.lines(surf, col, True, poly, 2)
+            ghost_outlines.append((col, poly))
             kinds.append("ghost")
             idxs.append(k)
             hx.append(gx)
@@ -749,6 +758,8 @@ class Viewer:
             fx, fy = math.sin(e["psi"]), -math.cos(e["psi"])
             pg.draw.circle(surf, (255, 190, 190), (ex - fx * 0.36 * lp1[0], ey - fy * 0.36 * lp1[0]),
                            max(2, int(bp1[0] * 0.22)))
+            for col, poly in ghost_outlines:
+                pg.draw.lines(surf, col, True, poly, 2)
             kinds.append("ego")
             idxs.append(0)
             hx.append(ex)
@@ -905,7 +916,10 @@ class Viewer:
         pg = self.pg
         h = self.header
         pg.draw.rect(surf, (18, 24, 34), (0, 0, self.W, TOP_H))
+        oc = h.get("outcome")
         parts = [str(h.get("scenario") or h.get("scenario_id") or "replay")]
+        if oc:  # the outcome right after the scenario: it is what a jury looks for first
+            parts[0] += f": {oc if isinstance(oc, str) else oc.get('outcome', oc)}"
         if h.get("seed") is not None:
             parts.append(f"seed {h['seed']}")
         parts.append(f"map {self.map.name}")
@@ -915,22 +929,30 @@ class Viewer:
         if self.ego_info is not None and self.ego_info.agent:
             parts.append(f"agent {self.ego_info.agent}")
         if len(self.frames) > 1:
-            parts.append("vs " + ", ".join(f"{'BCDE'[k % 4]}: {gi.agent if gi and gi.agent else '?'}"
-                                           for k, gi in enumerate(self.ghost_infos)))
-        oc = h.get("outcome")
-        if oc:
-            parts.append(f"outcome: {oc if isinstance(oc, str) else oc.get('outcome', oc)}")
-        surf.blit(self.text.surf("   |   ".join(parts), UI_TEXT, "m"), (10, 8))
+            vs = []
+            for k, (gi, r) in enumerate(zip(self.ghost_infos, self.readers[1:], strict=True)):
+                ob = (getattr(r, "header", {}) or {}).get("outcome")
+                vs.append(f"{'BCDE'[k % 4]}: {gi.agent if gi and gi.agent else '?'}" + (f" ({ob})" if ob else ""))
+            parts.insert(1, "vs " + ", ".join(vs))
         c = self.controls
         col = ACCENT if c.paused else (120, 230, 140)
         t = self.text.surf(self._status_text(), col, "m")
         surf.blit(t, (self.W - t.get_width() - 10, 8))
+        room = self.W - t.get_width() - 40
+        left = self.text.surf("   |   ".join(parts), UI_TEXT, "m")
+        while left.get_width() > room and len(parts) > 1:  # drop the least important parts first
+            parts.pop()
+            left = self.text.surf("   |   ".join(parts), UI_TEXT, "m")
+        surf.blit(left, (10, 8), (0, 0, max(0, room), left.get_height()))
 
     def _status_text(self) -> str:
         """The top bar's right side: play state, speed, time, frame."""
         c = self.controls
         state = "PAUSED" if c.paused else "PLAYING"
-        return (f"{state}  x{c.speed:g}    t {_fmt_time(self.t - self.t0)} / {_fmt_time(self.t1 - self.t0)}"
+        speed = c.speed
+        if self.export_speed is not None:  # a video: its own playback speed
+            state, speed = "REPLAY", self.export_speed
+        return (f"{state}  x{speed:g}    t {_fmt_time(self.t - self.t0)} / {_fmt_time(self.t1 - self.t0)}"
                 f"    step {self.frame_index + 1}/{self.main.n}    h: help")
 
     def _minimap_base(self, rect):
@@ -1017,7 +1039,7 @@ class Viewer:
             rows.append(("speed", f"{e['sog'] * MPS_TO_KN:.1f} kn"))
             rows.append(("course", f"{math.degrees(e['cog']) % 360:.0f} deg"))
             if st.ego is not None:
-                rows.append(("from A's ego", f"{math.hypot(e['x'] - st.ego['x'], e['y'] - st.ego['y']):.0f} m"))
+                rows.append(("to A", f"{math.hypot(e['x'] - st.ego['x'], e['y'] - st.ego['y']):.0f} m"))
             title = "comparison ghost"
         return title, rows
 
@@ -1047,7 +1069,7 @@ class Viewer:
         for k, gi in enumerate(self.ghost_infos):
             rows.append(("hull", GHOST_COLOURS[k % 3], f"{'BCDE'[k % 4]}: {gi.agent if gi and gi.agent else 'ghost'}"))
         if self.main.n_traffic:
-            rows.append(("hull", TRAFFIC_COLOUR, "traffic (truth)"))
+            rows.append(("hull", TRAFFIC_COLOUR, "traffic (truth)" if self.main.has_ego else "vessels (decoded AIS)"))
         if self.layers["ais"] and self.main.has("ais/x"):
             rows.append(("ghost", AIS_COLOUR, "AIS report (ego's picture)"))
         if self.layers["wakes"]:
@@ -1392,7 +1414,7 @@ def window_loop(viewer: Viewer, fps: int = 60, max_frames: int | None = None, ca
     pg = viewer.pg
     try:
         pg.display.init()
-        window = pg.display.set_mode((viewer.W, viewer.H))
+        window = pg.display.set_mode((viewer.W, viewer.H), pg.RESIZABLE)
     except pg.error as exc:
         raise ValueError(f"cannot open the viewer window ({exc}); run it where there is a display, or export "
                          f"without one: testbed replay FILE --export out.mp4") from None
@@ -1404,6 +1426,9 @@ def window_loop(viewer: Viewer, fps: int = 60, max_frames: int | None = None, ca
         with c.install_signal_handlers():
             while not c.quit:
                 for ev in pg.event.get():
+                    if ev.type == pg.VIDEORESIZE:
+                        window = pg.display.get_surface()
+                        viewer.resize(*window.get_size())
                     viewer.handle_event(ev)
                 dt = clock.tick(fps) / 1000.0
                 viewer.update(min(dt, 0.25))

@@ -135,6 +135,8 @@ class LabelPlacer:
     def block_hulls(self, cx, cy, psi, half_len, half_beam) -> None:
         """Keep labels off the hulls: three squares (bow, midship, stern) per vessel."""
         Rect = self.pg.Rect
+        ok = np.isfinite(cx) & np.isfinite(cy) & np.isfinite(psi)
+        cx, cy, psi, half_len, half_beam = cx[ok], cy[ok], psi[ok], half_len[ok], half_beam[ok]
         fx, fy = np.sin(psi) * half_len * 0.6, -np.cos(psi) * half_len * 0.6
         r = np.maximum(half_beam, 3.0)
         for k in (-1.0, 0.0, 1.0):

@@ -296,7 +296,7 @@ class Frames:
             else:  # a vessel that appears or leaves between the frames is drawn where it is known
                 tx = np.where(np.isfinite(x2[-1]), x2[0] + w * (x2[-1] - x2[0]), x2[0])
                 ty = np.where(np.isfinite(y2[-1]), y2[0] + w * (y2[-1] - y2[0]), y2[0])
-            tpsi = alerp("traffic/psi")
+            tpsi = np.nan_to_num(np.asarray(alerp("traffic/psi"), dtype=np.float64))  # unknown heading: north
             tsog = lerp("traffic/sog") if "traffic/sog" in self.names else np.full(T, np.nan)
             tcog = alerp("traffic/cog") if "traffic/cog" in self.names else tpsi
         else:
