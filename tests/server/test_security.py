@@ -23,7 +23,7 @@ def env(server_factory, tmp_path_factory):
     # no workers: uploads stay queued, which is all these tests need (and costs no CPU)
     ev, srv = server_factory(workers=0, **{"limits.upload_max_mb": 0.2, "limits.uploads_per_window": 3,
                                             "limits.window_s": 600, "phases.1.uploads": "open", "baselines": []})
-    for name in ("alpha", "beta", "rapid", "revoked", "slip", "locker", EVIL):
+    for name in ("alpha", "beta", "rapid", "revoked", "slip", "locker", "cli", EVIL):
         ev.team(name)
     ev.revoke("revoked")
     srv.start()
@@ -288,3 +288,19 @@ def test_admin_teams_tokens_reveal_reevaluate_and_log_cap(env):
     (ev.data_dir / "logs" / f"{beta_final}.log").write_text("x" * 100 + "\n" + "line\n" * 40_000)
     log = httpx.get(srv.url + f"/api/submissions/{beta_final}/logs", headers=auth(ev.tokens["beta"])).json()
     assert log["truncated"] and len(log["log"]) <= 64 * 1024 + 200 and log["log"].startswith("[... ")
+
+
+def test_testbed_submit_prints_the_id_last(env, tmp_path):
+    from tests.server.conftest import run_cli
+
+    ev, srv, *_ = env
+    folder = make_submission(tmp_path / "cli_sub", team="cli", name="from the cli")
+    rc, out, err = run_cli(["submit", str(folder), "--server", srv.url, "--token", ev.tokens["cli"]])
+    assert rc == 0, err
+    sid = out.split()[-1]
+    d = httpx.get(srv.url + f"/api/submissions/{sid}", headers=auth(ev.tokens["cli"])).json()
+    assert d["name"] == "from the cli" and d["status"] == "queued" and d["team"] == "cli"
+    rc, out, _ = run_cli(["submit", str(folder), "--server", srv.url, "--token", ev.tokens["cli"]])
+    assert rc == 0 and out.split()[-1] == sid and "duplicate" in out  # the same folder zips to the same hash
+    rc, _out, err = run_cli(["submit", str(folder), "--server", srv.url, "--token", "tb_0_wrong"])
+    assert rc == 2 and "HTTP 401" in err
