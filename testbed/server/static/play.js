@@ -23,6 +23,7 @@
 
   function bbox() {
     const xs = data.ego.x.filter(Number.isFinite), ys = data.ego.y.filter(Number.isFinite);
+    if (data.goal && Number.isFinite(data.goal.x) && Number.isFinite(data.goal.y)) { xs.push(data.goal.x); ys.push(data.goal.y); }
     let x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
     const pad = Math.max(250, 0.25 * Math.max(x1 - x0, y1 - y0));
     return [x0 - pad, y0 - pad, x1 + pad, y1 + pad];
