@@ -119,3 +119,31 @@ def test_disk_full_refuses_the_upload_and_stores_nothing(tmp_path, monkeypatch):
     r = client.post("/api/submissions", headers=auth(tok), files={"file": ("s.zip", data)})
     assert r.status_code == 201
     assert con.execute("SELECT COUNT(*) FROM jobs WHERE state='queued'").fetchone()[0] == 1
+
+
+def test_infrastructure_failure_is_retried_then_failed_and_not_charged(tmp_path, monkeypatch):
+    """The final suite without its secret cannot be built: the job is retried workers.max_attempts times,
+    then the submission fails with the reason, and the team's quota is not charged."""
+    from testbed.server import app as app_module
+    from testbed.server.jobs import Worker
+
+    monkeypatch.delenv("TESTBED_FINAL_SECRET", raising=False)
+    monkeypatch.delenv("TESTBED_FINAL_SECRET_FILE", raising=False)
+    ev = Event(tmp_path, **{"baselines": [], "phases.1.uploads": "open", "workers.max_attempts": 2})
+    tok = ev.team("alpha")
+    cfg = load_event(ev.cfg)
+    client = TestClient(app_module.create_app(cfg))
+    r = client.post("/api/submissions", headers=auth(tok), data={"phase": "final"},
+                    files={"file": ("s.zip", zip_bytes(make_submission(tmp_path / "s")))})
+    assert r.status_code == 201
+    sid = r.json()["id"]
+    w = Worker(cfg, name="t")
+    for attempt in (1, 2):
+        job = db.claim_job(w.con, w.owner, 60)
+        assert job is not None and job["attempts"] == attempt
+        w.process(job)
+    d = client.get(f"/api/submissions/{sid}", headers=auth(tok)).json()
+    assert d["status"] == "failed" and not d["charged"]
+    assert "TESTBED_FINAL_SECRET" in d["message"] and "not charged" in d["message"]
+    assert client.get("/api/submissions", headers=auth(tok)).json()["quota"]["final"]["used"] == 0
+    assert db.claim_job(w.con, w.owner, 60) is None  # nothing left in the queue
