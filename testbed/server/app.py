@@ -435,6 +435,12 @@ def create_app(cfg: EventConfig, supervisor=None, ray_note: str = "") -> FastAPI
             lb_cache.clear()
             return {"id": sub_id, "status": "queued", "duplicate": False, "sha256": sha, "name": name,
                     "phase": phase.name}
+        except sqlite3.IntegrityError:  # the same zip raced in twice: the other upload won
+            dup = conn().execute("SELECT id, status FROM submissions WHERE team_id=? AND phase=? AND sha256=?",
+                                 (p.team_id, phase.name, sha)).fetchone()
+            if dup is None:
+                raise
+            return {"id": dup["id"], "status": dup["status"], "duplicate": True, "sha256": sha}
         except db.StoreBusy:
             raise HTTPException(503, "the server is busy: upload refused, nothing stored; try again",
                                 headers={"Retry-After": "5"}) from None

@@ -24,6 +24,7 @@ ART = Path(__file__).parent / "artifacts"
 TEAM = "Rheinflotte <b>&</b> Co"
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium (.ci/run installs it)")
+pytest.importorskip("playwright", reason="pip install playwright (the test extra); never `playwright install`")
 
 # a tiny phase: two episodes of the dev suite, so the whole flow takes seconds of CPU
 TINY = {"phases.0.max_episodes": 2, "phases.0.cases": ["berthing"], "phases.0.time_limit_s": 300.0, "baselines": ["autopilot", "do-nothing"], "refresh_s": 1.0,
