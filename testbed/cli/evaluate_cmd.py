@@ -85,7 +85,7 @@ def _cmd_evaluate(args) -> int:
                            progress=print, **kw)  # fmt: skip
         print(f"{target.team} / {target.name} ({target.id}): {summary.ran} episode(s) run, {summary.skipped} "
               f"already in {args.store}; " + ", ".join(f"{k} {v}" for k, v in sorted(summary.statuses.items())))  # fmt: skip
-        if not args.no_baselines and target.name not in ("idle", "autopilot") and not target.problems:
+        if not args.no_baselines and not target.problems:  # the score needs both on the same episodes
             eps = [(r["case_id"], r["seed"]) for r in store.rows(suite.name, target.id, suite.version)]
             ensure_baselines(suite, store, episodes=eps, **kw)
         entries, cases, version = leaderboard(store, suite.name, suite.version)

@@ -64,10 +64,22 @@ def _actions(folder: str, observations, ospace, aspace, limits: Limits, sandbox:
 
 def check_policy(folder: str, sandbox: bool = True, limits: Limits | None = None, episode: bool = True) -> list[Problem]:
     """Every conformance problem of the policy in ``folder`` (empty: it conforms)."""
-    limits = limits or DEFAULT_LIMITS
+    import shutil
+    import tempfile
     from pathlib import Path
 
+    from .submission import stage
+
+    limits = limits or DEFAULT_LIMITS
     where = str(Path(folder) / ("policy.py" if (Path(folder) / "policy.py").exists() else "policy.onnx"))
+    tmp = tempfile.mkdtemp(prefix="testbed-check-")
+    try:  # the sandbox user reads a staged copy (the original may sit in a private folder)
+        return _check(str(stage(folder, Path(tmp) / "submission")), where, sandbox, limits, episode)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _check(folder: str, where: str, sandbox: bool, limits: Limits, episode: bool) -> list[Problem]:
     problems: list[Problem] = []
     observations, ospace, aspace = _observations()
     acts, rtts, log = _actions(folder, observations, ospace, aspace, limits, sandbox, problems, where)

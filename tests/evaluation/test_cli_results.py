@@ -62,7 +62,9 @@ def test_max_episodes_then_resume_and_store_columns(tmp_path, capsys):
     from testbed.evaluation.store import Store
     from testbed.evaluation.suite import SUITE_VERSION, get_suite
 
-    rows = Store(db).rows("dev")
+    store = Store(db)
+    assert {r["submission"] for r in store.rows("dev")} == {"baseline:autopilot", "baseline:idle"}
+    rows = store.rows("dev", "baseline:autopilot")
     assert [(r["case_id"], r["seed"], r["status"]) for r in rows] == [("berthing", 0, "finished"), ("berthing", 1, "finished")]
     h = get_suite("dev").case("berthing").config_hash()
     assert all(r["sim_version"] == __version__ and r["suite_version"] == SUITE_VERSION and r["config_hash"] == h

@@ -34,6 +34,9 @@ def test_cli_new_then_check_passes(tmp_path, capsys):
     assert main(["submission", "new", str(tmp_path / "s")]) == 0
     assert main(["submission", "check", str(tmp_path / "s")]) == 0
     assert "OK (static checks, conformance tests and one episode passed)" in capsys.readouterr().out
+    z = _zip(tmp_path / "s.zip", {p.name: p.read_bytes() for p in (tmp_path / "s").iterdir()})
+    assert main(["submission", "check", str(z)]) == 0  # unpacked into a private folder, staged for the sandbox
+    assert f"{z}: OK" in capsys.readouterr().out
 
 
 def test_malformed_yaml_names_file_and_line(tmp_path):
