@@ -192,8 +192,8 @@ class DuisburgEnv(gym.Env):
         hud = {  # the few numbers that matter, formatted with their units
             "time": f"{int(t // 60):d}:{t % 60:04.1f}",
             "SOG": f"{float(w.feats[e, ob.F_SOG]) * 3600 / 1852:.1f} kn",
-            "heading": f"{math.degrees(float(st.psi[e])) % 360.0:05.1f} deg",
-            "rudder": f"{math.degrees(float(st.delta[e])):+.1f} deg",
+            "heading": f"{math.degrees(float(st.psi[e])) % 360.0:05.1f}\u00b0",
+            "rudder": f"{math.degrees(float(st.delta[e])):+.1f}\u00b0",
             "engine": f"{100.0 * float(st.n[e]) / float(w.ego_nmax[e]):+.0f} %",
             "to goal": f"{dgoal / 1000:.2f} km" if dgoal >= 1000 else f"{dgoal:.0f} m",
         }

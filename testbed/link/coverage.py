@@ -232,13 +232,28 @@ def draw_coverage(hmap, cov: Coverage, out: str | os.PathLike, metric: str = "si
     bridges, sites with sector azimuths and legible names, colour bar with units, x and y axis labels,
     the profile name; a flat field gets a +-epsilon colour range and a "uniform: V unit" note, cells
     in outage (NaN) are grey with a note.  Atomic PNG write; returns the path."""
+    import matplotlib.pyplot as plt
+
+    from atomicio import atomic_path
+
+    fig = coverage_figure(hmap, cov, metric, width_px)
+    try:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, format="png")
+    finally:
+        plt.close(fig)
+    return out
+
+
+def coverage_figure(hmap, cov: Coverage, metric: str = "sinr", width_px: int = 1400):
+    """The matplotlib figure :func:`draw_coverage` saves (the caller closes it)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     from matplotlib.patches import PathPatch
-
-    from atomicio import atomic_path
 
     if metric not in METRICS:
         raise LinkError(f"metric={metric!r}: one of {list(METRICS)}")
@@ -292,13 +307,10 @@ def draw_coverage(hmap, cov: Coverage, out: str | os.PathLike, metric: str = "si
                 zorder=9, bbox=dict(boxstyle="round,pad=0.4", facecolor="white", alpha=0.9, edgecolor="0.4"))
         fig.canvas.draw()  # fixes the layout, so label boxes are measured where they end up
         _place_labels(ax, [(tuple(s.xy), s.id) for s in hmap.cell_sites])
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(out) as tmp:
-            fig.savefig(tmp, format="png")
-    finally:
+    except BaseException:
         plt.close(fig)
-    return out
+        raise
+    return fig
 
 
-__all__ = ["Coverage", "coverage", "draw_coverage", "display_range", "METRICS"]
+__all__ = ["Coverage", "coverage", "coverage_figure", "draw_coverage", "display_range", "METRICS"]

@@ -140,3 +140,34 @@ def test_env_overlay_has_a_legend(metric):
     finally:
         plain.close()
         over.close()
+
+
+@pytest.mark.parametrize("map_name", ["synthetic_channel", "duisburg_ruhrort"])
+def test_axis_labels_and_ticks_are_inside_the_picture(map_name):
+    """Both axis labels exist, and every tick label (with its minus sign) lies inside the figure."""
+    import matplotlib.pyplot as plt
+
+    from testbed.link.coverage import coverage_figure
+
+    m = load_map(map_name)
+    fig = coverage_figure(m, _flat_cov(m), "latency_p95", width_px=700)
+    try:
+        ax = fig.axes[0]
+        assert ax.get_xlabel() and ax.get_ylabel()
+        fig.canvas.draw()
+        r = fig.canvas.get_renderer()
+        fb = fig.bbox
+        (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
+        ticks = [t for t in ax.get_xticklabels() if x0 <= t.get_position()[0] <= x1]
+        ticks += [t for t in ax.get_yticklabels() if y0 <= t.get_position()[1] <= y1]  # the ones drawn
+        texts = [ax.xaxis.label, ax.yaxis.label] + ticks
+        negative = [t for t in ticks if t.get_text().startswith("\u2212")]
+        assert negative  # both maps extend to negative coordinates
+        for t in texts:
+            if not t.get_text() or not t.get_visible():
+                continue
+            bb = t.get_window_extent(r)
+            assert bb.x0 >= fb.x0 - 0.5 and bb.x1 <= fb.x1 + 0.5 and bb.y0 >= fb.y0 - 0.5 and bb.y1 <= fb.y1 + 0.5, (
+                t.get_text(), bb, fb)
+    finally:
+        plt.close(fig)

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 W, H = 1280, 800
 
 
-def record_episode(path, seed=0, link="5g_sa", time_limit=150.0, traffic=6):
+def record_autopilot_episode(path, seed=0, link="5g_sa", time_limit=150.0, traffic=6):
     """A short autopilot episode of PortEntry-v0 recorded by the replay recorder."""
     import gymnasium as gym
 
@@ -45,7 +45,7 @@ def record_episode(path, seed=0, link="5g_sa", time_limit=150.0, traffic=6):
 
 @pytest.fixture(scope="module")
 def replay_file(tmp_path_factory):
-    return record_episode(tmp_path_factory.mktemp("viewer") / "ep.replay")
+    return record_autopilot_episode(tmp_path_factory.mktemp("viewer") / "ep.replay")
 
 
 @pytest.fixture(scope="module")
@@ -368,20 +368,27 @@ def test_pan_and_zoom_with_the_mouse(viewer, window):
     key(pg.K_e, "e")
     frame(v, window)
     assert v.controls.follow and (v.cx, v.cy) == pytest.approx((v.state.ego["x"], v.state.ego["y"]))
+    # a click on the minimap looks there: its top left is the world's north-west corner
+    mm = v._minimap_rect()
+    click(mm.x + 1, mm.y + 1)
+    frame(v, window)
+    assert not v.controls.follow
+    assert v.cx == pytest.approx(v.world[0] + mm.w ** -1 * (v.world[2] - v.world[0]), abs=1e-6)
+    assert v.cy == pytest.approx(v.world[3] - mm.h ** -1 * (v.world[3] - v.world[1]), abs=1e-6)
 
 
 def test_comparison_overlays_a_ghost(replay_file, window, tmp_path):
     from testbed.replay.viewer import open_replays
     from testbed.replay.viewer.app import Viewer
 
-    b = record_episode(tmp_path / "b.replay", link="degraded")
+    b = record_autopilot_episode(tmp_path / "b.replay", link="degraded")
     readers, hmap = open_replays([replay_file, b])
     v = Viewer(readers, hmap, (W, H), paused=True)
     v.seek(v.t0 + 60)
     frame(v, window)
     kinds = list(v._hit[0])
     assert "ghost" in kinds and "ego" in kinds
-    c = record_episode(tmp_path / "c.replay", seed=1, time_limit=20.0, traffic=1)
+    c = record_autopilot_episode(tmp_path / "c.replay", seed=1, time_limit=20.0, traffic=1)
     readers, hmap = open_replays([replay_file, c])
     with pytest.raises(ValueError, match="seed"):
         Viewer(readers, hmap, (W, H))
@@ -411,12 +418,13 @@ def test_raw_ais_log_plays_without_an_agent(window):
     assert v.traffic_info[j].mmsi is not None
 
 
-def test_cli_window_opens_and_quits_on_q(replay_file, xdisplay):
-    """``testbed replay FILE`` as a person starts it: a window appears; ``q`` closes it with status 0."""
+def test_cli_window_opens_saves_a_screenshot_and_quits_on_q(replay_file, xdisplay, tmp_path):
+    """``testbed replay FILE`` as a person starts it: a window appears, ``s`` saves a screenshot, ``q`` closes
+    it with status 0."""
     if shutil.which("xdotool") is None:
         pytest.skip("xdotool is not installed")
     env = dict(os.environ, DISPLAY=xdisplay, SDL_VIDEODRIVER="x11", SDL_VIDEO_WINDOW_POS="0,0", PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "testbed", "replay", str(replay_file)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "testbed", "replay", str(replay_file)], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wid = None
@@ -433,8 +441,19 @@ def test_cli_window_opens_and_quits_on_q(replay_file, xdisplay):
         time.sleep(1.0)
         assert proc.poll() is None  # it stays open until the user quits
         subprocess.run(["xdotool", "windowfocus", "--sync", wid, "mousemove", "--window", wid, "200", "200",
-                        "key", "q"], env=env, check=True, timeout=10)
+                        "key", "s"], env=env, check=True, timeout=10)
+        deadline = time.time() + 20
+        while not list(tmp_path.glob("replay_*.png")) and time.time() < deadline:
+            time.sleep(0.2)
+        subprocess.run(["xdotool", "key", "q"], env=env, check=True, timeout=10)
         assert proc.wait(30) == 0
+        shots = list(tmp_path.glob("replay_PortEntry-v0_*.png"))
+        assert len(shots) == 1
+        from PIL import Image
+
+        img = np.asarray(Image.open(shots[0]).convert("RGB"))
+        assert img.shape == (800, 1280, 3) and img.std() > 20
+        assert np.all(img[0, 0] == (18, 24, 34))  # the top bar: a screenshot of the viewer, not a black frame
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -174,3 +174,13 @@ def test_other_map_or_simulator_version_still_plays(replay_file, tmp_path, capsy
     assert "sha256 000000000000" in err and "playing the recorded states" in err
     assert "simulator version 0.0.0-old" in err
     assert iio.imread(res["path"]).std() > 20
+
+
+def test_importing_the_viewer_does_not_import_pygame():
+    import subprocess
+    import sys
+
+    code = ("import sys, testbed.replay.viewer, testbed.replay.viewer.app, testbed.replay.viewer.draw, "
+            "testbed.replay.viewer.source; print('pygame' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "False"

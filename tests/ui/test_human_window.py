@@ -84,6 +84,7 @@ def test_keys_pause_follow_help_and_ctrl_c(display, tmp_path):
         time.sleep(2.0)
         x, y, w, h = _window_box(display, win)
         assert (w, h) == (800, 600)
+        xdotool(display, "mousemove", str(x + w - 2), str(y + h // 2))  # keys go to the window under the pointer
         shots = tmp_path / "shots"
         shots.mkdir()
         running = screenshot(display, shots / "1_running_follow.png")

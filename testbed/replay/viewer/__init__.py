@@ -6,7 +6,8 @@
 - :func:`export_video` renders a replay without a display to ``.mp4`` (H.264 through imageio-ffmpeg),
   ``.gif`` (Pillow), a series of PNG frames (``out`` is a directory or ends with ``/``: ``frame_00000.png``
   ...; ``OUT.png``: ``OUT_00000.png`` ... next to it; or a pattern with ``%05d`` / ``{i}``), or one picture (``*.thumb.png``, or any ``.png`` with ``thumbnail=True``:
-  the frame at the first collision, grounding or near miss, else the middle of the episode).
+  the frame of the first collision, else the first grounding, else the first near miss, else the middle
+  of the episode).
 - :class:`~testbed.replay.viewer.app.Viewer` is the whole viewer without a window: ``handle_event``,
   ``update(dt)``, ``draw(surface)``; the window loop, the exporter and the tests drive the same object.
 
@@ -177,6 +178,8 @@ def export_video(path, out: str, fps: float | None = None, speed: float | None =
         raise ExportError(f"{out}: exists; pass --force to overwrite")
     if readers is None:
         readers, hmap = open_replays([path] + ([compare] if compare else []), map_name)
+    if kind != "png-series":
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
 
     import pygame as pg
 
@@ -192,7 +195,7 @@ def export_video(path, out: str, fps: float | None = None, speed: float | None =
         speed = max(speed, float(2.0 ** math.ceil(math.log2(max((t1 - t0) * fps / cap, 1e-9)))))
     v.export_speed = None if kind == "thumbnail" else speed
     if kind == "thumbnail":
-        pick = next((e for e in v.events if e.kind in ("collision", "grounding", "near_miss")), None)
+        pick = next((e for kind in ("collision", "grounding", "near_miss") for e in v.events if e.kind == kind), None)
         v.seek(pick.t if pick is not None else 0.5 * (t0 + t1))
         v.draw(surf)
         from testbed.render import save_png

@@ -56,6 +56,7 @@ VIEWER_KEYS = (
     ("[ / ] or wheel", "zoom out / in"),
     ("e", "follow the ego (clears the selection)"),
     ("c", "whole map"),
+    ("s", "save a screenshot (PNG in the current folder)"),
     ("drag", "pan (stops following)"),
     ("click vessel", "select: details panel"),
     ("click timeline", "scrub (snaps to events)"),
@@ -140,6 +141,8 @@ class Viewer:
         self._scrubbing = False
         self._hover = None  # mouse x over the timeline (tooltip)
         self.export_speed = None  # set by the video exporter: the top bar shows the video's speed
+        self.screenshot_requested = False  # `s`: the window loop saves the next frame as a PNG
+        self.flash = None  # (message, time) shown briefly under the top bar
         self._hit = None  # (kinds, idx, x, y, r) of the last frame's vessels on screen
         self.state = None
         self.ghost_states = []
@@ -452,6 +455,8 @@ class Viewer:
                 self._centre_on_target()
             elif k == pg.K_c:
                 self.fit_map()
+            elif k == pg.K_s:
+                self.screenshot_requested = True
             else:
                 return False
             return True
@@ -558,6 +563,13 @@ class Viewer:
         if self.layers["plots"]:
             self._draw_plots(surf)
         self._draw_timeline(surf)
+        if self.flash is not None:
+            msg, _ = self.flash
+            t = self.text.halo(msg, (0, 90, 0), "m")
+            surf.blit(t, (self.W // 2 - t.get_width() // 2, TOP_H + 6))
+            self._flash_frames = getattr(self, "_flash_frames", 0) + 1
+            if self._flash_frames > 120:
+                self.flash, self._flash_frames = None, 0
         if self.controls.show_help:
             self._draw_help(surf)
         self.stats["frames"] += 1
@@ -569,18 +581,22 @@ class Viewer:
         if mm is not None:
             rects.append(mm.inflate(8, 8))
         if self.layers["legend"]:
-            r = getattr(self, "_legend_rect", None)
-            rects.append(r.inflate(6, 6) if r is not None else pg.Rect(10, TOP_H + 8, 212, 12 + 18 * 12))
+            rows = self._legend_rows()
+            w = max(212, 56 + max(self.text.surf(r[2], (0, 0, 0), "s").get_width() for r in rows))
+            rects.append(pg.Rect(10, TOP_H + 8, w, 12 + 18 * len(rows)).inflate(6, 6))
         if self.layers["hud"]:
             rects.append(pg.Rect(10, self.H - TIMELINE_H - 108, 470, 100))
             rects.append(pg.Rect(8, self.H - TIMELINE_H - 160, 260, 40))  # scale bar
         else:
             rects.append(pg.Rect(8, self.H - TIMELINE_H - 40, 260, 40))
-        for name in ("_plots_rect", "_panel_rect"):
-            r = getattr(self, name, None)
-            if r is not None and (name != "_plots_rect" or self.layers["plots"]) and \
-                    (name != "_panel_rect" or self.selected is not None):
-                rects.append(r.inflate(6, 6))
+        if self.layers["plots"] and self.main.has("reward"):
+            x = 490 if self.layers["hud"] else 10
+            rects.append(pg.Rect(x, self.H - TIMELINE_H - 108, self.W - 10 - x, 100).inflate(6, 6))
+        if self.selected is not None and self.state is not None:
+            _, rows = self._panel_rows(self.state)
+            mm = self._minimap_rect()
+            y = (mm.bottom + 12) if mm is not None else TOP_H + 8
+            rects.append(pg.Rect(self.W - 260, y, 250, 34 + 19 * len(rows)).inflate(6, 6))
         return rects
 
     def _panel(self, surf, rect, alpha_bg=UI_BG):
@@ -811,6 +827,24 @@ class Viewer:
                 pos = placer.place_hull(t.get_width(), t.get_height(), hx[n], hy[n], hpsi[n], hr[n], hb[n])
                 if pos is not None:
                     surf.blit(t, pos)
+
+    def _vessel_name(self, v: str) -> str:
+        """An event's vessel (a traffic slot number in replays) as a name."""
+        if v.isdigit() and int(v) < len(self.traffic_info):
+            return self.traffic_info[int(v)].name
+        return v
+
+    def save_screenshot(self, surf, path=None) -> str:
+        """Write what the window shows as a PNG (atomic); default name ``replay_<scenario>_<t>.png``."""
+        from testbed.render import save_png
+
+        if path is None:
+            name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(self.header.get("scenario", "replay")))
+            path = f"replay_{name}_{self.t - self.t0:07.1f}s.png"
+        rgb = np.ascontiguousarray(np.transpose(self.pg.surfarray.array3d(surf), (1, 0, 2)))
+        save_png(rgb, path)
+        self.flash = (f"saved {path}", self.t)
+        return str(path)
 
     def _selected_xy(self, st):
         kind, j = self.selected
@@ -1153,7 +1187,8 @@ class Viewer:
         if e is None:
             return
         x, y = 10, self.H - TIMELINE_H - 108
-        w, h = 470, 100
+        full = st.ego is not None  # a traffic vessel (raw AIS log): speed and courses only
+        w, h = (470 if full else 230), 100
         rect = pg.Rect(x, y, w, h)
         self._panel(surf, rect)
         # speed dial 0-12 kn
@@ -1191,6 +1226,10 @@ class Viewer:
         cog = e.get("cog", np.nan)
         surf.blit(self.text.surf(f"{math.degrees(cog) % 360:05.1f}" if np.isfinite(cog) else "-", UI_TEXT, "m"),
                   (bx + 34, y + 26))
+        if not full:
+            name = self.traffic_info[self.selected[1]].name
+            surf.blit(self.text.surf(name[:14], UI_TEXT, "s"), (bx, y + 56))
+            return
         # rudder bar (+- 35 deg, starboard right)
         rx, ry, rw = bx, y + 56, 150
         surf.blit(self.text.surf("RUDDER", UI_DIM, "s"), (rx, ry - 4))
@@ -1350,7 +1389,8 @@ class Viewer:
                                                                          if self.main.n > 1 else 1.0)]
         if near:
             e = near[0]
-            msg = f"{e.kind.replace('_', ' ')} at {_fmt_time(e.t - self.t0)}" + (f": {e.vessel}" if e.vessel else "") \
+            msg = f"{e.kind.replace('_', ' ')} at {_fmt_time(e.t - self.t0)}" + (f": {self._vessel_name(e.vessel)}"
+                                                                                 if e.vessel else "") \
                 + (f" - {e.text}" if e.text else "")
             t = self.text.surf(msg[:110], e.colour, "s")
             surf.blit(t, (self.W - t.get_width() - 12, y0 + 3))
@@ -1433,6 +1473,9 @@ def window_loop(viewer: Viewer, fps: int = 60, max_frames: int | None = None, ca
                 dt = clock.tick(fps) / 1000.0
                 viewer.update(min(dt, 0.25))
                 viewer.draw(window)
+                if viewer.screenshot_requested:
+                    viewer.screenshot_requested = False
+                    viewer.save_screenshot(window)
                 pg.display.flip()
                 n += 1
                 if max_frames is not None and n >= max_frames:

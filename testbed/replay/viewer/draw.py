@@ -18,6 +18,7 @@ import math
 from collections import OrderedDict
 
 import numpy as np
+import shapely
 
 from testbed.render import (
     BANK_COLOUR,
@@ -63,6 +64,11 @@ def hull_polygons(cx, cy, psi, length_px, beam_px, small: bool = False) -> np.nd
     out[..., 0] = cx[:, None] + a * fx[:, None] + b * sx[:, None]
     out[..., 1] = cy[:, None] + a * fy[:, None] + b * sy[:, None]
     return out
+
+
+def _box_hits(b, x0, y0, x1, y1) -> bool:
+    """Whether bounds ``b`` = (minx, miny, maxx, maxy) overlap the box."""
+    return b[0] <= x1 and b[2] >= x0 and b[1] <= y1 and b[3] >= y0
 
 
 class Text:
@@ -190,6 +196,7 @@ class MapTiles:
         self.rendered = 0
         self._painter = type("_LanePainter", (), {"_pg": pg})()  # Renderer._draw_lane needs only ._pg
         self._water = sorted(_polys(hmap.water), key=lambda p: -abs(_ring_area(p.exterior.coords)))
+        self._lane_bounds = [(*ln.xy.min(axis=0), *ln.xy.max(axis=0)) for ln in hmap.lanes]
 
     def set_coverage(self, array, extent, vmin=-10.0, vmax=30.0, alpha=0.55) -> None:
         a = np.asarray(array, dtype=np.float64)
@@ -234,7 +241,14 @@ class MapTiles:
         surf = pg.Surface((TILE, TILE))
         surf.fill(LAND_COLOUR)
         view = _View(self.world[0] + tx * TILE / s, self.world[3] - ty * TILE / s, s)
-        for p in self._water:
+        # only the water inside the tile (and a margin for line widths): pygame fills a polygon over its
+        # whole bounding box, so the unclipped river would cost the same in every tile
+        m_px = 8.0 / s
+        bx0, by1 = view.x0 - m_px, view.y1 + m_px
+        bx1, by0 = view.x0 + TILE / s + m_px, view.y1 - TILE / s - m_px
+        water = _polys(shapely.clip_by_rect(self.map.water, bx0, by0, bx1, by1))
+        water.sort(key=lambda p: -abs(_ring_area(p.exterior.coords)))
+        for p in water:
             ext = view.px(np.asarray(p.exterior.coords))
             if len(ext) >= 3:
                 pg.draw.polygon(surf, WATER_COLOUR, ext)
@@ -244,8 +258,10 @@ class MapTiles:
                     pg.draw.polygon(surf, LAND_COLOUR, r)
         if "coverage" in flags and self._cov_rgba is not None:
             self._draw_coverage(surf, view)
-        for p in self._water:
+        for p in self._water:  # the banks: outlines of the whole water polygons (the clip's edges are not banks)
             for ring in [p.exterior, *p.interiors]:
+                if not _box_hits(ring.bounds, bx0, by0, bx1, by1):
+                    continue
                 r = view.px(np.asarray(ring.coords))
                 if len(r) >= 2:
                     pg.draw.aalines(surf, BANK_COLOUR, True, r)
@@ -253,8 +269,9 @@ class MapTiles:
             for p in _polys(lk.polygon):
                 pg.draw.aalines(surf, LOCK_COLOUR, True, view.px(np.asarray(p.exterior.coords)))
         if "lanes" in flags:
-            for ln in m.lanes:
-                Renderer._draw_lane(self._painter, surf, view, ln)
+            for ln, lb in zip(m.lanes, self._lane_bounds, strict=True):
+                if _box_hits(lb, bx0 - 20 / s, by0 - 20 / s, bx1 + 20 / s, by1 + 20 / s):
+                    Renderer._draw_lane(self._painter, surf, view, ln)
             r_km = max(2, min(4, int(round(12 * s))))
             for k in m.km_markers:
                 p = view.px(k.xy)
@@ -279,30 +296,25 @@ class MapTiles:
         return surf
 
     def _draw_coverage(self, surf, view: _View) -> None:
-        """Nearest-cell lookup of the coverage raster at every tile pixel (numpy), alpha-blitted."""
+        """Nearest-cell lookup of the coverage raster on a half-resolution grid of the tile (numpy), water
+        only (the map's water raster), scaled up and alpha-blitted."""
         pg = self.pg
         a, (ex0, ey0, ex1, ey1) = self.coverage
         ny, nx = a.shape
-        xs = view.x0 + (np.arange(TILE) + 0.5) / view.s
-        ys = view.y1 - (np.arange(TILE) + 0.5) / view.s
+        n = TILE // 2
+        xs = view.x0 + (np.arange(n) + 0.5) * 2.0 / view.s
+        ys = view.y1 - (np.arange(n) + 0.5) * 2.0 / view.s
+        if xs[-1] < ex0 or xs[0] > ex1 or ys[0] < ey0 or ys[-1] > ey1:
+            return
         ci = np.floor((xs - ex0) / (ex1 - ex0) * nx).astype(np.int64)
         rj = np.floor((ys - ey0) / (ey1 - ey0) * ny).astype(np.int64)
         okx = (ci >= 0) & (ci < nx)
         oky = (rj >= 0) & (rj < ny)
-        if not okx.any() or not oky.any():
-            return
-        rgba = self._cov_rgba[np.clip(rj, 0, ny - 1)][:, np.clip(ci, 0, nx - 1)]  # (TILE rows, TILE cols, 4)
-        alpha = rgba[..., 3].copy()
-        alpha[~oky, :] = 0
-        alpha[:, ~okx] = 0
-        src = pg.Surface((TILE, TILE), pg.SRCALPHA, 32)
+        rgba = self._cov_rgba[np.clip(rj, 0, ny - 1)][:, np.clip(ci, 0, nx - 1)]  # (rows, cols, 4)
+        gx, gy = np.meshgrid(xs, ys)
+        wet = self.map.is_water(np.column_stack([gx.ravel(), gy.ravel()])).reshape(n, n)
+        alpha = np.where(wet & oky[:, None] & okx[None, :], rgba[..., 3], 0).astype(np.uint8)
+        src = pg.Surface((n, n), pg.SRCALPHA, 32)
         pg.surfarray.pixels3d(src)[...] = np.transpose(rgba[..., :3], (1, 0, 2))
         pg.surfarray.pixels_alpha(src)[...] = alpha.T
-        # only on water: mask with the water colour already drawn
-        px = pg.surfarray.pixels3d(surf)
-        land = np.all(px == np.array(LAND_COLOUR, dtype=px.dtype), axis=-1)
-        del px
-        pa = pg.surfarray.pixels_alpha(src)
-        pa[land] = 0
-        del pa
-        surf.blit(src, (0, 0))
+        surf.blit(pg.transform.scale(src, (TILE, TILE)), (0, 0))

@@ -1,12 +1,14 @@
 """What the viewer plays: a recorded episode as columns, read in chunks, and one interpolated frame.
 
 Anything with the reader's interface can be played (:class:`testbed.replay.ReplayReader` has it):
-``header`` (dict), ``n_steps``, ``times`` (N,), ``column(name, i0, i1)`` and ``events``. Column names:
-``ego/x``, ``ego/y``, ``ego/psi``, ``ego/u``, ``ego/v``, ``ego/rudder``, ``ego/revs`` (N,);
-``traffic/x``, ``traffic/y``, ``traffic/psi``, ``traffic/sog``, ``traffic/cog`` (N, T, NaN where a
-vessel is not in the water); ``ais/x``, ``ais/y``, ``ais/age`` (N, T, the ego's AIS picture);
-``link/sinr``, ``link/cell``, ``link/failsafe`` (N,); ``reward`` (N, K). Missing columns are simply
-not drawn.
+``header`` (dict), ``times`` (N frames), ``column(name, i0, i1)``, ``events`` and either ``columns`` (a
+dict keyed by column name) or ``column_names``. Columns used (the replay format's names, see
+:mod:`testbed.replay`): ``ego/x``, ``ego/y``, ``ego/psi``, ``ego/u``, ``ego/v``, ``ego/rudder``,
+``ego/revs`` (N,), ``ego/rays`` (N, K, length / range); ``traffic/x``, ``traffic/y``, ``traffic/psi``,
+``traffic/sog``, ``traffic/cog`` (N, T) with ``traffic/active`` (a slot that is not active, or a
+position of 1e9 or NaN, is not drawn); ``ais/x``, ``ais/y``, ``ais/age`` (N, T, the ego's AIS picture);
+``link/sinr``, ``link/cell``, ``link/data_latency_ms``, ``link/failsafe`` (N,); ``reward`` (N, C);
+``action`` (N, 2). Missing columns are simply not drawn.
 
 :class:`ArrayReplay` is the same interface over in-memory arrays; :func:`ais_log_replay` builds one
 from a raw AIS log (``recording.nmea``) through the project's decoder (``testbed/ais/ingest.py``,
