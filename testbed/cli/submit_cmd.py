@@ -26,6 +26,8 @@ def register(sub) -> None:
     p.add_argument("--phase", default="", help="phase to submit to (default: the first open one)")
     p.add_argument("--name", default="", help="a label for this submission (default: submission.yaml name)")
     p.add_argument("--skip-check", action="store_true", help="upload without the local check")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run the local check's episode without bubblewrap (your own code only)")
     p.add_argument("--timeout", type=float, default=120.0)
     p.set_defaults(func=_submit)
 
@@ -54,8 +56,12 @@ def _submit(args) -> int:
         raise CLIError("no token: pass --token T or set TESTBED_TOKEN")
     if src.is_dir():
         if not args.skip_check:
-            print(f"checking {src} (testbed submission check) ...", flush=True)
-            problems = worker.check(src)
+            print(f"checking {src} (testbed submission check: static checks, conformance, one episode) ...",
+                  flush=True)
+            try:
+                problems = worker.check(src, sandbox=not args.no_sandbox)
+            except worker.Unavailable as exc:
+                raise CLIError(f"{exc}; install bubblewrap, or pass --no-sandbox for code you trust") from None
             if problems:
                 for line in problems:
                     print(f"  {line}")

@@ -116,7 +116,7 @@ class Worker:
         try:
             checked = cfg.root / "checked" / sub["id"]  # outside the team's folder: a zip cannot fake it
             if not baseline and not checked.exists():
-                problems = worker.check(sdir)
+                problems = worker.check(sdir, sandbox=cfg.workers.sandbox)
                 if problems:
                     self._write_log(log_path, "submission check failed:\n" + "\n".join(problems))
                     with db.tx(con):

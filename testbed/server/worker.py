@@ -57,11 +57,19 @@ def unpack(zip_path: Path, dest: Path, limits) -> Path:
         raise Rejected(str(exc).replace(str(zip_path), "upload.zip")) from None
 
 
-def check(submission_dir: Path) -> list[str]:
-    """Every problem of a submission, as one line each (empty: valid)."""
-    from testbed.evaluation import submission
+def check(submission_dir: Path, sandbox: bool = True, static_only: bool = False) -> list[str]:
+    """Every problem of a submission, one line each (empty: valid), exactly as ``testbed submission check``:
+    the static checks, then the conformance tests and one short episode (in the sandbox)."""
+    from testbed.evaluation.conformance import check_policy
+    from testbed.evaluation.sandbox import bwrap_problem
+    from testbed.evaluation.submission import check_submission
 
-    return [str(p) for p in submission.check_submission(submission_dir)]
+    problems = check_submission(submission_dir)
+    if not problems and not static_only:
+        if sandbox and bwrap_problem():
+            raise Unavailable(f"{bwrap_problem()}: the sandbox is not available to run the submission's code")
+        problems = check_policy(str(submission_dir), sandbox=sandbox)
+    return [str(p).replace(str(submission_dir), "").lstrip("/") or str(p) for p in problems]
 
 
 def read_meta(submission_dir: Path) -> dict:
