@@ -147,3 +147,24 @@ def test_infrastructure_failure_is_retried_then_failed_and_not_charged(tmp_path,
     assert "TESTBED_FINAL_SECRET" in d["message"] and "not charged" in d["message"]
     assert client.get("/api/submissions", headers=auth(tok)).json()["quota"]["final"]["used"] == 0
     assert db.claim_job(w.con, w.owner, 60) is None  # nothing left in the queue
+
+
+def test_a_submission_failing_the_check_is_rejected_with_its_problems(tmp_path):
+    from testbed.server import app as app_module
+    from testbed.server.jobs import Worker
+
+    ev = Event(tmp_path, **{"baselines": []})
+    tok = ev.team("alpha")
+    cfg = load_event(ev.cfg)
+    folder = make_submission(tmp_path / "s")
+    with open(folder / "policy.py", "a") as fh:
+        fh.write("\n\ndef make_policy(observation_space, action_space):\n    raise RuntimeError('boom')\n")
+    client = TestClient(app_module.create_app(cfg))
+    r = client.post("/api/submissions", headers=auth(tok), files={"file": ("s.zip", zip_bytes(folder))})
+    assert r.status_code == 201
+    w = Worker(cfg, name="t")
+    w.process(db.claim_job(w.con, w.owner, 60))
+    d = client.get(f"/api/submissions/{r.json()['id']}", headers=auth(tok)).json()
+    assert d["status"] == "rejected" and "boom" in d["message"] and d["charged"]
+    log = client.get(f"/api/submissions/{r.json()['id']}/logs", headers=auth(tok)).json()["log"]
+    assert "submission check failed" in log and str(cfg.root) not in log
