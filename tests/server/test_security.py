@@ -304,3 +304,13 @@ def test_testbed_submit_prints_the_id_last(env, tmp_path):
     assert rc == 0 and out.split()[-1] == sid and "duplicate" in out  # the same folder zips to the same hash
     rc, _out, err = run_cli(["submit", str(folder), "--server", srv.url, "--token", "tb_0_wrong"])
     assert rc == 2 and "HTTP 401" in err
+
+
+def test_openapi_documents_the_api(env):
+    _ev, srv, *_ = env
+    spec = httpx.get(srv.url + "/openapi.json").json()
+    for path in ("/api/leaderboard", "/api/submissions", "/api/submissions/{sub_id}", "/api/admin/queue",
+                 "/api/admin/phases/{name}/reveal", "/api/maps/{name}"):
+        assert path in spec["paths"], path
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert httpx.get(srv.url + "/docs").status_code == 200
