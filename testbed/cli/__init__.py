@@ -33,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     live_cmd.register(sub)
     ais_cmd.register(sub)
     link_cmd.register(sub)
+    from testbed.cli import event_cmd, serve_cmd, submit_cmd  # the hackathon server
+
+    event_cmd.register(sub)
+    serve_cmd.register(sub)
+    submit_cmd.register(sub)
     from testbed.cli import replay_cmd
 
     replay_cmd.register(sub)
