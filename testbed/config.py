@@ -113,6 +113,8 @@ class RewardConfig:
     near_miss_cpa_m: float = 50.0
     near_miss_tcpa_s: float = 120.0
     harbour_speed_limit_ms: float = 2.5  # inside harbour water (basins, canals); 9 km/h
+    rules: float = 0.0  # per traffic-rule violation of the ego (every article; testbed.rules)
+    rules_articles: dict[str, float] = field(default_factory=dict)  # per article id, e.g. {"9.07": -5.0}
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,24 @@ class LinkConfig:
     failsafe: str = "slow_ahead"  # "slow_ahead", "stop" or "hold"
     radio_seed: int = 0  # shadow fading / LOS fields of the radio map (a property of the world)
     radio_resolution_m: float = 20.0
+
+
+@dataclass(frozen=True)
+class RulesConfig:
+    """The inland traffic rules checker (RheinSchPV; :mod:`testbed.rules`)."""
+
+    enabled: bool = True  # check the rules every step (violations in info, episode JSON, reward "rules")
+    water_level_m: float = math.nan  # reading of the high-water gauge (Duisburg-Ruhrort); NaN: below mark I
+    blue_board: bool = False  # the ego shows the blue board (asks for starboard-to-starboard meeting)
+    harbour_mouth_speed_kmh: float = 11.0  # § 6.20: through the water, in front of harbour mouths, at berths
+    high_water_speed_kmh: float = 20.0  # § 10.01: over ground between high-water marks I and II
+    lying_still_s: float = 60.0  # § 7.02: lying still this long under a bridge, at an entrance, on a turning area
+    overtake_gap_m: float = 10.0  # § 6.09: fewer metres between the hulls while alongside is unsafe
+    harbour_cpa_m: float = 50.0  # § 6.16: closest approach (beyond the half lengths) that forces others ...
+    harbour_tcpa_s: float = 90.0  # ... within this time
+    small_craft_m: float = 20.0  # § 1.01: hulls shorter than this are small craft
+    small_craft_cpa_m: float = 30.0  # § 6.02: closest approach (beyond the half lengths) ...
+    small_craft_tcpa_s: float = 60.0  # ... within this time
 
 
 @dataclass(frozen=True)
@@ -144,6 +164,7 @@ class ScenarioConfig:
     observation: ObservationConfig = field(default_factory=ObservationConfig)
     reward: RewardConfig = field(default_factory=RewardConfig)
     link: LinkConfig = field(default_factory=LinkConfig)
+    rules: RulesConfig = field(default_factory=RulesConfig)
 
     def validate(self) -> ScenarioConfig:
         def bad(key: str, value: Any, problem: str) -> ConfigError:
@@ -197,6 +218,18 @@ class ScenarioConfig:
             raise bad("observation.ray_fov_deg", self.observation.ray_fov_deg, "must lie in (0, 360]")
         if self.goal.position_tol_m <= 0:
             raise bad("goal.position_tol_m", self.goal.position_tol_m, "must be > 0")
+        if self.reward.rules_articles:
+            from testbed.rules.articles import ARTICLE_IDS
+
+            unknown = [a for a in self.reward.rules_articles if a not in ARTICLE_IDS]
+            if unknown:
+                raise bad("reward.rules_articles", dict(self.reward.rules_articles),
+                          f"unknown article id(s) {unknown}; known: {', '.join(ARTICLE_IDS)}")
+        rl = self.rules
+        for key in ("harbour_mouth_speed_kmh", "high_water_speed_kmh", "lying_still_s", "small_craft_m",
+                    "harbour_tcpa_s", "small_craft_tcpa_s"):
+            if not getattr(rl, key) > 0:
+                raise bad(f"rules.{key}", getattr(rl, key), "must be > 0")
         self._validate_names(bad)
         return self
 
