@@ -193,11 +193,11 @@ def check_kernel(E, N, dt, x, y, psi, gx, gy, u, cx, cy, length, beam, active, b
             if newly != 0 and (pz & m_turn) != 0 and faced_up[i] == 0:
                 _emit(ev, ev_n, counts, vcounts, e, N, R_TURN, k, -1, True, False, x[i], y[i], c_up, 0.0,
                       _lowbit(newly))
-            if (z & m_turn) != 0:
-                if c_up < -0.5:
-                    faced_up[i] = 1
-            elif (z & m_entry) == 0:
-                faced_up[i] = 1 if c_up < -0.5 else 0
+            # facing upstream since it last headed downstream (a turn in the harbour keeps the state)
+            if c_up < -0.5:
+                faced_up[i] = 1
+            elif c_up > 0.8:  # within ~37 deg of downstream
+                faced_up[i] = 0
             prev_z[i] = z
         # --- per ordered pair ---
         for a in range(N):
@@ -231,8 +231,8 @@ def check_kernel(E, N, dt, x, y, psi, gx, gy, u, cx, cy, length, beam, active, b
                 zb = zbuf[b]
                 passed = pa > 0.0 and along <= 0.0  # b came abeam of a this step
                 # meeting (§ 9.04 on a regulated section, § 6.04 elsewhere): port-to-port unless the
-                # upstream vessel shows the blue board; small craft are exempt (§ 6.02)
-                if a < b and passed and cosh < -0.5 and abs(lat) < 400.0 and not small_a and not small_b:
+                # upstream vessel shows the blue board; small craft are exempt (§ 6.02); courses within 30 deg of opposite
+                if a < b and passed and cosh < -0.866 and abs(lat) < 400.0 and not small_a and not small_b:
                     if lat > 0.0:
                         up = a if cup[a] < cup[b] else b
                         if blue[e * N + up] == 0:
