@@ -80,6 +80,13 @@ class TrafficConfig:
     reactive: bool = True  # hand a replayed vessel over to the scripted model when it would hit the ego
     handover_cpa_m: float = 150.0
     handover_tcpa_s: float = 300.0  # long enough for a handed-over vessel to stop (0.015 m/s^2)
+    # scripted: the first len(placed_lanes) vessels start at fixed places (encounter scenarios), each on
+    # its lane at river-km placed_km[j] (lanes with km) or else placed_along_m[j] metres from the lane start
+    placed_lanes: list[str] = field(default_factory=list)
+    placed_km: list[float] = field(default_factory=list)
+    placed_along_m: list[float] = field(default_factory=list)
+    placed_speed_ms: list[float] = field(default_factory=list)  # through the water
+    placed_types: list[str] = field(default_factory=list)  # catalogue ids (each in vessel_types); [] = the first
 
 
 @dataclass(frozen=True)
@@ -139,8 +146,9 @@ class RulesConfig:
     blue_board: bool = False  # the ego shows the blue board (asks for starboard-to-starboard meeting)
     harbour_mouth_speed_kmh: float = 11.0  # § 6.20: through the water, in front of harbour mouths, at berths
     high_water_speed_kmh: float = 20.0  # § 10.01: over ground between high-water marks I and II
-    lying_still_s: float = 60.0  # § 7.02: lying still this long under a bridge, at an entrance, on a turning area
+    lying_still_s: float = 300.0  # § 7.02: stopped this long under a bridge, at an entrance, on a turning area
     overtake_gap_m: float = 10.0  # § 6.09: fewer metres between the hulls while alongside is unsafe
+    passing_range_m: float = 150.0  # vessels passing abeam closer than this meet or overtake (§ 6.04-6.10)
     harbour_cpa_m: float = 50.0  # § 6.16: closest approach (beyond the half lengths) that forces others ...
     harbour_tcpa_s: float = 90.0  # ... within this time
     small_craft_m: float = 20.0  # § 1.01: hulls shorter than this are small craft
@@ -199,6 +207,21 @@ class ScenarioConfig:
             raise bad("traffic.ais_speedup", self.traffic.ais_speedup, "must be > 0")
         if self.traffic.count and not self.traffic.vessel_types:
             raise bad("traffic.vessel_types", self.traffic.vessel_types, "needs at least one type")
+        tc = self.traffic
+        if tc.placed_lanes:
+            n = len(tc.placed_lanes)
+            if n > tc.count:
+                raise bad("traffic.placed_lanes", tc.placed_lanes, f"places {n} vessels but traffic.count is {tc.count}")
+            where = tc.placed_km or tc.placed_along_m
+            for key, val in (("traffic.placed_km or traffic.placed_along_m", where),
+                             ("traffic.placed_speed_ms", tc.placed_speed_ms)):
+                if len(val) != n:
+                    raise bad(key, val, f"needs one value per placed lane ({n})")
+            if tc.placed_types and len(tc.placed_types) != n:
+                raise bad("traffic.placed_types", tc.placed_types, f"needs one type per placed lane ({n}) or none")
+            missing = [t for t in tc.placed_types if t not in tc.vessel_types]
+            if missing:
+                raise bad("traffic.placed_types", tc.placed_types, f"{missing} not in traffic.vessel_types")
         if self.link.mode not in ("onboard", "remote"):
             raise bad("link.mode", self.link.mode, "must be 'onboard' or 'remote'")
         if self.link.failsafe not in ("slow_ahead", "stop", "hold"):

@@ -163,6 +163,7 @@ class World:
             except RuleZoneError as exc:
                 raise ConfigError(f"scenario {cfg.name!r}: {exc}") from None
             self._rules_w = rule_weights(cfg.reward)
+            self.traffic.set_rules(self.rules.zones, cfg.rules)  # scripted traffic obeys the rules
             self._rules_prev = np.zeros((E, len(self._rules_w)), dtype=np.int64)
         # seeds: per env a base seed and an episode counter (see reset_env)
         self._base_seed = [None] * E

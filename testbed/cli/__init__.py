@@ -18,7 +18,7 @@ class CLIError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from testbed.cli import ais_cmd, link_cmd, live_cmd, map_cmd, run_cmd, vessel_cmd
+    from testbed.cli import ais_cmd, link_cmd, live_cmd, map_cmd, rules_cmd, run_cmd, vessel_cmd
 
     parser = argparse.ArgumentParser(
         prog="testbed",
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     live_cmd.register(sub)
     ais_cmd.register(sub)
     link_cmd.register(sub)
+    rules_cmd.register(sub)
     return parser
 
 

@@ -98,6 +98,7 @@ class RuleChecker:
         p[rk.P_CROSS_TCPA] = cfg.harbour_tcpa_s
         p[rk.P_SMALL_CPA] = cfg.small_craft_cpa_m
         p[rk.P_SMALL_TCPA] = cfg.small_craft_tcpa_s
+        p[rk.P_MEET_LAT] = cfg.passing_range_m
         self.params = p
         self._t = np.zeros(E)
         self.events: list[list[Violation]] = [[] for _ in range(E)]  # this episode's events per env

@@ -47,8 +47,8 @@ VF_SPEED, VF_HW, VF_STILL = 1, 2, 4
 PF_CLOSE, PF_HARBOUR, PF_SMALL = 1, 2, 4
 EV_COLS = 9
 P_LIM_MOUTH, P_LIM_HW, P_LEVEL, P_MARK1, P_MARK2, P_STILL_S, P_PASS_GAP, P_SMALL_LEN, P_CROSS_CPA, \
-    P_CROSS_TCPA, P_SMALL_CPA, P_SMALL_TCPA = range(12)
-N_PARAMS = 12
+    P_CROSS_TCPA, P_SMALL_CPA, P_SMALL_TCPA, P_MEET_LAT = range(13)
+N_PARAMS = 13
 
 
 @numba.njit(cache=True, inline="always")
@@ -232,7 +232,7 @@ def check_kernel(E, N, dt, x, y, psi, gx, gy, u, cx, cy, length, beam, active, b
                 passed = pa > 0.0 and along <= 0.0  # b came abeam of a this step
                 # meeting (§ 9.04 on a regulated section, § 6.04 elsewhere): port-to-port unless the
                 # upstream vessel shows the blue board; small craft are exempt (§ 6.02); courses within 30 deg of opposite
-                if a < b and passed and cosh < -0.866 and abs(lat) < 400.0 and not small_a and not small_b:
+                if a < b and passed and cosh < -0.866 and abs(lat) < p[P_MEET_LAT] and not small_a and not small_b:
                     if lat > 0.0:
                         up = a if cup[a] < cup[b] else b
                         if blue[e * N + up] == 0:
@@ -240,7 +240,7 @@ def check_kernel(E, N, dt, x, y, psi, gx, gy, u, cx, cy, length, beam, active, b
                             _emit(ev, ev_n, counts, vcounts, e, N, rule, a, b, True, True, 0.5 * (x[ia] + x[ib]),
                                   0.5 * (y[ia] + y[ib]), abs(lat), 0.0, _lowbit((za | zb) & m_reg))
                 # overtaking: a passed b going the same way
-                if cosh > 0.7 and abs(lat) < 300.0 and not small_a and not small_b:
+                if cosh > 0.7 and abs(lat) < p[P_MEET_LAT] and not small_a and not small_b:
                     if passed:
                         zn = (za | zb) & m_narrow
                         zbn = (za | zb) & m_bridge_narrow
@@ -273,7 +273,7 @@ def check_kernel(E, N, dt, x, y, psi, gx, gy, u, cx, cy, length, beam, active, b
                 crossing_a = zh != 0 and abs(cup[a]) < 0.7 and (za & m_narrow) == 0 or (za & m_entry) != 0
                 through_b = (zb & (m_entry | m_narrow)) == 0 and abs(cup[b]) >= 0.7
                 conflict = 0.0 < tcpa < p[P_CROSS_TCPA] and cpa < half_l + p[P_CROSS_CPA]
-                if zh != 0 and crossing_a and through_b and conflict and not small_b:
+                if zh != 0 and crossing_a and through_b and conflict and not small_b and abs(u[ia]) > 0.3:
                     if pflags[e, a, b] & PF_HARBOUR == 0:
                         pflags[e, a, b] |= PF_HARBOUR
                         _emit(ev, ev_n, counts, vcounts, e, N, R_HARBOUR, a, b, True, False, x[ia], y[ia], cpa,

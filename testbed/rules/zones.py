@@ -94,3 +94,15 @@ def zone_table(hmap) -> ZoneTable:
 def first_bit(v: int) -> int:
     """Index of the lowest set bit of ``v`` (-1 for 0)."""
     return int(math.log2(v & -v)) if v else -1
+
+
+def bits_at(zt: ZoneTable, hmap, x, y) -> np.ndarray:
+    """Zone bit masks at points (x, y) (numpy; reset-time use, the kernels look up cells themselves)."""
+    geo = hmap._geo
+    nx, ny = geo[4], geo[5]
+    fx = np.clip((np.asarray(x) - geo[0]) * geo[2], 0.0, nx - 1e-9)
+    fy = np.clip((np.asarray(y) - geo[1]) * geo[2], 0.0, ny - 1e-9)
+    fx = np.nan_to_num(fx, nan=0.0)
+    fy = np.nan_to_num(fy, nan=0.0)
+    cell = fx.astype(np.int64) + fy.astype(np.int64) * int(nx)
+    return zt.cell_bits[hmap._widx_k[cell]]
