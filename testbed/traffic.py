@@ -427,7 +427,7 @@ def _wrap(a):
 
 
 @numba.njit(cache=True)
-def _rule_speed(e, T, i, x, y, sh, ch, length, active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen, geo, widx,
+def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen, geo, widx,
                 zbits, zmasks, zp, v_des):  # fmt: skip
     """The speed the traffic rules allow vessel i (see the module docstring)."""
     la = max(2.5 * length[i], 150.0)
@@ -479,12 +479,7 @@ def _rule_speed(e, T, i, x, y, sh, ch, length, active, cur, vx, vy, ex, ey, epsi
             ovy = vy[m] + cur[m, 1]
             ocx = cur[m, 0]
             ocy = cur[m, 1]
-            opsi = math.atan2(vx[m], vy[m]) if vx[m] * vx[m] + vy[m] * vy[m] > 1e-6 else 0.0
-        if zbits[widx[cell_index(geo, ox, oy)]] & m_side != 0:
-            continue
-        ofl = math.hypot(ocx, ocy)
-        if ofl <= 0.05 or abs((math.sin(opsi) * ocx + math.cos(opsi) * ocy) / ofl) < 0.7:
-            continue  # not a through vessel
+            opsi = psi[m]
         rx = ox - x[i]
         ry = oy - y[i]
         dvx = ovx - gx
@@ -493,10 +488,15 @@ def _rule_speed(e, T, i, x, y, sh, ch, length, active, cur, vx, vy, ex, ey, epsi
         if dv2 < 1e-6:
             continue
         tcpa = -(rx * dvx + ry * dvy) / dv2
-        if 0.0 < tcpa < zp[ZP_CROSS_TCPA]:
-            cpa = math.hypot(rx + dvx * tcpa, ry + dvy * tcpa)
-            if cpa < 0.5 * (length[i] + olen) + zp[ZP_CROSS_CPA]:
-                return 0.0
+        if not 0.0 < tcpa < zp[ZP_CROSS_TCPA]:
+            continue
+        if math.hypot(rx + dvx * tcpa, ry + dvy * tcpa) >= 0.5 * (length[i] + olen) + zp[ZP_CROSS_CPA]:
+            continue
+        if zbits[widx[cell_index(geo, ox, oy)]] & m_side != 0:
+            continue
+        ofl = math.hypot(ocx, ocy)
+        if ofl > 0.05 and abs((math.sin(opsi) * ocx + math.cos(opsi) * ocy) / ofl) >= 0.7:
+            return 0.0  # a through vessel would come too close: wait
     return v_des
 
 
@@ -640,7 +640,7 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                                 crossing = abs(math.cos(epsi[e] - psi[i])) < 0.7071
                                 v_des = min(v_des, 0.0 if (is_ego and crossing) else 0.25 * u_tgt[i])
             if zbits.shape[0] > 1:
-                v_des = _rule_speed(e, T, i, x, y, sh, ch, length, active, cur_out, vx, vy, ex, ey, epsi, eu, ev, ecur,
+                v_des = _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur_out, vx, vy, ex, ey, epsi, eu, ev, ecur,
                                     elen, geo, widx, zbits, zmasks, zp, v_des)
             # proportional speed control: astern revs when faster than wanted (clipped by the actuator)
             rev_out[i] = (v_des + 4.0 * (v_des - ui)) / spr[i]

@@ -99,6 +99,9 @@ class RuleChecker:
         p[rk.P_SMALL_CPA] = cfg.small_craft_cpa_m
         p[rk.P_SMALL_TCPA] = cfg.small_craft_tcpa_s
         p[rk.P_MEET_LAT] = cfg.passing_range_m
+        # pairs farther apart than this are skipped: the longest look-ahead of any pair rule (the § 6.16 and
+        # § 6.02 windows at 10 m/s closing speed) plus two hull lengths
+        p[rk.P_PAIR_RANGE] = max(cfg.harbour_tcpa_s, cfg.small_craft_tcpa_s) * 10.0 + 400.0
         self.params = p
         self._t = np.zeros(E)
         self.events: list[list[Violation]] = [[] for _ in range(E)]  # this episode's events per env

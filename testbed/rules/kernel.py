@@ -47,8 +47,8 @@ VF_SPEED, VF_HW, VF_STILL = 1, 2, 4
 PF_CLOSE, PF_HARBOUR, PF_SMALL = 1, 2, 4
 EV_COLS = 9
 P_LIM_MOUTH, P_LIM_HW, P_LEVEL, P_MARK1, P_MARK2, P_STILL_S, P_PASS_GAP, P_SMALL_LEN, P_CROSS_CPA, \
-    P_CROSS_TCPA, P_SMALL_CPA, P_SMALL_TCPA, P_MEET_LAT = range(13)
-N_PARAMS = 13
+    P_CROSS_TCPA, P_SMALL_CPA, P_SMALL_TCPA, P_MEET_LAT, P_PAIR_RANGE = range(14)
+N_PARAMS = 14
 
 
 @numba.njit(cache=True, inline="always")
@@ -138,6 +138,9 @@ def check_kernel(E, N, dt, x, y, psi, gx, gy, u, cx, cy, length, beam, active, b
     stopped = p[P_LEVEL] >= p[P_MARK2]
     zbuf = np.zeros(N, dtype=np.int64)
     cup = np.zeros(N)
+    sn = np.zeros(N)
+    cs = np.zeros(N)
+    r2max = p[P_PAIR_RANGE] * p[P_PAIR_RANGE]
     for e in range(E):
         # --- per vessel ---
         for k in range(N):
@@ -153,6 +156,8 @@ def check_kernel(E, N, dt, x, y, psi, gx, gy, u, cx, cy, length, beam, active, b
             zbuf[k] = z
             sp = math.sin(psi[i])
             cp = math.cos(psi[i])
+            sn[k] = sp
+            cs[k] = cp
             fl = math.hypot(cx[i], cy[i])
             c_up = (sp * cx[i] + cp * cy[i]) / fl if fl > 0.05 else 0.0  # +1 heading downstream
             cup[k] = c_up
@@ -206,24 +211,21 @@ def check_kernel(E, N, dt, x, y, psi, gx, gy, u, cx, cy, length, beam, active, b
                 if b == a:
                     continue
                 ib = e * N + b
-                if active[ia] == 0 or active[ib] == 0:
-                    prev_along[e, a, b] = math.nan
-                    pflags[e, a, b] = 0
-                    continue
                 rx = x[ib] - x[ia]
                 ry = y[ib] - y[ia]
                 d2 = rx * rx + ry * ry
-                if d2 > 2000.0 * 2000.0:
-                    prev_along[e, a, b] = math.nan
-                    pflags[e, a, b] = 0
+                if active[ia] == 0 or active[ib] == 0 or d2 > r2max:
+                    if pflags[e, a, b] != 0 or not math.isnan(prev_along[e, a, b]):
+                        prev_along[e, a, b] = math.nan
+                        pflags[e, a, b] = 0
                     continue
-                sa = math.sin(psi[ia])
-                ca = math.cos(psi[ia])
+                sa = sn[a]
+                ca = cs[a]
                 along = rx * sa + ry * ca
                 lat = rx * ca - ry * sa  # + : b on a's starboard side
                 pa = prev_along[e, a, b]
                 prev_along[e, a, b] = along
-                cosh = math.cos(psi[ia] - psi[ib])
+                cosh = ca * cs[b] + sa * sn[b]
                 half_l = 0.5 * (length[ia] + length[ib])
                 small_a = length[ia] < p[P_SMALL_LEN]
                 small_b = length[ib] < p[P_SMALL_LEN]
@@ -262,18 +264,22 @@ def check_kernel(E, N, dt, x, y, psi, gx, gy, u, cx, cy, length, beam, active, b
                                   max(gap, 0.0), 0.0, -1)
                     elif not alongside:
                         pflags[e, a, b] &= ~PF_CLOSE
-                # closest approach of the pair
+                # § 6.16: a leaves, enters or crosses at a harbour mouth into the path of a through vessel b
+                zh = za & (m_mouth | m_entry)
+                crossing_a = zh != 0 and abs(cup[a]) < 0.7 and (za & m_narrow) == 0 or (za & m_entry) != 0
+                through_b = (zb & (m_entry | m_narrow)) == 0 and abs(cup[b]) >= 0.7
+                harbour = zh != 0 and crossing_a and through_b and not small_b and abs(u[ia]) > 0.3
+                small = small_a and not small_b
+                if not harbour and not small and (pflags[e, a, b] & (PF_HARBOUR | PF_SMALL)) == 0:
+                    continue
+                # closest approach of the pair (only where a rule needs it)
                 dvx = gx[ib] - gx[ia]
                 dvy = gy[ib] - gy[ia]
                 dv2 = dvx * dvx + dvy * dvy
                 tcpa = -(rx * dvx + ry * dvy) / dv2 if dv2 > 1e-6 else -1.0
                 cpa = math.hypot(rx + dvx * tcpa, ry + dvy * tcpa) if tcpa > 0.0 else math.sqrt(d2)
-                # § 6.16: a leaves, enters or crosses at a harbour mouth into the path of a through vessel b
-                zh = za & (m_mouth | m_entry)
-                crossing_a = zh != 0 and abs(cup[a]) < 0.7 and (za & m_narrow) == 0 or (za & m_entry) != 0
-                through_b = (zb & (m_entry | m_narrow)) == 0 and abs(cup[b]) >= 0.7
                 conflict = 0.0 < tcpa < p[P_CROSS_TCPA] and cpa < half_l + p[P_CROSS_CPA]
-                if zh != 0 and crossing_a and through_b and conflict and not small_b and abs(u[ia]) > 0.3:
+                if harbour and conflict:
                     if pflags[e, a, b] & PF_HARBOUR == 0:
                         pflags[e, a, b] |= PF_HARBOUR
                         _emit(ev, ev_n, counts, vcounts, e, N, R_HARBOUR, a, b, True, False, x[ia], y[ia], cpa,
@@ -282,7 +288,7 @@ def check_kernel(E, N, dt, x, y, psi, gx, gy, u, cx, cy, length, beam, active, b
                     pflags[e, a, b] &= ~PF_HARBOUR
                 # § 1.01/6.02: small craft leave all other vessels the room they need
                 sconf = 0.0 < tcpa < p[P_SMALL_TCPA] and cpa < half_l + p[P_SMALL_CPA]
-                if small_a and not small_b and sconf:
+                if small and sconf:
                     if pflags[e, a, b] & PF_SMALL == 0:
                         pflags[e, a, b] |= PF_SMALL
                         _emit(ev, ev_n, counts, vcounts, e, N, R_SMALL, a, b, True, False, x[ia], y[ia], cpa, tcpa,

@@ -34,10 +34,13 @@ def _one(lane, km=None, along=None, speed=3.0, vtype="M8") -> TrafficConfig:
                          placed_speed_ms=[speed])
 
 
-def _start(lane, km=None, along=None, speed=(3.0, 3.0)) -> StartConfig:
+def _start(lane, km=None, along=None, speed=(2.8, 3.2)) -> StartConfig:
+    """A start near the given place: +- 5 m across, +- 2 deg, the speed range (a seed still matters)."""
     if km is not None:
-        return StartConfig(lanes=[lane], km=[km, km], cross_m=0.0, heading_deg=0.0, speed_ms=list(speed))
-    return StartConfig(lanes=[lane], along_m=[along, along], cross_m=0.0, heading_deg=0.0, speed_ms=list(speed))
+        return StartConfig(lanes=[lane], km=[km - 0.02, km + 0.02], cross_m=5.0, heading_deg=2.0,
+                           speed_ms=list(speed))
+    return StartConfig(lanes=[lane], along_m=[along - 20.0, along + 20.0], cross_m=5.0, heading_deg=2.0,
+                       speed_ms=list(speed))
 
 
 def _lane_goal(lane, km) -> GoalConfig:
@@ -55,6 +58,6 @@ ENCOUNTER_SCENARIOS: dict[str, ScenarioConfig] = {s.name: s for s in (
         _lane_goal("lane-rhine-down", 781.5), _one("lane-hafenkanal~rev", along=3231.0, speed=2.0)),
     _sc("Encounter-RuhrortEntry-v0", 2400.0, _start("lane-rhine-down", km=779.0, speed=(2.5, 3.0)),
         GoalConfig(berths=["berth-01"], position_tol_m=40.0, heading_tol_deg=30.0, speed_tol_ms=1.0)),
-    _sc("Encounter-HighWater-v0", 900.0, _start("lane-rhine-down", km=776.0, speed=(4.0, 4.0)),
+    _sc("Encounter-HighWater-v0", 900.0, _start("lane-rhine-down", km=776.0, speed=(3.8, 4.2)),
         _lane_goal("lane-rhine-down", 779.0), discharge_m3s=6500.0, rules=RulesConfig(water_level_m=10.0)),
 )}
