@@ -61,3 +61,16 @@ def check_run(cfg, hours: float, seed: int, agent: str = "autopilot", progress=N
     return {"scenario": cfg.name, "agent": agent, "seed": seed, "hours": t_total / 3600.0,
             "traffic_vessels": cfg.traffic.count, "traffic_source": cfg.traffic.source,
             "traffic_violations": traffic, "ego_violations": ego, "episodes": episodes, "traffic_events": events}
+
+
+def replay_events(violations, dt: float) -> list[dict]:
+    """Violations as replay events (``testbed/replay/format.py``: step, t, kind ``rule_violation``, vessel,
+    x, y, text), for the replay recorder's event list. ``vessel`` is the traffic index for traffic at
+    fault and None for the ego; the text starts with the article."""
+    out = []
+    for v in violations:
+        who = v.at_fault[0]
+        out.append({"step": int(round(v.time_s / dt)), "t": v.time_s, "kind": "rule_violation",
+                    "vessel": int(who.split("_")[1]) if who.startswith("traffic_") else None,
+                    "x": v.x, "y": v.y, "text": f"{v.article}: {v.explanation}"})
+    return out
