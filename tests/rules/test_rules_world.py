@@ -123,3 +123,14 @@ def test_batch_equals_single_env():
     assert w.rules.counts_by_article(1) == sw.rules.counts_by_article(0)
     assert [(v.rule, v.time_s, v.vessels) for v in w.rules.events[1]] == \
         [(v.rule, v.time_s, v.vessels) for v in sw.rules.events[0]]
+
+
+def test_replay_events_of_violations():
+    from testbed.rules.encounters import ENCOUNTERS, run_encounter
+    from testbed.rules.report import replay_events
+
+    evs = replay_events(run_encounter(ENCOUNTERS["HarbourCrossing"]), 1.0)
+    assert len(evs) == 1
+    e = evs[0]
+    assert e["kind"] == "rule_violation" and e["vessel"] is None and e["text"].startswith("RheinSchPV §6.16: ego ")
+    assert e["step"] == round(e["t"])
