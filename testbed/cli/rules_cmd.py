@@ -13,6 +13,10 @@ def register(sub) -> None:
     ep = rsub.add_parser("encounters", help="run the hand-built encounter suite; exit 1 if a case fails")
     ep.add_argument("names", nargs="*", help="cases to run (default: all)")
     ep.set_defaults(func=_cmd_encounters)
+    zp = rsub.add_parser("zones", help="draw a map's rule zones to a PNG")
+    zp.add_argument("--map", default="duisburg_ruhrort", help="shipped map name or .geojson path")
+    zp.add_argument("--out", required=True, help="output PNG")
+    zp.set_defaults(func=_cmd_zones)
     cp = rsub.add_parser("check", help="run episodes and count the rule violations of the traffic and the ego")
     cp.add_argument("scenario", help="registered id or YAML scenario (testbed list)")
     cp.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. traffic.count=20 traffic.source=scripted")
@@ -28,6 +32,15 @@ def _cmd_list(args) -> int:
 
     for r in RULES:
         print(f"{r.id:6s} {r.article:26s} {r.title}")
+    return 0
+
+
+def _cmd_zones(args) -> int:
+    from harbour_maps import load_map
+    from testbed.rules.draw import draw_zones
+
+    draw_zones(load_map(args.map), args.out)
+    print(f"wrote {args.out}")
     return 0
 
 

@@ -91,3 +91,15 @@ def test_cli_rules_check_and_episode_json(tmp_path, capsys):
     assert main(["run", "Channel-v0", "time_limit_s=30", "--out", str(run)]) == 0
     ep = json.loads((run / "episode_000.json").read_text())
     assert "rule_violations" in ep and "traffic_rule_violations" in ep and isinstance(ep["rule_events"], list)
+
+
+def test_cli_rules_zones_picture(tmp_path, capsys):
+    out = tmp_path / "zones.png"
+    assert main(["rules", "zones", "--map", "synthetic_basin_entry", "--out", str(out)]) == 0
+    from PIL import Image
+
+    img = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    assert img.std() > 20  # not blank
+    assert ((img[..., 0] - img[..., 2]) > 60).sum() > 1000  # the orange harbour-mouth zones are drawn
+    assert main(["rules", "zones", "--map", "synthetic_channel", "--out", str(tmp_path / "n.png")]) == 2
+    assert "synthetic_channel' has no rule zones" in capsys.readouterr().err
