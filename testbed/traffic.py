@@ -215,6 +215,8 @@ class ScriptedTraffic:
             z = self._zone_table_bits(st0.x[sl], st0.y[sl])
             slow = (z & (self.zmasks[M_MOUTH] | self.zmasks[M_BERTH] | self.zmasks[M_NARROW])) != 0
             st0.u[sl] = np.where(slow, np.minimum(st0.u[sl], self.zp[ZP_LIM_MOUTH]), st0.u[sl])
+            gate = (z & (self.zmasks[M_MOUTH] | self.zmasks[M_ENTRY])) != 0  # start from rest (§ 6.16)
+            st0.u[sl] = np.where(gate, 0.0, st0.u[sl])
             st0.n[sl] = st0.u[sl] / self.speed_per_rev[sl]
         st = self._clear_motion(sl)
         if mapk is not None:  # the current at the new positions (perception uses ground velocities)
@@ -532,8 +534,12 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                     y[i] = sy
                     psi[i] = math.atan2(lxy[a + 1, 0] - sx, lxy[a + 1, 1] - sy)
                     u[i] = u_tgt[i]
-                    if zbits.shape[0] > 1 and zbits[widx[cell_index(geo, sx, sy)]] & (zmasks[M_MOUTH] | zmasks[M_BERTH] | zmasks[M_NARROW]) != 0:
-                        u[i] = min(u[i], zp[ZP_LIM_MOUTH])
+                    if zbits.shape[0] > 1:
+                        zs = zbits[widx[cell_index(geo, sx, sy)]]
+                        if zs & (zmasks[M_MOUTH] | zmasks[M_BERTH] | zmasks[M_NARROW]) != 0:
+                            u[i] = min(u[i], zp[ZP_LIM_MOUTH])
+                        if zs & (zmasks[M_MOUTH] | zmasks[M_ENTRY]) != 0:
+                            u[i] = 0.0  # at a harbour mouth: start from rest, go when the way is clear (§ 6.16)
                     r[i] = 0.0
                     seg[i] = 0
                     active[i] = 1

@@ -15,7 +15,7 @@ from __future__ import annotations
 import shapely
 from shapely.ops import unary_union
 
-MOUTH_RADIUS_M = 200.0  # water in front of a harbour mouth (§ 6.16, § 6.20)
+MOUTH_RADIUS_M = 150.0  # water in front of a harbour mouth (§ 6.16, § 6.20)
 ENTRY_DEPTH_M = 120.0  # the first metres of harbour water behind the river bank (§ 9.07 Nr. 5)
 TURNING_RADIUS_M = 350.0  # river water in front of a Ruhrort entrance where downstream vessels turn
 BRIDGE_HALF_WIDTH_M = 30.0  # bridge deck axis +- this: "under the bridge" (§ 6.24, § 7.02)

@@ -76,9 +76,11 @@ def _run(env, steps, action=(0.0, 0.6)):
 
 @pytest.fixture(scope="module")
 def speeding_run():
-    env = gym.make("testbed/PortEntry-v0", traffic={"count": 0}, reward={"rules_articles": {"6.20": -5.0}})
+    # downstream from km 779.3 past the Ruhrort harbour mouths at full speed, no traffic
+    env = gym.make("testbed/Encounter-HarbourCrossing-v0", traffic={"count": 0, "placed_lanes": [],
+                   "placed_along_m": [], "placed_speed_ms": []}, reward={"rules_articles": {"6.20": -5.0}})
     env.reset(seed=0)
-    return _run(env, 120)
+    return _run(env, 200, action=(0.0, 1.0))
 
 
 def test_rules_reward_component_and_info(speeding_run):
