@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/rules_speed.py [--envs 1 64] [--traffic 20]
 
 For each batch size E it builds the PortEntry-v0 world with scripted traffic twice (``rules.enabled``
-true / false), steps both with the same actions and reports µs per step and the ratio on/off.
+true / false), steps both with the same actions and reports µs per step and the ratio on/off (this
+includes the traffic's rule-following), and the checker alone (gather + check) as a ratio to the off step.
 """
 
 from __future__ import annotations
@@ -39,14 +40,23 @@ def main(argv=None) -> int:
     ap.add_argument("--traffic", type=int, default=20)
     a = ap.parse_args(argv)
     print(f"PortEntry-v0, {a.traffic} scripted traffic vessels per env")
-    print(f"{'E':>5s} {'off µs/step':>12s} {'on µs/step':>12s} {'ratio on/off':>13s} {'check µs/vessel-step':>21s}")
+    print(f"{'E':>5s} {'off µs/step':>12s} {'on µs/step':>12s} {'ratio on/off':>13s} {'checker µs':>11s} "
+          f"{'checker/off':>12s} {'checker µs/vessel':>18s}")
     for E in a.envs:
         act = np.tile([0.0, 0.4], (E, 1))
         w_off, w_on = world(E, a.traffic, False), world(E, a.traffic, True)
-        t_off = best_time(lambda w=w_off: w.step(act))
-        t_on = best_time(lambda w=w_on: w.step(act))
+        t_off = best_time(lambda w=w_off, act=act: w.step(act))
+        t_on = best_time(lambda w=w_on, act=act: w.step(act))
+        rc = w_on.rules
+
+        def checker(w=w_on, rc=rc):
+            rc.gather(w.ego, w.ego_cur, w.ego_len, w.ego_beam, w.traffic)
+            rc.check(w.t)
+
+        t_chk = best_time(checker)
         n = E * (a.traffic + 1)
-        print(f"{E:5d} {t_off * 1e6:12.1f} {t_on * 1e6:12.1f} {t_on / t_off:13.3f} {(t_on - t_off) * 1e6 / n:21.3f}")
+        print(f"{E:5d} {t_off * 1e6:12.1f} {t_on * 1e6:12.1f} {t_on / t_off:13.3f} {t_chk * 1e6:11.1f} "
+              f"{t_chk / t_off:12.3f} {t_chk * 1e6 / n:18.3f}")
     return 0
 
 
