@@ -121,7 +121,9 @@ class RewardConfig:
     near_miss_tcpa_s: float = 120.0
     harbour_speed_limit_ms: float = 2.5  # inside harbour water (basins, canals); 9 km/h
     rules: float = 0.0  # per traffic-rule violation of the ego (every article; testbed.rules)
-    rules_articles: dict[str, float] = field(default_factory=dict)  # per article id, e.g. {"9.07": -5.0}
+    # per article id, e.g. {"9.07": -5.0}; on the command line {9.07: -5.0, 6.20: -1} (numbers are read
+    # with two decimals, so 6.20 and 6.2 are the same article)
+    rules_articles: dict[Any, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -242,9 +244,9 @@ class ScenarioConfig:
         if self.goal.position_tol_m <= 0:
             raise bad("goal.position_tol_m", self.goal.position_tol_m, "must be > 0")
         if self.reward.rules_articles:
-            from testbed.rules.articles import ARTICLE_IDS
+            from testbed.rules.articles import ARTICLE_IDS, article_key
 
-            unknown = [a for a in self.reward.rules_articles if a not in ARTICLE_IDS]
+            unknown = [a for a in self.reward.rules_articles if article_key(a) not in ARTICLE_IDS]
             if unknown:
                 raise bad("reward.rules_articles", dict(self.reward.rules_articles),
                           f"unknown article id(s) {unknown}; known: {', '.join(ARTICLE_IDS)}")
@@ -294,7 +296,10 @@ def schema(cfg: ScenarioConfig):
     """A writable, typed OmegaConf node for ``cfg`` (unknown keys and wrong types are rejected)."""
     from omegaconf import OmegaConf
 
-    return _writable(OmegaConf.structured(cfg))
+    node = _writable(OmegaConf.structured(cfg))
+    # a free-keyed dict: Hydra's struct mode must let an override add article ids to it
+    node.reward._get_node("rules_articles")._set_flag("struct", False)
+    return node
 
 
 def did_you_mean(name: str, choices, n: int = 1) -> str:

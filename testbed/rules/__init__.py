@@ -18,5 +18,7 @@ def rule_weights(reward_cfg):
     """(N_RULES,) reward weight per rule: ``reward.rules_articles[id]`` or else ``reward.rules``."""
     import numpy as np
 
-    per = dict(reward_cfg.rules_articles)
+    from testbed.rules.articles import article_key
+
+    per = {article_key(k): v for k, v in reward_cfg.rules_articles.items()}
     return np.array([float(per.get(a, reward_cfg.rules)) for a in ARTICLE_IDS])

@@ -55,6 +55,16 @@ ARTICLE_IDS: tuple[str, ...] = tuple(r.id for r in RULES)
 ARTICLES: tuple[str, ...] = tuple(r.article for r in RULES)
 
 
+def article_key(k) -> str:
+    """An article id as written in a config: "9.07" stays, a number (9.07, 6.2 from a YAML or Hydra
+    dict key) becomes its two-decimal id ("9.07", "6.20")."""
+    if isinstance(k, bool):
+        return str(k)
+    if isinstance(k, int | float):
+        return f"{float(k):.2f}"
+    return str(k)
+
+
 def check_article_ids(ids, where: str) -> None:
     """Raise ValueError naming every id of ``ids`` that is not a known article id."""
     bad = [i for i in ids if i not in ARTICLE_IDS]

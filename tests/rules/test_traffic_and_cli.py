@@ -103,3 +103,16 @@ def test_cli_rules_zones_picture(tmp_path, capsys):
     assert ((img[..., 0] - img[..., 2]) > 60).sum() > 1000  # the orange harbour-mouth zones are drawn
     assert main(["rules", "zones", "--map", "synthetic_channel", "--out", str(tmp_path / "n.png")]) == 2
     assert "synthetic_channel' has no rule zones" in capsys.readouterr().err
+
+
+def test_cli_article_weights_and_unknown_ids(tmp_path, capsys):
+    run = tmp_path / "hw"
+    assert main(["run", "Encounter-HighWater-v0", "reward.rules_articles={10.01:-5.0,6.20:-1}", "time_limit_s=30",
+                 "--out", str(run)]) == 0
+    ep = json.loads((run / "episode_000.json").read_text())
+    assert ep["rule_violations"]["10.01"] == 1 and ep["reward_components"]["rules"] == -5.0
+    assert ep["rule_events"][0]["article"] == "RheinSchPV §10.01"
+    capsys.readouterr()
+    assert main(["run", "Channel-v0", "reward.rules_articles={9.99:-5.0,6.2:-1}", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown article id(s) [9.99]" in err and err.count("\n") == 1
