@@ -156,6 +156,9 @@ class RulesConfig:
     small_craft_m: float = 20.0  # § 1.01: hulls shorter than this are small craft
     small_craft_cpa_m: float = 30.0  # § 6.02: closest approach (beyond the half lengths) ...
     small_craft_tcpa_s: float = 60.0  # ... within this time
+    # rule-zone kinds the scenario needs on its map (harbour_maps/FORMAT.md "Rule zones"); a missing kind
+    # is an error naming it, e.g. [harbour_entry, turning_area] for a Ruhrort entry
+    require_zones: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,13 @@ class RuleChecker:
         self.ev = np.zeros((max(64, 4 * n), rk.EV_COLS))
         self.ev_n = np.zeros(1, dtype=np.int64)
         self.lost = np.zeros(E, dtype=np.int64)  # events beyond the buffer (counted, not described)
+        if cfg.require_zones:
+            from testbed.rules.zones import KINDS, RuleZoneError
+
+            bad = [k for k in cfg.require_zones if k not in KINDS]
+            if bad:
+                raise RuleZoneError(f"rules.require_zones: unknown zone kind(s) {bad}; known: {', '.join(KINDS)}")
+            self.zones.require(cfg.require_zones, "rules.require_zones")
         marks = self.zones.gauge_marks
         level = cfg.water_level_m
         if not math.isnan(level) and not marks:

@@ -20,6 +20,9 @@ import math
 
 from testbed.config import GoalConfig, RulesConfig, ScenarioConfig, StartConfig, TrafficConfig
 
+_PORT = RulesConfig(require_zones=["harbour_mouth", "harbour_entry", "turning_area", "regulated_meeting"])
+_RHINE = RulesConfig(require_zones=["regulated_meeting"])
+
 _BASE = dict(map="duisburg_ruhrort", dt=1.0)
 
 
@@ -49,15 +52,15 @@ def _lane_goal(lane, km) -> GoalConfig:
 
 ENCOUNTER_SCENARIOS: dict[str, ScenarioConfig] = {s.name: s for s in (
     _sc("Encounter-HeadOnDownstream-v0", 900.0, _start("lane-rhine-down", km=776.0),
-        _lane_goal("lane-rhine-down", 778.6), _one("lane-rhine-up", km=778.0)),
+        _lane_goal("lane-rhine-down", 778.6), _one("lane-rhine-up", km=778.0), rules=_RHINE),
     _sc("Encounter-HeadOnUpstream-v0", 1200.0, _start("lane-rhine-up", km=778.0),
-        _lane_goal("lane-rhine-up", 775.7), _one("lane-rhine-down", km=776.0)),
+        _lane_goal("lane-rhine-up", 775.7), _one("lane-rhine-down", km=776.0), rules=_RHINE),
     _sc("Encounter-Overtaking-v0", 1200.0, _start("lane-rhine-down", km=775.6, speed=(3.0, 3.5)),
-        _lane_goal("lane-rhine-down", 778.2), _one("lane-rhine-down", km=775.95, speed=1.5)),
+        _lane_goal("lane-rhine-down", 778.2), _one("lane-rhine-down", km=775.95, speed=1.5), rules=_RHINE),
     _sc("Encounter-HarbourCrossing-v0", 900.0, _start("lane-rhine-down", km=779.3),
-        _lane_goal("lane-rhine-down", 781.5), _one("lane-hafenkanal~rev", along=3231.0, speed=2.0)),
+        _lane_goal("lane-rhine-down", 781.5), _one("lane-hafenkanal~rev", along=3231.0, speed=2.0), rules=_PORT),
     _sc("Encounter-RuhrortEntry-v0", 2400.0, _start("lane-rhine-down", km=779.0, speed=(2.5, 3.0)),
-        GoalConfig(berths=["berth-01"], position_tol_m=40.0, heading_tol_deg=30.0, speed_tol_ms=1.0)),
+        GoalConfig(berths=["berth-01"], position_tol_m=40.0, heading_tol_deg=30.0, speed_tol_ms=1.0), rules=_PORT),
     _sc("Encounter-HighWater-v0", 900.0, _start("lane-rhine-down", km=776.0, speed=(3.8, 4.2)),
-        _lane_goal("lane-rhine-down", 779.0), discharge_m3s=6500.0, rules=RulesConfig(water_level_m=10.0)),
+        _lane_goal("lane-rhine-down", 779.0), discharge_m3s=6500.0, rules=RulesConfig(water_level_m=10.0, require_zones=["high_water"])),
 )}

@@ -136,3 +136,12 @@ def test_replay_events_of_violations():
     e = evs[0]
     assert e["kind"] == "rule_violation" and e["vessel"] is None and e["text"].startswith("RheinSchPV §6.16: ego ")
     assert e["step"] == round(e["t"])
+
+
+def test_zones_a_scenario_needs_are_named_when_missing():
+    with pytest.raises(ConfigError, match=r"synthetic_channel' has no rule zone\(s\) of kind \['harbour_entry', "
+                                          r"'turning_area', 'narrow'\] that rules.require_zones needs"):
+        gym.make("testbed/Channel-v0", rules={"require_zones": ["harbour_entry", "turning_area", "narrow"]})
+    with pytest.raises(ConfigError, match=r"unknown zone kind\(s\) \['mouth'\]"):
+        gym.make("testbed/Channel-v0", rules={"require_zones": ["mouth"]})
+    gym.make("testbed/Encounter-RuhrortEntry-v0")  # Duisburg has them
