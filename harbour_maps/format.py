@@ -71,12 +71,15 @@ FEATURE_TYPES: dict[str, tuple[tuple[str, ...], dict[str, str], dict[str, str]]]
                {"km": _NUM, "span_m": _NUM, "waterway": _STR}),
     "lock": (("Polygon",), {"name": _STR, "chamber_length_m": _NUM, "chamber_width_m": _NUM},
              {"lift_m": _NUM, "waterway_km": _NUM}),
-    "gauge": (("Point",), {"name": _STR}, {"km": _NUM, "gauge_no": None, "pnp_m_nhn": _NUM}),
+    "gauge": (("Point",), {"name": _STR}, {"km": _NUM, "gauge_no": None, "pnp_m_nhn": _NUM, "marks_m": _LIST}),
     "km_marker": (("Point",), {"km": _NUM, "waterway": _STR}, {}),
     "cell_site": (("Point",), {"name": _STR, "height_m": _NUM, "sectors_deg": _LIST},
                   {"assumed": _BOOL, "operator": _STR, "bands": None}),
     "current": (("LineString",), {"name": _STR},
                 {"speed_ms": _NUM, "velocity_table": _LIST, "influence_m": _NUM, "bank_ramp_m": _NUM}),
+    # areas where traffic rules apply (RheinSchPV; see FORMAT.md "Rule zones")
+    "rule_zone": (("Polygon", "MultiPolygon"), {"name": _STR, "kind": _STR},
+                  {"of": _STR, "articles": _LIST, "turn_before_entry": _BOOL, "narrow": _BOOL, "gauge": _STR}),
 }
 
 _ENUMS = {
@@ -84,6 +87,8 @@ _ENUMS = {
     ("obstacle", "kind"): ("pier", "island", "mole", "bridge_pier", "structure"),
     ("lane", "direction"): ("forward", "both"),
     ("lane", "role"): ("upstream", "downstream", "channel"),
+    ("rule_zone", "kind"): ("harbour_mouth", "harbour_entry", "turning_area", "narrow", "bridge_opening",
+                            "berth_area", "regulated_meeting", "high_water"),
 }
 
 _POSITIVE = {("lane", "width_m"), ("berth", "length_m"), ("lock", "chamber_length_m"),
@@ -250,6 +255,13 @@ def _validate_properties(ftype: str, props: dict, n_vertices: int, fail):
             fail(f"'km' list has {len(km)} values but the line has {n_vertices} vertices")
         if not all(_is_num(v) for v in km):
             fail("'km' list must contain only numbers")
+    if ftype == "gauge" and props.get("marks_m") is not None:
+        marks = props["marks_m"]
+        if not marks or not all(_is_num(v) for v in marks) or any(b <= a for a, b in zip(marks, marks[1:], strict=False)):
+            fail(f"'marks_m' must be a non-empty list of strictly increasing numbers, got {marks!r}")
+    if ftype == "rule_zone" and props.get("articles") is not None:
+        if not all(isinstance(a, str) and a for a in props["articles"]):
+            fail(f"'articles' must be a list of non-empty strings, got {props['articles']!r}")
     if ftype == "cell_site":
         sec = props["sectors_deg"]
         if not all(_is_num(v) for v in sec):

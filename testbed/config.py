@@ -80,6 +80,13 @@ class TrafficConfig:
     reactive: bool = True  # hand a replayed vessel over to the scripted model when it would hit the ego
     handover_cpa_m: float = 150.0
     handover_tcpa_s: float = 300.0  # long enough for a handed-over vessel to stop (0.015 m/s^2)
+    # scripted: the first len(placed_lanes) vessels start at fixed places (encounter scenarios), each on
+    # its lane at river-km placed_km[j] (lanes with km) or else placed_along_m[j] metres from the lane start
+    placed_lanes: list[str] = field(default_factory=list)
+    placed_km: list[float] = field(default_factory=list)
+    placed_along_m: list[float] = field(default_factory=list)
+    placed_speed_ms: list[float] = field(default_factory=list)  # through the water
+    placed_types: list[str] = field(default_factory=list)  # catalogue ids (each in vessel_types); [] = the first
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,10 @@ class RewardConfig:
     near_miss_cpa_m: float = 50.0
     near_miss_tcpa_s: float = 120.0
     harbour_speed_limit_ms: float = 2.5  # inside harbour water (basins, canals); 9 km/h
+    rules: float = 0.0  # per traffic-rule violation of the ego (every article; testbed.rules)
+    # per article id, e.g. {"9.07": -5.0}; on the command line {9.07: -5.0, 6.20: -1} (numbers are read
+    # with two decimals, so 6.20 and 6.2 are the same article)
+    rules_articles: dict[Any, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -126,6 +137,28 @@ class LinkConfig:
     failsafe: str = "slow_ahead"  # "slow_ahead", "stop" or "hold"
     radio_seed: int = 0  # shadow fading / LOS fields of the radio map (a property of the world)
     radio_resolution_m: float = 20.0
+
+
+@dataclass(frozen=True)
+class RulesConfig:
+    """The inland traffic rules checker (RheinSchPV; :mod:`testbed.rules`)."""
+
+    enabled: bool = True  # check the rules every step (violations in info, episode JSON, reward "rules")
+    water_level_m: float = math.nan  # reading of the high-water gauge (Duisburg-Ruhrort); NaN: below mark I
+    blue_board: bool = False  # the ego shows the blue board (asks for starboard-to-starboard meeting)
+    harbour_mouth_speed_kmh: float = 11.0  # § 6.20: through the water, in front of harbour mouths, at berths
+    high_water_speed_kmh: float = 20.0  # § 10.01: over ground between high-water marks I and II
+    lying_still_s: float = 300.0  # § 7.02: stopped this long under a bridge, at an entrance, on a turning area
+    overtake_gap_m: float = 10.0  # § 6.09: fewer metres between the hulls while alongside is unsafe
+    passing_range_m: float = 150.0  # vessels passing abeam closer than this meet or overtake (§ 6.04-6.10)
+    harbour_cpa_m: float = 50.0  # § 6.16: closest approach (beyond the half lengths) that forces others ...
+    harbour_tcpa_s: float = 90.0  # ... within this time
+    small_craft_m: float = 20.0  # § 1.01: hulls shorter than this are small craft
+    small_craft_cpa_m: float = 30.0  # § 6.02: closest approach (beyond the half lengths) ...
+    small_craft_tcpa_s: float = 60.0  # ... within this time
+    # rule-zone kinds the scenario needs on its map (harbour_maps/FORMAT.md "Rule zones"); a missing kind
+    # is an error naming it, e.g. [harbour_entry, turning_area] for a Ruhrort entry
+    require_zones: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -144,6 +177,7 @@ class ScenarioConfig:
     observation: ObservationConfig = field(default_factory=ObservationConfig)
     reward: RewardConfig = field(default_factory=RewardConfig)
     link: LinkConfig = field(default_factory=LinkConfig)
+    rules: RulesConfig = field(default_factory=RulesConfig)
 
     def validate(self) -> ScenarioConfig:
         def bad(key: str, value: Any, problem: str) -> ConfigError:
@@ -178,6 +212,21 @@ class ScenarioConfig:
             raise bad("traffic.ais_speedup", self.traffic.ais_speedup, "must be > 0")
         if self.traffic.count and not self.traffic.vessel_types:
             raise bad("traffic.vessel_types", self.traffic.vessel_types, "needs at least one type")
+        tc = self.traffic
+        if tc.placed_lanes:
+            n = len(tc.placed_lanes)
+            if n > tc.count:
+                raise bad("traffic.placed_lanes", tc.placed_lanes, f"places {n} vessels but traffic.count is {tc.count}")
+            where = tc.placed_km or tc.placed_along_m
+            for key, val in (("traffic.placed_km or traffic.placed_along_m", where),
+                             ("traffic.placed_speed_ms", tc.placed_speed_ms)):
+                if len(val) != n:
+                    raise bad(key, val, f"needs one value per placed lane ({n})")
+            if tc.placed_types and len(tc.placed_types) != n:
+                raise bad("traffic.placed_types", tc.placed_types, f"needs one type per placed lane ({n}) or none")
+            missing = [t for t in tc.placed_types if t not in tc.vessel_types]
+            if missing:
+                raise bad("traffic.placed_types", tc.placed_types, f"{missing} not in traffic.vessel_types")
         if self.link.mode not in ("onboard", "remote"):
             raise bad("link.mode", self.link.mode, "must be 'onboard' or 'remote'")
         if self.link.failsafe not in ("slow_ahead", "stop", "hold"):
@@ -197,6 +246,18 @@ class ScenarioConfig:
             raise bad("observation.ray_fov_deg", self.observation.ray_fov_deg, "must lie in (0, 360]")
         if self.goal.position_tol_m <= 0:
             raise bad("goal.position_tol_m", self.goal.position_tol_m, "must be > 0")
+        if self.reward.rules_articles:
+            from testbed.rules.articles import ARTICLE_IDS, article_key
+
+            unknown = [a for a in self.reward.rules_articles if article_key(a) not in ARTICLE_IDS]
+            if unknown:
+                raise bad("reward.rules_articles", dict(self.reward.rules_articles),
+                          f"unknown article id(s) {unknown}; known: {', '.join(ARTICLE_IDS)}")
+        rl = self.rules
+        for key in ("harbour_mouth_speed_kmh", "high_water_speed_kmh", "lying_still_s", "small_craft_m",
+                    "harbour_tcpa_s", "small_craft_tcpa_s"):
+            if not getattr(rl, key) > 0:
+                raise bad(f"rules.{key}", getattr(rl, key), "must be > 0")
         self._validate_names(bad)
         return self
 
@@ -238,7 +299,10 @@ def schema(cfg: ScenarioConfig):
     """A writable, typed OmegaConf node for ``cfg`` (unknown keys and wrong types are rejected)."""
     from omegaconf import OmegaConf
 
-    return _writable(OmegaConf.structured(cfg))
+    node = _writable(OmegaConf.structured(cfg))
+    # a free-keyed dict: Hydra's struct mode must let an override add article ids to it
+    node.reward._get_node("rules_articles")._set_flag("struct", False)
+    return node
 
 
 def did_you_mean(name: str, choices, n: int = 1) -> str:

@@ -248,3 +248,13 @@ def compose_scenario(name: str, overrides: list[str] | None = None, conf_dir: st
         raise ConfigError(f"scenario {name!r}: {conf_dir}/{key}.yaml does not extend a registered scenario "
                           f"(start it with defaults: [{next(iter(SCENARIOS))}, _self_])")
     return _retuple(obj).validate()
+
+
+def _add_encounters() -> None:
+    """The rule-encounter scenarios (testbed/rules/scenarios.py): Encounter-*-v0."""
+    from testbed.rules.scenarios import ENCOUNTER_SCENARIOS
+
+    SCENARIOS.update(ENCOUNTER_SCENARIOS)
+
+
+_add_encounters()

@@ -19,6 +19,12 @@ Behaviour of each traffic vessel (all in the kernel, no Python per vessel):
   within 120 s it stops short of the ego's track if it is crossing it (headings more than 45 deg
   apart), and otherwise slows to a quarter of its speed, as it does for a crossing vessel on its
   starboard side. A stopped vessel never moves into anyone; the ego can still ram it.
+- **Traffic rules** (when the scenario's rules are on, :meth:`ScriptedTraffic.set_rules`): slow to the
+  § 6.20 limit in front of harbour mouths, at berths and in the harbour canals and basins (looking
+  ``max(2.5 L, 150 m)`` and twice that ahead), keep the
+  § 10.01 high-water limit over ground (stop above mark II), and when leaving, entering or crossing at a
+  harbour mouth wait while a through vessel would come within its half length + the § 6.16 clearance
+  (§ 6.16). Meeting port-to-port is the lanes' geometry (each on the starboard side of its direction).
 - **Lane ends**: a vessel that reaches the end of its lane re-enters at the lane's start once that is
   clear (``min_gap_m``); until then it is inactive (not drawn, not perceived, not collidable).
 """
@@ -30,9 +36,14 @@ import math
 import numba
 import numpy as np
 
-from harbour_maps.kernels import current_at, current_xy_batch
+from harbour_maps.kernels import cell_index, current_at, current_xy_batch
+from testbed.rules.zones import M_BERTH, M_ENTRY, M_HIGHWATER, M_MOUTH, M_NARROW
 from vessels import catalogue, nomoto
 from vessels.state import VesselState
+
+# rule parameters of the traffic (set_rules): § 6.20 limit through the water, § 10.01 limit over ground,
+# high water on (1/0), navigation stopped (1/0), § 6.16 clearance beyond the half lengths, time window
+ZP_LIM_MOUTH, ZP_LIM_HW, ZP_HIGH, ZP_STOP, ZP_CROSS_CPA, ZP_CROSS_TCPA = range(6)
 
 
 class TrafficError(ValueError):
@@ -59,6 +70,10 @@ class LaneTable:
         self.s = np.concatenate(ss).astype(np.float64)
         self.start = np.cumsum([0] + [len(a) for a in xys]).astype(np.int64)
         self.length = np.array([a[-1] for a in ss], dtype=np.float64)
+        # two-way lanes: each direction keeps this far to its starboard of the line (meets port-to-port)
+        width = {ln.id: ln.width_m for ln in hmap.lanes}
+        self.keep_right = np.array([min(0.4 * width[i.removesuffix("~rev")], 15.0)
+                                    if (i.endswith("~rev") or i + "~rev" in ids) else 0.0 for i in ids])
 
     def select(self, lane_ids: list[str] | None, map_name: str) -> np.ndarray:
         """Indices of the given lane ids (all lanes, both directions, when empty)."""
@@ -141,6 +156,10 @@ class ScriptedTraffic:
         self.replay_t0 = np.zeros(n_envs)
         self.replay = None
         self.hmap = hmap
+        # rule zones (set_rules); one land row and no masks: the rules are off
+        self.zbits = np.zeros(1, dtype=np.int64)
+        self.zmasks = np.zeros(10, dtype=np.int64)
+        self.zp = np.zeros(6)
         if cfg.source == "ais" and self.T:
             from testbed.ais.replay import load_replay
 
@@ -189,9 +208,67 @@ class ScriptedTraffic:
                 self.seg[i] = 0
                 self._set_pose(i, 1e9, 1e9, 0.0, 0.0)
                 self.active[i] = 0
+        if self.cfg.placed_lanes:
+            self._place_fixed(e)
+        if self.zbits.shape[0] > 1:  # start within the § 6.20 limit where it applies
+            st0 = self.state
+            z = self._zone_table_bits(st0.x[sl], st0.y[sl])
+            slow = (z & (self.zmasks[M_MOUTH] | self.zmasks[M_BERTH] | self.zmasks[M_NARROW])) != 0
+            st0.u[sl] = np.where(slow, np.minimum(st0.u[sl], self.zp[ZP_LIM_MOUTH]), st0.u[sl])
+            gate = (z & (self.zmasks[M_MOUTH] | self.zmasks[M_ENTRY])) != 0  # start from rest (§ 6.16)
+            st0.u[sl] = np.where(gate, 0.0, st0.u[sl])
+            st0.n[sl] = st0.u[sl] / self.speed_per_rev[sl]
         st = self._clear_motion(sl)
         if mapk is not None:  # the current at the new positions (perception uses ground velocities)
             current_xy_batch(*mapk, st.x[sl], st.y[sl], self.current[sl])
+
+    def _zone_table_bits(self, x, y):
+        from testbed.rules.zones import bits_at
+
+        return bits_at(self._zones, self.hmap, x, y)
+
+    def set_rules(self, zones, rules_cfg) -> None:
+        """Make the scripted vessels obey the traffic rules on ``zones`` (a :class:`testbed.rules.zones.ZoneTable`)."""
+        self._zones = zones
+        self.zbits = zones.cell_bits
+        self.zmasks = zones.masks
+        lvl = rules_cfg.water_level_m
+        marks = zones.gauge_marks
+        high = not math.isnan(lvl) and bool(marks) and lvl >= marks[0]
+        stop = high and len(marks) > 1 and lvl >= marks[1]
+        self.zp = np.array([rules_cfg.harbour_mouth_speed_kmh / 3.6 - 0.3, rules_cfg.high_water_speed_kmh / 3.6 - 0.3,
+                            1.0 if high else 0.0, 1.0 if stop else 0.0, rules_cfg.harbour_cpa_m + 30.0,
+                            rules_cfg.harbour_tcpa_s + 30.0])  # fmt: skip
+
+    def _place_fixed(self, e: int) -> None:
+        """The first ``len(cfg.placed_lanes)`` vessels of env ``e`` at their fixed places (encounters)."""
+        cfg, lt = self.cfg, self.lanes
+        for j, lane_id in enumerate(cfg.placed_lanes):
+            i = e * self.T + j
+            lane = int(lt.select([lane_id], self.hmap.name)[0])
+            if cfg.placed_km:
+                s = self._s_at_km(lane_id, float(cfg.placed_km[j]))
+            else:
+                s = float(cfg.placed_along_m[j])
+            s = min(max(s, 0.0), lt.length[lane] - 1.0)
+            k = self.type_ids.index(catalogue.get(cfg.placed_types[j]).id) if cfg.placed_types else 0
+            self._assign_type(i, k)
+            self.u_target[i] = float(cfg.placed_speed_ms[j])
+            x, y, psi = lt.point_at(lane, s)
+            self.lane[i] = lane
+            self.seg[i] = int(np.clip(np.searchsorted(lt.s[lt.start[lane]:lt.start[lane + 1]], s) - 1, 0, None))
+            self._set_pose(i, x, y, psi, self.u_target[i])
+            self.active[i] = 1
+
+    def _s_at_km(self, lane_id: str, km: float) -> float:
+        base = lane_id.removesuffix("~rev")
+        ln = next(ln for ln in self.hmap.lanes if ln.id == base)
+        if ln.km is None:
+            raise TrafficError(f"map {self.hmap.name!r}: lane {base!r} has no river-km; use traffic.placed_along_m")
+        km_arr = np.asarray(ln.km, dtype=float)
+        order = np.argsort(km_arr)
+        s = float(np.interp(km, km_arr[order], ln.s[order]))
+        return ln.s[-1] - s if lane_id.endswith("~rev") else s
 
     def _reset_replay(self, e: int, rng: np.random.Generator, ego_xy, ego_clear_m: float, mapk,
                       goal_xy=None, goal_clear_m: float = 150.0) -> None:
@@ -337,7 +414,8 @@ class ScriptedTraffic:
             st.x, st.y, st.psi, st.u, st.r, self.lane, self.seg, self.u_target, self.active, self.length,
             self.beam, self.speed_per_rev, self.rudder_max, ego.x, ego.y, ego.psi, ego.u, ego.v, ego_cur,
             ego_len, ego_beam, self.cfg.keep_clear_m, self.cfg.min_gap_m, self.rudder_cmd, self.revs_cmd,
-            geo, widx, cfield, creach, speeds, self.current, self._vx, self._vy, self.mode,
+            geo, widx, cfield, creach, speeds, self.current, self._vx, self._vy, self.mode, self.zbits, self.zmasks,
+            self.zp, self.lanes.keep_right,
         )  # fmt: skip
         nomoto.step_inplace(self.batch, st, self.rudder_cmd, self.revs_cmd, self.current, self.dt)
         if self.replay is not None:
@@ -351,9 +429,83 @@ def _wrap(a):
 
 
 @numba.njit(cache=True)
+def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen, geo, widx,
+                zbits, zmasks, zp, v_des):  # fmt: skip
+    """The speed the traffic rules allow vessel i (see the module docstring)."""
+    la = max(2.5 * length[i], 150.0)
+    z_here = zbits[widx[cell_index(geo, x[i], y[i])]]
+    z_ahead = zbits[widx[cell_index(geo, x[i] + la * sh, y[i] + la * ch)]]
+    z_far = zbits[widx[cell_index(geo, x[i] + 2.0 * la * sh, y[i] + 2.0 * la * ch)]]
+    zz = z_here | z_ahead
+    if (zz | z_far) & (zmasks[M_MOUTH] | zmasks[M_BERTH] | zmasks[M_NARROW]) != 0:  # § 6.20 (in time; in basins)
+        v_des = min(v_des, zp[ZP_LIM_MOUTH])
+    if zp[ZP_HIGH] > 0.5 and zz & zmasks[M_HIGHWATER] != 0:  # § 10.01
+        if zp[ZP_STOP] > 0.5:
+            v_des = 0.0
+        else:
+            v_des = min(v_des, max(zp[ZP_LIM_HW] - (cur[i, 0] * sh + cur[i, 1] * ch), 0.0))
+    # § 6.16: leaving, entering or crossing at a harbour mouth: wait for the through traffic
+    m_gate = zmasks[M_MOUTH] | zmasks[M_ENTRY]
+    if z_here & m_gate == 0:
+        return v_des
+    fl = math.hypot(cur[i, 0], cur[i, 1])
+    c_up = (sh * cur[i, 0] + ch * cur[i, 1]) / fl if fl > 0.05 else 0.0
+    if abs(c_up) >= 0.7 and z_here & zmasks[M_ENTRY] == 0:
+        return v_des  # sailing along the river: a through vessel itself
+    m_side = zmasks[M_ENTRY] | zmasks[M_NARROW]
+    # the conflict is judged at the speed it would go (not the speed it has while waiting), so that it
+    # does not start off into a conflict and stop again
+    ui = max(math.hypot(vx[i], vy[i]), v_des, 1.0)
+    gx = ui * sh + cur[i, 0]
+    gy = ui * ch + cur[i, 1]
+    for k in range(T + 1):
+        if k == T:
+            ox = ex[e]
+            oy = ey[e]
+            olen = elen[e]
+            s = math.sin(epsi[e])
+            c = math.cos(epsi[e])
+            ovx = eu[e] * s + ev[e] * c + ecur[e, 0]
+            ovy = eu[e] * c - ev[e] * s + ecur[e, 1]
+            ocx = ecur[e, 0]
+            ocy = ecur[e, 1]
+            opsi = epsi[e]
+        else:
+            m = e * T + k
+            if m == i or active[m] == 0:
+                continue
+            ox = x[m]
+            oy = y[m]
+            olen = length[m]
+            ovx = vx[m] + cur[m, 0]
+            ovy = vy[m] + cur[m, 1]
+            ocx = cur[m, 0]
+            ocy = cur[m, 1]
+            opsi = psi[m]
+        rx = ox - x[i]
+        ry = oy - y[i]
+        dvx = ovx - gx
+        dvy = ovy - gy
+        dv2 = dvx * dvx + dvy * dvy
+        if dv2 < 1e-6:
+            continue
+        tcpa = -(rx * dvx + ry * dvy) / dv2
+        if not 0.0 < tcpa < zp[ZP_CROSS_TCPA]:
+            continue
+        if math.hypot(rx + dvx * tcpa, ry + dvy * tcpa) >= 0.5 * (length[i] + olen) + zp[ZP_CROSS_CPA]:
+            continue
+        if zbits[widx[cell_index(geo, ox, oy)]] & m_side != 0:
+            continue
+        ofl = math.hypot(ocx, ocy)
+        if ofl > 0.05 and abs((math.sin(opsi) * ocx + math.cos(opsi) * ocy) / ofl) >= 0.7:
+            return 0.0  # a through vessel would come too close: wait
+    return v_des
+
+
+@numba.njit(cache=True)
 def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tgt, active, length, beam, spr,
                    rmax, ex, ey, epsi, eu, ev, ecur, elen, ebeam, keep_clear, min_gap, rud_out, rev_out,
-                   geo, widx, cfield, creach, speeds, cur_out, vx, vy, mode):  # fmt: skip
+                   geo, widx, cfield, creach, speeds, cur_out, vx, vy, mode, zbits, zmasks, zp, keep_right):  # fmt: skip
     for e in range(E):
         for j in range(T):
             i = e * T + j
@@ -382,6 +534,12 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                     y[i] = sy
                     psi[i] = math.atan2(lxy[a + 1, 0] - sx, lxy[a + 1, 1] - sy)
                     u[i] = u_tgt[i]
+                    if zbits.shape[0] > 1:
+                        zs = zbits[widx[cell_index(geo, sx, sy)]]
+                        if zs & (zmasks[M_MOUTH] | zmasks[M_BERTH] | zmasks[M_NARROW]) != 0:
+                            u[i] = min(u[i], zp[ZP_LIM_MOUTH])
+                        if zs & (zmasks[M_MOUTH] | zmasks[M_ENTRY]) != 0:
+                            u[i] = 0.0  # at a harbour mouth: start from rest, go when the way is clear (§ 6.16)
                     r[i] = 0.0
                     seg[i] = 0
                     active[i] = 1
@@ -424,6 +582,12 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
             tt = (s_t - ls[kk]) / max(ls[kk + 1] - ls[kk], 1e-9)
             tx = lxy[kk, 0] + tt * (lxy[kk + 1, 0] - lxy[kk, 0])
             ty = lxy[kk, 1] + tt * (lxy[kk + 1, 1] - lxy[kk, 1])
+            if keep_right[ln] > 0.0:  # two-way lane: keep to starboard of the line
+                sdx = lxy[kk + 1, 0] - lxy[kk, 0]
+                sdy = lxy[kk + 1, 1] - lxy[kk, 1]
+                sl = max(math.sqrt(sdx * sdx + sdy * sdy), 1e-9)
+                tx += keep_right[ln] * sdy / sl
+                ty -= keep_right[ln] * sdx / sl
             err = _wrap(math.atan2(tx - x[i], ty - y[i]) - psi[i])
             rud = 1.5 * err - 20.0 * r[i]
             rud_out[i] = min(max(rud, -rmax[i]), rmax[i])
@@ -481,6 +645,9 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                                 # side, slow to a quarter
                                 crossing = abs(math.cos(epsi[e] - psi[i])) < 0.7071
                                 v_des = min(v_des, 0.0 if (is_ego and crossing) else 0.25 * u_tgt[i])
+            if zbits.shape[0] > 1:
+                v_des = _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur_out, vx, vy, ex, ey, epsi, eu, ev, ecur,
+                                    elen, geo, widx, zbits, zmasks, zp, v_des)
             # proportional speed control: astern revs when faster than wanted (clipped by the actuator)
             rev_out[i] = (v_des + 4.0 * (v_des - ui)) / spr[i]
             ce, cn = current_at(geo, widx, cfield, creach, speeds, x[i], y[i])

@@ -150,6 +150,21 @@ class World:
                 raise ConfigError(f"scenario {cfg.name!r}: link.profile = {lc.profile!r} (link.mode = {lc.mode!r}): {exc}") from None
             self._delivered = self.link.delivered
         self.obs[:, -ob.N_LINK:] = (1.0, 0.0, 0.0, 0.0)  # ideal link
+        # the inland traffic rules (testbed.rules): checked after every step, the ego is vessel 0
+        self.rules = None
+        self.rules_reward = np.zeros(E)
+        self._rules_dirty = False
+        if cfg.rules.enabled:
+            from testbed.rules import RuleChecker, RuleZoneError, rule_weights
+
+            try:
+                self.rules = RuleChecker(self.map, cfg.rules, E, 1, self.traffic.T, self.dt).bind_map(
+                    self._geo, self._widx)
+            except RuleZoneError as exc:
+                raise ConfigError(f"scenario {cfg.name!r}: {exc}") from None
+            self._rules_w = rule_weights(cfg.reward)
+            self.traffic.set_rules(self.rules.zones, cfg.rules)  # scripted traffic obeys the rules
+            self._rules_prev = np.zeros((E, len(self._rules_w)), dtype=np.int64)
         # seeds: per env a base seed and an episode counter (see reset_env)
         self._base_seed = [None] * E
         self._episode = np.zeros(E, dtype=np.int64)
@@ -206,6 +221,10 @@ class World:
         mk.current_xy_batch(*self._mapk, st.x[e:e + 1], st.y[e:e + 1], self.ego_cur[e:e + 1])
         self._perceive(e, e + 1)
         self.comps[e] = 0.0  # nothing happened yet
+        if self.rules is not None:
+            self.rules.reset_env(e)
+            self._rules_prev[e] = 0
+            self.rules_reward[e] = 0.0
 
     def _revs_for(self, speed: float) -> float:
         vt = self.ego_type
@@ -228,11 +247,28 @@ class World:
         if self._ais_mode and self.traffic.T:
             self._send_reports()
         self._perceive(0, self.E)
+        if self.rules is not None:
+            self._check_rules()
         if self.link is not None:
             self.obs[:, -ob.N_LINK:] = self.link.features
         terminated = self.done
         truncated = (self.t >= self.cfg.time_limit_s - 1e-9) & ~terminated
         return self.reward, terminated, truncated, self.comps
+
+    def _check_rules(self) -> None:
+        """Run the rule checker; the ego's new violations become the ``rules`` reward component."""
+        rc = self.rules
+        if self._rules_dirty:
+            self.rules_reward[:] = 0.0
+            self._rules_dirty = False
+        if rc.step(self.t, self.ego, self.ego_cur, self.ego_len, self.ego_beam, self.traffic):
+            ego = rc.vcounts[:: rc.N]
+            new = ego - self._rules_prev
+            if new.any():
+                self._rules_prev[:] = ego
+                self.rules_reward[:] = new @ self._rules_w
+                self.reward += self.rules_reward
+                self._rules_dirty = True
 
     def _send_reports(self) -> None:
         tr = self.traffic
@@ -292,8 +328,11 @@ class World:
         """The ``info`` dict of env ``e`` (weighted reward components, outcome, key figures)."""
         f = self.feats[e].tolist()
         comps = (self.comps[e] * self.weights).tolist()
+        rcomp = dict(zip(ob.COMPONENTS, comps, strict=True))
+        if self.rules is not None:
+            rcomp["rules"] = float(self.rules_reward[e])
         return {
-            "reward_components": dict(zip(ob.COMPONENTS, comps, strict=True)),
+            "reward_components": rcomp,
             "outcome": self.outcome(e),
             "is_success": f[ob.F_REACHED] > 0,
             "time_s": float(self.t[e]),
@@ -303,4 +342,14 @@ class World:
             "speed_over_ground_ms": f[ob.F_SOG],
             "goal": self.goal_name[e],
             "link": self.link.info(e) if self.link is not None else dict(IDEAL_LINK_INFO),
+            **self._rules_info(e, comps),
         }
+
+    def _rules_info(self, e: int, comps: list) -> dict:
+        """``rule_violations`` (the ego's, this episode, per article id), ``rule_events`` (this step's new
+        events in env e, every vessel) and the ``rules`` reward component."""
+        rc = self.rules
+        if rc is None:
+            return {}
+        return {"rule_violations": rc.counts_by_article(e, 0),
+                "rule_events": [v.to_dict() for v in rc.step_events if v.env == e]}

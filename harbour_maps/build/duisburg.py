@@ -381,7 +381,7 @@ def build() -> dict:
 
     # gauge, km markers ---------------------------------------------------------------------------
     add("gauge-ruhrort", "gauge", Point(P["P1"]), name="Pegel Duisburg-Ruhrort", km=780.80,
-        gauge_no="2770010", pnp_m_nhn=16.11)
+        gauge_no="2770010", pnp_m_nhn=16.11, marks_m=[9.30, 11.30])  # high-water marks I, II (§ 10.01)
     for km in np.arange(774.0, 784.0 + 1e-9, 0.5):
         c, _, r, hw = rhine.at_s(rhine.s_at_km(km))
         add(f"km-{km:.1f}", "km_marker", Point(c + r * (hw + 5.0)), km=round(float(km), 1), waterway="Rhein")
@@ -425,7 +425,17 @@ def build() -> dict:
     if nav.geom_type != "Polygon":
         raise ValueError(f"navigable water is not one connected polygon ({nav.geom_type})")
 
+    add_rule_zones(features)
     return _to_geojson(features, frame, geod, rhine, ref)
+
+
+def add_rule_zones(features: list[dict]) -> None:
+    """The traffic-rule zones (RheinSchPV), derived from the named features above: the Rhine here is a
+    section of regulated meeting (§ 9.04, km 769.00-857.68); Hafenmund, Parallelhafen and Aussenhafen
+    are Ruhrort entrances of § 9.07 Nr. 5."""
+    from harbour_maps.build.rule_zones import rule_zone_features
+
+    features.extend(rule_zone_features(features, regulated_meeting=True))
 
 
 def _to_geojson(features, frame: LocalFrame, geod, rhine, ref) -> dict:

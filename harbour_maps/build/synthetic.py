@@ -53,6 +53,7 @@ class _Builder:
         self.frame = LocalFrame(CRS, *ORIGIN)
         self.name = name
         self.features: list[dict] = []
+        self.local: list[dict] = []  # the same features in the local frame (for derived rule zones)
         self.md = {
             "format_version": 1, "name": name, "title": title, "crs": CRS,
             "origin": {"lon": ORIGIN[0], "lat": ORIGIN[1]},
@@ -77,6 +78,14 @@ class _Builder:
         g = json.loads(json.dumps(g))  # tuples -> lists
         self.features.append({"type": "Feature", "id": fid, "properties": {"type": ftype, **props},
                               "geometry": g})
+        self.local.append({"id": fid, "type": ftype, "geometry": geom, "properties": props})
+
+    def add_rule_zones(self, **kw) -> None:
+        """Append the traffic-rule zones derived from the features so far (harbour_maps.build.rule_zones)."""
+        from harbour_maps.build.rule_zones import rule_zone_features
+
+        for z in rule_zone_features(self.local, **kw):
+            self.add(z["id"], "rule_zone", z["geometry"], **z["properties"])
 
     def write(self, local_bounds, out_dir: Path = MAPS_DIR) -> Path:
         xmin, ymin, xmax, ymax = local_bounds
@@ -215,6 +224,7 @@ def basin_entry() -> _Builder:
     b.add("cell_1", "cell_site", shapely.Point(-200.0, W / 2 + 80), name="Synthetic mast", height_m=30.0,
           sectors_deg=[0.0, 120.0, 240.0], assumed=True, operator="none")
     b.bounds = (-L / 2 - 100, -W / 2 - 150, L / 2 + 100, W / 2 + c["basin_len"] + 150)
+    b.add_rule_zones()
     return b
 
 
@@ -244,6 +254,7 @@ def crossing() -> _Builder:
           waterway="Synthetic Canal", direction="both", width_m=40.0, role="channel",
           km=((ys + CL / 2) / 1000).round(6).tolist())
     b.bounds = (-L / 2 - 100, -CL / 2 - 100, L / 2 + 100, CL / 2 + c["lock_len"] + 100)
+    b.add_rule_zones()
     return b
 
 

@@ -18,7 +18,22 @@ class CLIError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from testbed.cli import ais_cmd, link_cmd, live_cmd, map_cmd, run_cmd, vessel_cmd
+    from testbed.cli import (
+        ais_cmd,
+        evaluate_cmd,
+        event_cmd,
+        link_cmd,
+        live_cmd,
+        map_cmd,
+        replay_cmd,
+        results_cmd,
+        rules_cmd,
+        run_cmd,
+        serve_cmd,
+        submission_cmd,
+        submit_cmd,
+        vessel_cmd,
+    )
 
     parser = argparse.ArgumentParser(
         prog="testbed",
@@ -27,25 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"testbed {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    map_cmd.register(sub)
-    vessel_cmd.register(sub)
-    run_cmd.register(sub)
-    live_cmd.register(sub)
-    ais_cmd.register(sub)
-    link_cmd.register(sub)
-    from testbed.cli import event_cmd, serve_cmd, submit_cmd  # the hackathon server
-
-    event_cmd.register(sub)
-    serve_cmd.register(sub)
-    submit_cmd.register(sub)
-    from testbed.cli import replay_cmd
-
-    replay_cmd.register(sub)
-    from testbed.cli import evaluate_cmd, results_cmd, submission_cmd
-
-    evaluate_cmd.register(sub)
-    submission_cmd.register(sub)
-    results_cmd.register(sub)
+    for mod in (map_cmd, vessel_cmd, run_cmd, live_cmd, ais_cmd, link_cmd, rules_cmd, replay_cmd,
+                submission_cmd, evaluate_cmd, results_cmd, event_cmd, serve_cmd, submit_cmd):
+        mod.register(sub)
     return parser
 
 

@@ -68,6 +68,7 @@ def _finite(x: float):
 def run(args) -> int:
     from testbed.cli import CLIError
     from testbed.env import DuisburgEnv
+    from testbed.rules.report import episode_record
     from testbed.scenarios import compose_scenario
 
     if args.episodes < 1:
@@ -121,6 +122,7 @@ def run(args) -> int:
                 "time_s": info["time_s"], "steps": steps, "return": ret, "reward_components": comps,
                 "min_cpa_m": _finite(min_cpa), "goal": info["goal"],
                 "final_distance_to_goal_m": info["distance_to_goal_m"],
+                **episode_record(env.world, 0),  # rule violations (testbed.rules)
             }  # fmt: skip
             if render_mode == "rgb_array":
                 from testbed.render import save_gif, save_png

@@ -90,7 +90,7 @@ def test_reward_is_sum_of_components_and_info_has_them():
         _, r, _, _, info = env.step(np.array([0.1, 0.8], dtype=np.float32))
         comps = info["reward_components"]
         assert set(comps) == {"progress", "cross_track", "heading", "collision", "grounding", "near_miss",
-                              "speed_limit", "energy", "smoothness", "goal"}  # fmt: skip
+                              "speed_limit", "energy", "smoothness", "goal", "rules"}  # fmt: skip
         assert r == pytest.approx(sum(comps.values()), abs=1e-9)
     assert comps["progress"] > 0  # moving along the route
 

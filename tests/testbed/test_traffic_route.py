@@ -11,11 +11,11 @@ from testbed.scenarios import compose_scenario, get
 from testbed.world import World, map_bundle
 
 
-def _world(scenario, **traffic):
+def _world(scenario, rules=True, **traffic):
     from dataclasses import replace
 
     cfg = get(scenario)
-    cfg = replace(cfg, traffic=replace(cfg.traffic, **traffic))
+    cfg = replace(cfg, traffic=replace(cfg.traffic, **traffic), rules=replace(cfg.rules, enabled=rules))
     w = World(cfg, 1)
     w.reset_env(0, 0)
     return w
@@ -44,7 +44,8 @@ def test_follower_stops_behind_a_stopped_vessel_and_never_overlaps():
 
 
 def test_traffic_follows_its_lane_at_its_target_speed():
-    w = _world("PortEntry-v0", count=6, source="scripted")
+    # without the traffic rules: they slow the traffic at harbour mouths and berths (tests/rules)
+    w = _world("PortEntry-v0", rules=False, count=6, source="scripted")
     tr = w.traffic
     w.ego.x[0], w.ego.y[0], w.ego.u[0], w.ego.n[0] = 2000.0, 300.0, 0.0, 0.0  # in basin C, out of the way
     for _ in range(300):
