@@ -154,7 +154,11 @@ def bwrap_command(submission: Path, inner: list[str], limits: Limits) -> list[st
            "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/bin", "/bin"]  # fmt: skip
     if Path("/lib64").exists():
         cmd += ["--symlink", "usr/lib64", "/lib64"]
-    made: set[str] = set()
+    # the private /tmp first: the interpreter, the packages or the checkout may themselves live under /tmp
+    # (a CI clone, a venv in a temporary folder); their read-only binds below then sit on top of it
+    cmd += ["--size", str(limits.scratch_bytes), "--perms", "0755" if os.getuid() == 0 else "1777",
+            "--tmpfs", "/tmp"]  # fmt: skip
+    made: set[str] = {"/tmp"}
     for root in _python_roots():
         cmd += _dirs(root, made) + ["--ro-bind", str(root), str(root)]
     cmd += ["--perms", "0755", "--dir", "/opt", "--perms", "0755", "--dir", "/opt/testbed"]
@@ -165,7 +169,6 @@ def bwrap_command(submission: Path, inner: list[str], limits: Limits) -> list[st
     cmd += ["--ro-bind", str(Path(atomicio.__file__).resolve()), "/opt/testbed/atomicio.py"]
     cmd += ["--ro-bind", str(submission), "/submission",
             "--proc", "/proc", "--dev", "/dev",
-            "--size", str(limits.scratch_bytes), "--perms", "0755" if os.getuid() == 0 else "1777", "--tmpfs", "/tmp",
             "--chdir", "/tmp",
             "--setenv", "PYTHONPATH", "/opt/testbed", "--setenv", "HOME", "/tmp", "--setenv", "TESTBED_IN_SANDBOX", "1",
             "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "OMP_NUM_THREADS", "1"]  # fmt: skip

@@ -46,7 +46,7 @@ def test_export_needs_force_and_a_known_format(channel_replay, tmp_path, capsys)
     assert main(["replay", str(p), "--export", str(out), "--force"]) == 0
     assert out.read_text() != "keep"
     assert main(["replay", str(p), str(p), "--export", str(tmp_path / "y.geojson")]) == 2
-    assert "--export takes one replay, got 2" in capsys.readouterr().err
+    assert "--export .geojson takes one replay, got 2" in capsys.readouterr().err
     assert main(["replay", str(tmp_path / "none.replay")]) == 2
     assert "none.replay: no such file" in capsys.readouterr().err
 
