@@ -92,7 +92,7 @@ def test_upload_watch_leaderboard_replay_screenshots(live, browser):
         st = team.locator("#sub-status")
         if st.count():
             seen.add(st.inner_text().strip())
-        if "finished" in seen:
+        if seen & {"finished", "rejected", "failed", "cancelled"}:  # a final status: stop waiting
             break
         team.wait_for_timeout(300)
     assert "finished" in seen and seen & {"queued", "running"}, seen  # it changed without a reload
