@@ -554,7 +554,17 @@ class WorldRecorder:
         ok = self.valid[a:b, e]
         return self.buf[a:b, e, :][ok] if not ok.all() else self.buf[a:b, e, :].copy()
 
-    def _build(self, e: int, rows: np.ndarray, meta: dict | None, outcome: str | None) -> tuple[dict, dict, list]:
+    def _rule_events(self, e: int) -> list[dict]:
+        """The inland-rule violations of env ``e``'s episode (``testbed.rules``) as replay events."""
+        rc = getattr(self.world, "rules", None)
+        if rc is None:
+            return []
+        from testbed.rules.report import replay_events
+
+        return replay_events(list(rc.events[e]), self.world.dt)
+
+    def _build(self, e: int, rows: np.ndarray, meta: dict | None, outcome: str | None,
+               rule_events: list[dict] | None = None) -> tuple[dict, dict, list]:  # fmt: skip
         cols = self.tap.columns(rows, self._weights)
         header = dict(self.static)
         header.update(meta or {})
@@ -564,6 +574,8 @@ class WorldRecorder:
         header["duration_s"] = float(cols["t"][-1])
         header["return"] = float(cols["reward/total"].sum())
         events = derive_events(cols, header)
+        if rule_events:  # the rule checker's events (article, explanation), in time order with the rest
+            events = sorted(events + rule_events, key=lambda ev: (ev["step"], ev["kind"]))
         cols.pop("_comps_raw", None)
         counts: dict[str, int] = {}
         for ev in events:
@@ -573,7 +585,7 @@ class WorldRecorder:
 
     def episode(self, e: int, outcome: str | None) -> tuple[dict, dict, list]:
         """(header, columns, events) of env ``e``'s episode so far."""
-        return self._build(e, self._rows(e), self.meta[e], outcome)
+        return self._build(e, self._rows(e), self.meta[e], outcome, self._rule_events(e))
 
     def end(self, e: int, outcome: str | None = None) -> None:
         """Env ``e``'s episode ended (its last row is captured): hand it to the sink; with a background
@@ -583,10 +595,10 @@ class WorldRecorder:
         if outcome is None:
             outcome = self.world.outcome(e)
         self.open[e] = False
-        rows, meta = self._rows(e), self.meta[e]
+        rows, meta, rule_events = self._rows(e), self.meta[e], self._rule_events(e)
 
         def job():
-            self.sink(e, *self._build(e, rows, meta, outcome))
+            self.sink(e, *self._build(e, rows, meta, outcome, rule_events))
 
         if self.writer is not None:
             self.writer.submit(job)
