@@ -17,7 +17,8 @@ evaluator applied; there is no second physics. :class:`EpisodeMetrics` accumulat
 ``cross_track_rms_m``       RMS cross-track distance to the route [m]
 ``rudder_activity``         sum |change of the rudder command| per minute (commands in [-1, 1])
 ``engine_activity``         sum |change of the engine command| per minute
-``rule_violations``         None (COLREG/CEVNI rules are a later issue; the column exists)
+``rule_violations``         the ego's inland-rule violations in the episode (RheinSchPV, ``testbed.rules``;
+                            the sum over articles of ``info["rule_violations"]``), None with the rules off
 ``progress``                1 - final distance to the goal / initial distance, clipped to [0, 1]
 ``link_*``                  outage fraction, handovers, data and command loss fractions, fail-safe seconds,
                             mean data latency [ms] (finite ones), minimum SINR [dB]
@@ -157,7 +158,8 @@ class EpisodeMetrics:
             "cross_track_rms_m": math.sqrt(self.ct2 / n),
             "rudder_activity": self.d_rudder / minutes,
             "engine_activity": self.d_engine / minutes,
-            "rule_violations": None,
+            "rule_violations": (int(sum(info["rule_violations"].values()))
+                                if isinstance(info.get("rule_violations"), dict) else None),
             "progress": progress,
             "link_outage_frac": self.outages / n,
             "link_handovers": self.handovers,

@@ -76,3 +76,13 @@ def test_episode_metrics_accumulate():
     assert r["link_outage_frac"] == 0.25 and r["link_handovers"] == 1 and r["link_cmd_loss_frac"] == 0.25
     assert r["link_latency_ms"] == 20.0 and r["link_min_sinr_db"] == 3.0
     assert r["rule_violations"] is None and r["progress"] == 1.0 and r["steps"] == 4 and r["return"] == 4.0
+
+
+def test_rule_violations_are_the_episode_sum_over_articles():
+    m = EpisodeMetrics(dt=1.0, time_limit_s=100.0, energy_weight=0.0, reset_info=_info(0, 1000.0, 0.0))
+    info = _info(1, 900.0, 0.0)
+    info["rule_violations"] = {"9.04": 1, "6.20": 2, "10.01": 0}  # the episode's counts so far
+    m.step([0.0, 0.5], 0.0, info)
+    info = dict(info, rule_violations={"9.04": 1, "6.20": 3, "10.01": 0}, outcome="time_limit")
+    m.step([0.0, 0.5], 0.0, info)
+    assert m.result()["rule_violations"] == 4
