@@ -1,4 +1,4 @@
-"""Generator of the shipped map ``duisburg_ruhrort`` (Rhine km 773.5-785.5 and the Ruhrort port).
+"""Generator of the shipped map ``duisburg_ruhrort`` (Rhine km 773.2-785.5 and the Ruhrort port).
 
 Run ``python -m harbour_maps.build.duisburg`` to (re)write ``harbour_maps/maps/duisburg_ruhrort.geojson``.
 
@@ -66,28 +66,29 @@ MQ_LOBITH = 2300.0  # m3/s, approximate long-term mean at Lobith (scales the Bov
 OSM_ATTRIBUTION = "© OpenStreetMap contributors, ODbL 1.0 (openstreetmap.org/copyright)"
 
 RHINE_HALF_WIDTH_M = 170.0
-RHINE_KM_RANGE = (773.5, 785.5)
+RHINE_KM_RANGE = (773.2, 785.5)
 RHINE_SMOOTH_M = 900.0
 
 # Ruhr (Ruhr-km = arc length along the boundary line from the mouth light's vertex)
 RUHR_KM_KARL_LEHR = 1.934
 RUHR_KM_LOCK = 2.5
 RUHR_KM_WEIR = 2.626
-RUHR_END_KM = 3.25  # the map's Ruhr ends here (above the weir)
+RUHR_END_KM = 4.25  # the map's Ruhr ends here (above the weir, below the Berliner Bruecke at 4.3)
 WEIR_WIDTH_M = 150.88
 WEIR_ISLAND_N_M = 175.0  # the weir island lies this far north of the boundary line
 LOCK_RUHR = (311.0, 12.80, 7.30)  # Ruhrschleuse: usable length, width, fall [m]
 LOCK_RUHR_N_M = 197.0  # chamber axis north of the boundary line (beyond the weir island)
 # centre offset of the Ruhr from the boundary line (+ north) and half-width, by Ruhr-km
 RUHR_OFFSET = [(-0.3, -50.0, 60.0), (0.0, -50.0, 60.0), (RUHR_KM_KARL_LEHR, 0.0, 60.0), (2.35, 50.0, 68.0),
-               (RUHR_KM_WEIR, 60.0, WEIR_WIDTH_M / 2.0), (2.9, 60.0, 72.0), (RUHR_END_KM, 55.0, 60.0)]
+               (RUHR_KM_WEIR, 60.0, WEIR_WIDTH_M / 2.0), (2.9, 60.0, 72.0), (3.3, 55.0, 60.0), (RUHR_END_KM, 50.0, 55.0)]
 LOCK_MEIDERICH = (190.0, 11.89, 7.35)
 
 BASIN_LENGTH_M = 1200.0  # basins A, B, C (route-industriekultur.ruhr)
 BASIN_WIDTH_M = 106.0
-BASIN_ROOT_S = {"basin_a": 260.0, "basin_b": 620.0, "basin_c": 980.0}  # along the Hafenkanal's east part
-FUNNEL_M = 70.0  # chamfer of the basin entrances off the Hafenkanal, each side [m]
-HK_WIDTH_M = 100.0
+BASIN_ANGLE_DEG = 90.0  # basins branch off the Hafenkanal at right angles (orientation not published)
+BASIN_ROOT_S = {"basin_a": 480.0, "basin_b": 750.0, "basin_c": 1020.0}  # islands ~125 m (Kohleninsel)
+FUNNEL_M = 50.0  # chamfer of the basin entrances off the Hafenkanal, each side [m]
+HK_WIDTH_M = 120.0
 VK_WIDTH_M = 80.0
 RHEINPREUSSEN_KM = 781.1
 RHEINPREUSSEN = (240.0, 30.0, 500.0, 75.0)  # canal length, canal width, basin length, basin width
@@ -354,7 +355,9 @@ def build() -> dict:
 
     # Rhine ----------------------------------------------------------------------------------------
     anchors = [(V["RB02"], 775.29), (V["RB03"], 778.34), (P["P2"], 780.09), (P["P1"], 780.80)]
-    full = Centreline(smooth(L["rhine"], RHINE_SMOOTH_M), RHINE_HALF_WIDTH_M, anchors)
+    rl = L["rhine"]  # extended 400 m beyond both ends, so the map's km range is inside the line
+    rl = np.vstack([rl[0] + unit(rl[0] - rl[1]) * 400.0, rl, rl[-1] + unit(rl[-1] - rl[-2]) * 400.0])
+    full = Centreline(smooth(rl, RHINE_SMOOTH_M), RHINE_HALF_WIDTH_M, anchors)
     xy, hw = full.cut(full.s_at_km(RHINE_KM_RANGE[0]), full.s_at_km(RHINE_KM_RANGE[1]))
     rhine = Centreline(resample(xy, 25.0), RHINE_HALF_WIDTH_M, anchors)
     rhine_poly = rhine.polygon()
@@ -385,7 +388,7 @@ def build() -> dict:
                       np.interp(kms, okm, [h for _, _, h in RUHR_OFFSET]))
     ruhr_km = kms  # Ruhr-km per vertex of the shifted centreline
     ruhr_poly = ruhr.polygon()
-    water("ruhr", "Ruhr (Ruhr-km 0-3.25)", "river", ruhr_poly, waterway="Ruhr")
+    water("ruhr", "Ruhr (Ruhr-km 0-4.25)", "river", ruhr_poly, waterway="Ruhr")
 
     # Ruhrwehr: across the Ruhr at Ruhr-km 2.626, from the south bank over 150.88 m (+ abutments)
     t_w = ru_tan(RUHR_KM_WEIR)
@@ -422,10 +425,12 @@ def build() -> dict:
     b_up = rhine.point(s_p1 - 280.0, -(RHINE_HALF_WIDTH_M - 30.0))
     vk_dir = unit(ru(0.45, 560.0) - vk0)
     hk_dir = unit(ru(0.55, 330.0) - hk0)
-    hull = [b_dn, b_up]
+    b_up2 = rhine.point(s_p1 - 380.0, -(RHINE_HALF_WIDTH_M + 10.0))  # the bank, towards the Ruhr mouth
+    hull = [b_dn, b_up, b_up2]
     for q, dvec, w in ((vk0, vk_dir, VK_WIDTH_M), (hk0, hk_dir, HK_WIDTH_M)):
         nq = np.array([-dvec[1], dvec[0]])
         hull += [q + nq * w / 2.0, q - nq * w / 2.0]
+    hull += [hk0 + hk_dir * 150.0 - np.array([-hk_dir[1], hk_dir[0]]) * HK_WIDTH_M / 2.0]  # no land wedge
     hm_poly = shapely.MultiPoint([tuple(p) for p in hull]).convex_hull
     hm_c = np.array(hm_poly.centroid.coords[0])
     hm_in = rhine.point(rhine.line.project(Point(hm_c)), 0.0)
@@ -436,19 +441,23 @@ def build() -> dict:
     kl_n = {"ruhr": 0.0, "hafenkanal": 180.0, "vinckekanal": 385.0}
     t_k = ru_tan(RUHR_KM_KARL_LEHR)
     hk_k = ru(RUHR_KM_KARL_LEHR, kl_n["hafenkanal"])
-    lk_app = lk_lower - t_l * 35.0  # the lower approach: the canal covers the chamber's lower head
-    hk_west = [tuple(hk0), tuple(ru(0.55, 330.0)), tuple(ru(1.2, 240.0)),
+    lk_app = lk_lower - t_l * 160.0  # the canal turns here; the lower approach runs on to the lower head
+    hk_west = [tuple(hk0 - hk_dir * 30.0), tuple(ru(0.55, 330.0)), tuple(ru(1.2, 240.0)),
                tuple(hk_k), tuple(hk_k + t_k * 200.0), tuple(lk_app)]
     # east of the lock approach the Hafenkanal bends north-east to the basins and the RHK head
     ax = V["AX01"]
-    rot = math.radians(70.0)  # the canal turns away from the lock, north-east, at the lower approach
+    rot = math.radians(45.0)  # the canal turns away from the lock, north-east, at the lower approach
     turn = np.array([t_l[0] * math.cos(rot) - t_l[1] * math.sin(rot), t_l[0] * math.sin(rot) + t_l[1] * math.cos(rot)])
     hk_east = [tuple(lk_app), tuple(lk_app + turn * 180.0), tuple(ax + np.array([-150.0, -140.0]))]
-    hk_nodes = hk_west + hk_east[1:]
+    # smoothed (a 110 m ship follows it without cutting the bends); the basins branch off its straight east part
+    hk_nodes = [tuple(q) for q in resample(smooth(np.array(hk_west + hk_east[1:]), 300.0), 50.0)]
     water("hafenkanal", "Hafenkanal", "harbour", channel_polygon(hk_nodes, HK_WIDTH_M))
+    water("ruhrschleuse-unterwasser", "Ruhrschleuse Unterwasser", "canal",
+          channel_polygon([lk_app, lk_lower + t_l * 5.0], 50.0), waterway="Hafenkanal")
     centre["hafenkanal"] = hk_nodes
     vk_k = ru(RUHR_KM_KARL_LEHR, kl_n["vinckekanal"])
-    vk_nodes = [tuple(vk0), tuple(ru(0.45, 560.0)), tuple(ru(0.9, 560.0)), tuple(vk_k), tuple(vk_k + t_k * 150.0)]
+    vk_nodes = [tuple(q) for q in resample(smooth(np.array(
+        [vk0 - vk_dir * 30.0, ru(0.45, 560.0), ru(0.9, 560.0), vk_k, vk_k + t_k * 150.0]), 300.0), 50.0)]
     water("vinckekanal", "Vinckekanal", "canal", channel_polygon(vk_nodes, VK_WIDTH_M))
     centre["vinckekanal"] = vk_nodes
     vk_line = LineString(vk_nodes)
@@ -471,14 +480,16 @@ def build() -> dict:
         root = np.array([root.x, root.y])
         d = hk_e.interpolate(s_root + 1.0)
         t = unit(np.array([d.x, d.y]) - root)
-        nrm = np.array([-t[1], t[0]])  # left of the canal's direction (north-west)
-        nodes = [tuple(root), tuple(root + nrm * (HK_WIDTH_M / 2.0 + BASIN_LENGTH_M / 2.0)),
-                 tuple(root + nrm * (HK_WIDTH_M / 2.0 + BASIN_LENGTH_M))]
+        ang = math.radians(BASIN_ANGLE_DEG)  # the basin's axis: the canal's direction turned to port
+        axis = np.array([t[0] * math.cos(ang) - t[1] * math.sin(ang), t[0] * math.sin(ang) + t[1] * math.cos(ang)])
+        off = HK_WIDTH_M / 2.0 / math.sin(ang)  # from the canal's centre line to its bank along the axis
+        nodes = [tuple(root), tuple(root + axis * (off + BASIN_LENGTH_M / 2.0)),
+                 tuple(root + axis * (off + BASIN_LENGTH_M))]
         centre[cid] = nodes
-        edge = root + nrm * (HK_WIDTH_M / 2.0 - 1.0)
-        mouth = root + nrm * (HK_WIDTH_M / 2.0 + FUNNEL_M)
-        funnel = Polygon([edge - t * (BASIN_WIDTH_M / 2.0 + FUNNEL_M), edge + t * (BASIN_WIDTH_M / 2.0 + FUNNEL_M),
-                          mouth + t * (BASIN_WIDTH_M / 2.0 - 1.0), mouth - t * (BASIN_WIDTH_M / 2.0 - 1.0)])
+        across = BASIN_WIDTH_M / 2.0 / math.sin(ang)  # half the basin's width along the canal
+        mouth, side = root + axis * (off + FUNNEL_M), np.array([axis[1], -axis[0]]) * (BASIN_WIDTH_M / 2.0 - 1.0)
+        edge = root + np.array([-t[1], t[0]]) * (HK_WIDTH_M / 2.0 - 1.0)  # on the canal's bank
+        funnel = Polygon([edge - t * (across + FUNNEL_M), edge + t * (across + FUNNEL_M), mouth + side, mouth - side])
         name = "Hafenbecken " + cid[-1].upper()
         water(cid, name, "basin", unary_union([channel_polygon(nodes, BASIN_WIDTH_M), funnel.convex_hull]),
               length_m=BASIN_LENGTH_M, bottom_width_m=BASIN_WIDTH_M)
@@ -557,7 +568,7 @@ def build() -> dict:
     west, east_bank = c_fe - r_fe * (hw_fe + 40.0), c_fe + r_fe * (hw_fe + 10.0)
     # past the east bank the deck turns over the harbour mouth where the Vinckekanal begins
     rest = 635.0 - float(np.linalg.norm(east_bank - west))
-    deck_end = east_bank + unit(P["P1"] + np.array([120.0, -20.0]) - east_bank) * rest
+    deck_end = east_bank + unit(P["P1"] + np.array([150.0, -170.0]) - east_bank) * rest
     bridge("friedrich-ebert", "Friedrich-Ebert-Bruecke (Ruhrort-Homberg)", 285.5, V["RB01"],
            pier_offsets=(-142.75, 142.75), deck=[west, east_bank, deck_end], length_m=635.0)
     bridge("haus-knipp", "Haus-Knipp-Eisenbahnbruecke (Beeckerwerth-Baerl)", 186.0, V["RB05"],
@@ -706,7 +717,7 @@ def _to_geojson(features, frame: LocalFrame, geod, rhine, ref) -> dict:
     metadata = {
         "format_version": 1,
         "name": NAME,
-        "title": "Duisburg-Ruhrort: Rhine km 773.5-785.5, the Ruhr to above its weir and the Duisburg port "
+        "title": "Duisburg-Ruhrort: Rhine km 773.2-785.5, the Ruhr to above its weir and the Duisburg port "
                  "(derived, v2)",
         "crs": CRS,
         "origin": {"lon": ref["P1"]["lon_deg"], "lat": ref["P1"]["lat_deg"]},

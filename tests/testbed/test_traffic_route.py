@@ -58,7 +58,7 @@ def test_traffic_follows_its_lane_at_its_target_speed():
     # cuts off the inside of the Ruhrort bend (lane radius ~780 m): 275^2 / (2 * 780) = 48 m
     assert np.all(np.abs(lc.cross_m) < 55.0)
     assert np.all(w.map.signed_distance(xy) > 20.0)  # never near the banks
-    assert np.allclose(tr.state.u[act], tr.u_target[act], atol=0.3)
+    assert np.allclose(tr.state.u[act], tr.u_target[act], atol=0.4)  # up to ~0.3 m/s lost turning in the bend
 
 
 def test_route_planner_on_duisburg():
