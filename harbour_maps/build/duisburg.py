@@ -100,12 +100,12 @@ PARALLEL_OFFSET_M = 170.0
 # Berths: (basin id, fraction along the basin centreline, side +1 starboard of the centreline direction
 # or -1, length_m, name)
 BERTHS = [
-    ("basin_a", 0.35, +1, 110.0, "Hafenbecken A Ostkai 1"),
-    ("basin_a", 0.70, -1, 110.0, "Hafenbecken A Westkai 2"),
-    ("basin_b", 0.35, -1, 110.0, "Hafenbecken B Westkai 1"),
-    ("basin_b", 0.70, +1, 135.0, "Hafenbecken B Ostkai 2"),
+    ("basin_a", 0.30, +1, 110.0, "Hafenbecken A Ostkai 1"),
+    ("basin_a", 0.60, -1, 110.0, "Hafenbecken A Westkai 2"),
+    ("basin_b", 0.30, -1, 110.0, "Hafenbecken B Westkai 1"),
+    ("basin_b", 0.60, +1, 135.0, "Hafenbecken B Ostkai 2"),
     ("basin_c", 0.30, +1, 135.0, "Hafenbecken C Ostkai 1"),
-    ("basin_c", 0.70, -1, 110.0, "Hafenbecken C Westkai 2"),
+    ("basin_c", 0.60, -1, 110.0, "Hafenbecken C Westkai 2"),
     ("suedhafen", 0.40, +1, 110.0, "Suedhafen Ostkai 1"),
     ("suedhafen", 0.75, -1, 85.0, "Suedhafen Westkai 2"),
     ("parallelhafen", 0.45, -1, 110.0, "Parallelhafen Nordkai 1"),
