@@ -327,9 +327,6 @@ def unit(v):
     return v / np.linalg.norm(v)
 
 
-_DEBUG: dict = {}  # the last build's local features (for plots while editing)
-
-
 # --- build ---------------------------------------------------------------------------------------
 def build() -> dict:
     ref = read_reference_points()
@@ -675,7 +672,6 @@ def build() -> dict:
         ("Hafen Becken C / Rhein-Herne-Kanal", ax + np.array([150.0, 130.0]), 35.0),
         ("Alsum (right bank, km 783)", bank_site(783.0, +1, 300.0), 30.0),
     ]
-    _DEBUG["features"], _DEBUG["sites"] = features, sites
     for i, (name, xy_c, h) in enumerate(sites, 1):
         if water_all.distance(Point(xy_c)) < 20.0:
             raise ValueError(f"cell site {name!r} lies in or at the water")
