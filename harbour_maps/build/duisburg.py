@@ -87,7 +87,8 @@ BASIN_LENGTH_M = 1200.0  # basins A, B, C (route-industriekultur.ruhr)
 BASIN_WIDTH_M = 106.0
 BASIN_ANGLE_DEG = 90.0  # basins branch off the Hafenkanal at right angles (orientation not published)
 BASIN_ROOT_S = {"basin_a": 480.0, "basin_b": 750.0, "basin_c": 1020.0}  # islands ~125 m (Kohleninsel)
-FUNNEL_M = 50.0  # chamfer of the basin entrances off the Hafenkanal, each side [m]
+FUNNEL_M = 50.0  # chamfer of the basin entrances off the Hafenkanal [m] (assumed) ...
+FUNNEL_IN_M = 110.0  # ... and on the side towards the harbour mouth, where ships turn in from
 HK_WIDTH_M = 120.0
 VK_WIDTH_M = 80.0
 RHEINPREUSSEN_KM = 781.1
@@ -486,7 +487,8 @@ def build() -> dict:
         across = BASIN_WIDTH_M / 2.0 / math.sin(ang)  # half the basin's width along the canal
         mouth, side = root + axis * (off + FUNNEL_M), np.array([axis[1], -axis[0]]) * (BASIN_WIDTH_M / 2.0 - 1.0)
         edge = root + np.array([-t[1], t[0]]) * (HK_WIDTH_M / 2.0 - 1.0)  # on the canal's bank
-        funnel = Polygon([edge - t * (across + FUNNEL_M), edge + t * (across + FUNNEL_M), mouth + side, mouth - side])
+        # wider on the side ships come from (the harbour mouth, -t): they turn in from there
+        funnel = Polygon([edge - t * (across + FUNNEL_IN_M), edge + t * (across + FUNNEL_M), mouth + side, mouth - side])
         name = "Hafenbecken " + cid[-1].upper()
         water(cid, name, "basin", unary_union([channel_polygon(nodes, BASIN_WIDTH_M), funnel.convex_hull]),
               length_m=BASIN_LENGTH_M, bottom_width_m=BASIN_WIDTH_M)
