@@ -180,6 +180,36 @@ def _read_osm_xml(path: Path):
     return nodes, node_tags, node_line, ways, rels
 
 
+def _read_osm_pyosmium(path: Path):
+    """Read an ``.osm.pbf`` (or any format libosmium knows) with pyosmium; same result as
+    :func:`_read_osm_xml` (no line numbers: elements are named by id)."""
+    import osmium
+
+    nodes: dict[int, tuple[float, float]] = {}
+    node_tags: dict[int, dict] = {}
+    ways: list[_Way] = []
+    rels: list[_Rel] = []
+    try:
+        for o in osmium.FileProcessor(str(path)):
+            if o.is_node():
+                if not o.location.valid():
+                    raise MapError(f"{path.name}: node {o.id} has no valid location")
+                nodes[o.id] = (o.location.lon, o.location.lat)
+                if len(o.tags):
+                    node_tags[o.id] = {t.k: t.v for t in o.tags}
+            elif o.is_way():
+                ways.append(_Way(o.id, [n.ref for n in o.nodes], {t.k: t.v for t in o.tags}, 0))
+            elif o.is_relation():
+                typ = {"n": "node", "w": "way", "r": "relation"}
+                rels.append(_Rel(o.id, [(typ.get(m.type, m.type), m.ref, m.role) for m in o.members],
+                                 {t.k: t.v for t in o.tags}, 0))
+    except MapError:
+        raise
+    except (RuntimeError, ValueError, OSError) as e:
+        raise MapError(f"{path.name}: cannot read as OSM data ({e})") from None
+    return nodes, node_tags, {}, ways, rels
+
+
 def _join_rings(way_refs: list[tuple[int, list]]) -> tuple[list[list], list[int]]:
     """Join way node lists end to end into closed rings.  Returns (rings, ids of ways left over)."""
     pool = [(wid, list(r)) for wid, r in way_refs if len(r) >= 2]
@@ -239,8 +269,8 @@ def _clean_area(g):
     return g
 
 
-def _from_osm_xml(path: Path, report: ImportReport):
-    nodes, node_tags, node_line, ways, rels = _read_osm_xml(path)
+def _from_osm_xml(path: Path, report: ImportReport, reader=None):
+    nodes, node_tags, node_line, ways, rels = (reader or _read_osm_xml)(path)
     label = path.name
     report.elements_read = len(nodes) + len(ways) + len(rels)
     way_by_id = {w.id: w for w in ways}
@@ -252,7 +282,8 @@ def _from_osm_xml(path: Path, report: ImportReport):
         pts = []
         for ref in w.refs:
             if ref not in nodes:
-                raise MapError(f"{label}:{w.line}: way {w.id} references node {ref}, which is not in the file")
+                where = f"{label}:{w.line}" if w.line else label
+                raise MapError(f"{where}: way {w.id} references node {ref}, which is not in the file")
             pts.append(nodes[ref])
         return pts
 
@@ -284,7 +315,8 @@ def _from_osm_xml(path: Path, report: ImportReport):
             rel_done[r.id] = "skip:relation: multipolygon geometry is empty or invalid"
             continue
         rel_done[r.id] = f"relation: water multipolygon ({kind})"
-        out.append((f"osm-relation-{r.id}", "water", geom, r.tags, kind))
+        rel_nodes = {n for _, ring in outer + inner for n in ring}
+        out.append((f"osm-relation-{r.id}", "water", geom, r.tags, kind, rel_done[r.id], rel_nodes))
         for ref, ring in outer + inner:
             way_role.setdefault(ref, "way: member of a used multipolygon")
             used_nodes.update(ring)
@@ -297,8 +329,8 @@ def _from_osm_xml(path: Path, report: ImportReport):
             if geom is None:
                 way_role.setdefault(w.id, "skip:way: water area geometry is empty or invalid")
                 continue
-            out.append((f"osm-way-{w.id}", "water", geom, w.tags, kind))
             way_role[w.id] = f"way: water area ({kind})"
+            out.append((f"osm-way-{w.id}", "water", geom, w.tags, kind, way_role[w.id], set(w.refs)))
             used_nodes.update(w.refs)
         elif lk is not None and len(w.refs) >= 2:
             pts = coords(w)
@@ -306,8 +338,8 @@ def _from_osm_xml(path: Path, report: ImportReport):
             if line.length == 0:
                 way_role.setdefault(w.id, "skip:way: degenerate line")
                 continue
-            out.append((f"osm-way-{w.id}", "lane", line, w.tags, lk))
             way_role[w.id] = f"way: lane (waterway={lk})"
+            out.append((f"osm-way-{w.id}", "lane", line, w.tags, lk, way_role[w.id], set(w.refs)))
             used_nodes.update(w.refs)
         elif w.id not in way_role:
             if kind is not None:
@@ -398,7 +430,7 @@ def _from_geojson(path: Path, report: ImportReport):
             if g is None:
                 report.skipped["feature: water area geometry is empty or invalid"] += 1
                 continue
-            out.append((fid, "water", g, tags, kind))
+            out.append((fid, "water", g, tags, kind, f"feature: water area ({kind})", {fid}))
             report.used[f"feature: water area ({kind})"] += 1
         elif lk is not None and gt in ("LineString", "MultiLineString"):
             parts = list(geom.geoms) if gt == "MultiLineString" else [geom]
@@ -407,7 +439,8 @@ def _from_geojson(path: Path, report: ImportReport):
                 report.skipped["feature: degenerate line"] += 1
                 continue
             for k, part in enumerate(parts):
-                out.append((fid if len(parts) == 1 else f"{fid}-{k}", "lane", part, tags, lk))
+                out.append((fid if len(parts) == 1 else f"{fid}-{k}", "lane", part, tags, lk,
+                            f"feature: lane (waterway={lk})", {fid}))
             report.used[f"feature: lane (waterway={lk})"] += 1
         elif gt in ("Point", "MultiPoint"):
             report.skipped["feature: point (point features are not imported)"] += 1
@@ -424,8 +457,55 @@ def _utm_crs(lon: float, lat: float) -> str:
     return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
 
 
-def convert(path, name: str | None = None) -> tuple[dict, ImportReport]:
-    """Convert an OSM extract (``.osm`` XML or GeoJSON) to a map dict.  Returns (map, report)."""
+def _clip(items: list, bbox, report: ImportReport) -> list:
+    """Clip the items to ``bbox`` (W, S, E, N).  An element whose geometry lies wholly outside moves
+    from ``used`` to ``skipped`` ("...: outside --bbox"), and so do the nodes only it used."""
+    box = shapely.box(*bbox)
+    kept, gone, kept_keys = [], {}, set()
+    for item in items:
+        fid, ftype, g, tags, kind, reason, elem_nodes = item
+        osm = reason.startswith(("way", "relation"))
+        key = fid if osm else next(iter(elem_nodes))  # GeoJSON: the feature a line part came from
+        c = g.intersection(box)
+        if ftype == "water":
+            c = None if c.is_empty else _clean_area(c)
+            parts = [c] if c is not None else []
+        else:
+            parts = [p for p in getattr(c, "geoms", [c]) if p.geom_type == "LineString" and p.length > 0]
+        if not parts:
+            gone[key] = (reason, elem_nodes if osm else set())
+            continue
+        kept_keys.add(key)
+        for k, part in enumerate(parts):
+            kept.append((fid if len(parts) == 1 else f"{fid}-{k}", ftype, part, tags, kind, reason, elem_nodes))
+    kept_nodes = set().union(*(i[6] for i in kept if i[5].startswith(("way", "relation"))))
+    for key, (reason, elem_nodes) in gone.items():
+        if key in kept_keys:
+            continue  # another part of the same element is kept
+        report.used[reason] -= 1
+        report.skipped[reason.split(":", 1)[0] + ": outside --bbox"] += 1
+        for n in elem_nodes - kept_nodes:
+            kept_nodes.add(n)  # each node once
+            report.used["node: vertex of a used feature"] -= 1
+            report.skipped["node: outside --bbox (only in features clipped away)"] += 1
+    report.used = Counter({k: v for k, v in report.used.items() if v > 0})
+    return kept
+
+
+def parse_bbox(text: str) -> tuple[float, float, float, float]:
+    """``"W,S,E,N"`` (WGS84 degrees) -> a tuple; ``MapError`` naming the value when it is not one."""
+    try:
+        v = [float(t) for t in str(text).split(",")]
+    except ValueError:
+        v = []
+    if len(v) != 4 or not (-180 <= v[0] < v[2] <= 180 and -90 <= v[1] < v[3] <= 90):
+        raise MapError(f"bad bbox {text!r}: expected W,S,E,N in degrees with W<E, S<N")
+    return tuple(v)
+
+
+def convert(path, name: str | None = None, bbox=None) -> tuple[dict, ImportReport]:
+    """Convert an OSM extract (``.osm`` XML, ``.osm.pbf`` or GeoJSON) to a map dict, clipped to
+    ``bbox`` = (W, S, E, N) when given.  Returns (map, report)."""
     path = Path(path)
     if not path.is_file():
         raise MapError(f"{path}: file not found")
@@ -436,18 +516,20 @@ def convert(path, name: str | None = None) -> tuple[dict, ImportReport]:
     elif path.suffix.lower() in (".geojson", ".json"):
         items = _from_geojson(path, report)
     elif suffix.endswith(".pbf"):
-        raise MapError(f"{path.name}: .osm.pbf is not supported; convert it first, e.g. "
-                       f"'osmium cat {path.name} -o extract.osm'")
+        items = _from_osm_xml(path, report, reader=_read_osm_pyosmium)
     else:
-        raise MapError(f"{path.name}: unknown input type (expected .osm XML or .geojson)")
+        raise MapError(f"{path.name}: unknown input type (expected .osm XML, .osm.pbf or .geojson)")
+    if bbox is not None:
+        items = _clip(items, parse_bbox(",".join(map(str, bbox))) if not isinstance(bbox, str)
+                      else parse_bbox(bbox), report)
     report.check()
-    if not any(k == "water" for _, k, _, _, _ in items):
+    if not any(k == "water" for _, k, *_ in items):
         raise MapError(f"{path.name}: no navigable water found (natural=water with water=river|canal|harbour|"
                        f"basin|lock, waterway=riverbank|dock); {report.elements_read} elements read")
     name = name or re.sub(r"[^A-Za-z0-9_]+", "_", path.name.split(".")[0]).strip("_").lower() or "osm_import"
 
     feats = []
-    for fid, ftype, g, tags, kind in items:
+    for fid, ftype, g, tags, kind, _reason, _nodes in items:
         if ftype == "water":
             g = orient(g, 1.0) if isinstance(g, Polygon) else MultiPolygon([orient(p, 1.0) for p in g.geoms])
             props = {"type": "water", "name": tags.get("name") or f"{kind} {fid}", "kind": kind,
@@ -496,10 +578,10 @@ def convert(path, name: str | None = None) -> tuple[dict, ImportReport]:
     return fc, report
 
 
-def import_osm(path, out=None, name: str | None = None) -> tuple[Path, ImportReport]:
-    """Convert ``path`` and write the map atomically to ``out`` (default ``<name>.geojson`` in the
-    current directory).  Returns (output path, report)."""
-    fc, report = convert(path, name)
+def import_osm(path, out=None, name: str | None = None, bbox=None) -> tuple[Path, ImportReport]:
+    """Convert ``path`` (clipped to ``bbox`` when given) and write the map atomically to ``out``
+    (default ``<name>.geojson`` in the current directory).  Returns (output path, report)."""
+    fc, report = convert(path, name, bbox=bbox)
     out = Path(out) if out is not None else Path.cwd() / f"{fc['metadata']['name']}.geojson"
     with atomic_open(out, "w") as fh:
         json.dump(fc, fh, ensure_ascii=False, separators=(",", ":"))

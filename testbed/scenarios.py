@@ -49,7 +49,7 @@ SCENARIOS: dict[str, ScenarioConfig] = {
         name="PortEntry-v0",
         map="duisburg_ruhrort",
         dt=1.0,
-        time_limit_s=2700.0,
+        time_limit_s=4500.0,  # the corrected port (issue 14): basins A-C lie ~2 km up the Hafenkanal
         ego=EgoConfig(vessel_type="M8", model="mmg"),
         start=StartConfig(lanes=["lane-rhine-down", "lane-rhine-up"], km=[777.8, 779.0, 781.6, 782.4],
                           cross_m=10.0, heading_deg=5.0, speed_ms=[2.5, 3.5]),

@@ -32,7 +32,7 @@ def test_cli_show_writes_png(tmp_path, capsys, m):
     assert data[:8] == PNG_MAGIC and len(data) > 50_000
     img = imread(out)
     assert img.shape[1] == 800 and img.shape[0] > 800  # the map is taller than wide
-    assert 0.05 < _share(img, WATER_COLOUR) < 0.6
+    assert 0.03 < _share(img, WATER_COLOUR) < 0.6  # v2 map: 5 x 10 km, the river and the port
     assert _share(img, LAND_COLOUR) > 0.3
     assert not list(tmp_path.glob(".map.png.*")), "no temp file left behind"
 
@@ -78,4 +78,4 @@ def test_cli_show_bbox_and_errors(tmp_path, capsys):
 def test_cli_list(capsys):
     assert main(["map", "list"]) == 0
     out = capsys.readouterr().out
-    assert "duisburg_ruhrort" in out and "digitised" in out
+    assert "duisburg_ruhrort" in out and "derived" in out

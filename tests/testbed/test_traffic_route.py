@@ -47,16 +47,19 @@ def test_traffic_follows_its_lane_at_its_target_speed():
     # without the traffic rules: they slow the traffic at harbour mouths and berths (tests/rules)
     w = _world("PortEntry-v0", rules=False, count=6, source="scripted")
     tr = w.traffic
-    w.ego.x[0], w.ego.y[0], w.ego.u[0], w.ego.n[0] = 2000.0, 300.0, 0.0, 0.0  # in basin C, out of the way
+    c = w.map.features["water-basin_c"].geometry.centroid  # the ego in basin C, out of the way
+    w.ego.x[0], w.ego.y[0], w.ego.u[0], w.ego.n[0] = c.x, c.y, 0.0, 0.0
     for _ in range(300):
         w.step(np.zeros((1, 2)))
     act = tr.active.astype(bool)
     assert act.sum() >= 4
     xy = np.column_stack([tr.state.x[act], tr.state.y[act]])
     lc = w.map.lane_coordinates(xy)
-    assert np.all(np.abs(lc.cross_m) < 40.0)  # on their lanes
+    # on their lanes: within the 35 m half-width, plus what the LOS guidance (lookahead 2.5 L = 275 m)
+    # cuts off the inside of the Ruhrort bend (lane radius ~780 m): 275^2 / (2 * 780) = 48 m
+    assert np.all(np.abs(lc.cross_m) < 55.0)
     assert np.all(w.map.signed_distance(xy) > 20.0)  # never near the banks
-    assert np.allclose(tr.state.u[act], tr.u_target[act], atol=0.3)
+    assert np.allclose(tr.state.u[act], tr.u_target[act], atol=0.4)  # up to ~0.3 m/s lost turning in the bend
 
 
 def test_route_planner_on_duisburg():
