@@ -15,7 +15,9 @@ returns the first observation of the new episode with reward 0 and both flags Fa
 reward component (weighted).
 
 :class:`SB3VecEnv` adapts the same world to Stable-Baselines3's ``VecEnv`` (SB3 resets inside the
-step and puts the final observation into ``infos[i]["terminal_observation"]``).
+step and puts the final observation into ``infos[i]["terminal_observation"]``; the info of an env whose
+episode ended also holds ``is_success``, ``outcome`` and ``reward_components``, the weighted reward
+components summed over the episode).
 """
 
 from __future__ import annotations
@@ -125,10 +127,12 @@ def SB3VecEnv(scenario: str | ScenarioConfig = "Channel-v0", num_envs: int = 8, 
             super().__init__(num_envs, self.venv.single_observation_space, self.venv.single_action_space)
             self._seed = seed
             self._actions = None
+            self._ep_comps = np.zeros((num_envs, len(ob.COMPONENTS)))  # weighted components, episode sums
 
         def reset(self):
             obs, _ = self.venv.reset(seed=self._seed)
             self._seed = None
+            self._ep_comps[:] = 0.0
             return obs
 
         def step_async(self, actions):
@@ -139,6 +143,7 @@ def SB3VecEnv(scenario: str | ScenarioConfig = "Channel-v0", num_envs: int = 8, 
             reward, term, trunc, _ = w.step(self._actions.reshape(self.num_envs, 2))
             reward = reward.astype(np.float32)
             info_arrays = _infos(w)
+            self._ep_comps += w.comps * w.weights
             done = term | trunc
             obs = w.obs.copy()
             infos = [{} for _ in range(self.num_envs)]
@@ -149,7 +154,9 @@ def SB3VecEnv(scenario: str | ScenarioConfig = "Channel-v0", num_envs: int = 8, 
                     "TimeLimit.truncated": bool(trunc[e] and not term[e]),
                     "is_success": bool(info_arrays["is_success"][e]),
                     "outcome": info_arrays["outcome"][e],
+                    "reward_components": dict(zip(ob.COMPONENTS, self._ep_comps[e].tolist(), strict=True)),
                 }
+                self._ep_comps[e] = 0.0
                 w.reset_env(e)
                 obs[e] = w.obs[e]
             return obs, reward, done, infos

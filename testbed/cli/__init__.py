@@ -18,7 +18,7 @@ class CLIError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from testbed.cli import ais_cmd, link_cmd, live_cmd, map_cmd, run_cmd, vessel_cmd
+    from testbed.cli import ais_cmd, export_cmd, link_cmd, live_cmd, map_cmd, run_cmd, train_cmd, vessel_cmd
 
     parser = argparse.ArgumentParser(
         prog="testbed",
@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     live_cmd.register(sub)
     ais_cmd.register(sub)
     link_cmd.register(sub)
+    train_cmd.register(sub)
+    export_cmd.register(sub)
     return parser
 
 
