@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean wheel-smoke
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -33,6 +33,10 @@ lint: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	SDL_VIDEODRIVER=dummy MPLBACKEND=Agg $(BIN)/python -m pytest -q -n 2
+
+# the wheel, installed into a fresh venv, run from a temporary directory (.ci/wheel_smoke.sh)
+wheel-smoke: $(STAMP)
+	.ci/wheel_smoke.sh $(VENV)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/vessel_speed.py

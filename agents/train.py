@@ -90,7 +90,7 @@ def val_seeds(n: int) -> list[int]:
 
 
 def scenario_config(cfg: dict):
-    from testbed.config import compose_scenario
+    from testbed.scenarios import compose_scenario
 
     return compose_scenario(str(cfg["scenario"]), [str(o) for o in cfg.get("overrides") or []])
 

@@ -20,7 +20,7 @@ comparable median and spread, not a site-by-site fit.
 
 Writes ``out/link_calibration/{calibration.json, calibration.csv, sinr_distributions.png}``, prints the
 table, and with ``--write`` puts the chosen ``tx_power_dbm`` / ``cell_load`` into
-``conf/link/5g_sa.yaml``.
+``testbed/conf/link/5g_sa.yaml``.
 
     python benchmarks/link_calibration.py [--seeds 4] [--resolution 20] [--write]
 """
@@ -78,7 +78,7 @@ def main(argv=None) -> int:
     ap.add_argument("--resolution", type=float, default=20.0)
     ap.add_argument("--out", default=str(ROOT / "out" / "link_calibration"))
     ap.add_argument("--scenarios", default="UMa,RMa", help="TR 38.901 scenarios to try (comma separated)")
-    ap.add_argument("--write", action="store_true", help="write the chosen values into conf/link/5g_sa.yaml")
+    ap.add_argument("--write", action="store_true", help="write the chosen values into testbed/conf/link/5g_sa.yaml")
     args = ap.parse_args(argv)
 
     from harbour_maps import load_map

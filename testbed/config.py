@@ -196,7 +196,31 @@ class ScenarioConfig:
             raise bad("observation.ray_fov_deg", self.observation.ray_fov_deg, "must lie in (0, 360]")
         if self.goal.position_tol_m <= 0:
             raise bad("goal.position_tol_m", self.goal.position_tol_m, "must be > 0")
+        self._validate_names(bad)
         return self
+
+    def _validate_names(self, bad) -> None:
+        """Names that refer to catalogues (vessel types, link profiles): an unknown one names its key,
+        the nearest valid name and the valid ones."""
+        from vessels.catalogue import VesselTypeError, list_types
+        from vessels.catalogue import get as get_type
+
+        for key, tid in [("ego.vessel_type", self.ego.vessel_type)] + [
+            (f"traffic.vessel_types[{i}]", t) for i, t in enumerate(self.traffic.vessel_types)
+        ]:
+            try:
+                get_type(tid)
+            except VesselTypeError:
+                raise bad(key, tid, f"unknown vessel type{did_you_mean(tid, list_types())}; "
+                                    f"known: {', '.join(list_types())}") from None
+        prof = self.link.profile
+        if not (prof.endswith((".yaml", ".yml")) or "/" in prof):
+            from testbed.link.profiles import list_profiles
+
+            names = list_profiles()
+            if prof not in names:
+                raise bad("link.profile", prof, f"unknown link profile{did_you_mean(prof, names)}; "
+                                                f"known: {', '.join(names)}")
 
 
 def _writable(node):
@@ -216,26 +240,116 @@ def schema(cfg: ScenarioConfig):
     return _writable(OmegaConf.structured(cfg))
 
 
+def did_you_mean(name: str, choices, n: int = 1) -> str:
+    """`` (did you mean 'x'?)`` for the nearest of ``choices`` (difflib, like ``gymnasium.make``), or ``""``."""
+    import difflib
+
+    choices = list(choices)
+    best = difflib.get_close_matches(name, choices, n=n, cutoff=0.5)
+    if not best:  # case-insensitive second chance: 'portentry-v0' -> 'PortEntry-v0'
+        low = {c.lower(): c for c in choices}
+        best = [low[m] for m in difflib.get_close_matches(name.lower(), list(low), n=n, cutoff=0.5)]
+    return f" (did you mean {' or '.join(repr(b) for b in best)}?)" if best else ""
+
+
+def config_keys(cls: type = ScenarioConfig, prefix: str = "") -> dict[str, Any]:
+    """Every dotted key of the scenario schema (groups and leaves) -> its type (a dataclass for groups)."""
+    import typing
+
+    out: dict[str, Any] = {}
+    for name, tp in typing.get_type_hints(cls).items():
+        key = prefix + name
+        out[key] = tp
+        if dataclasses.is_dataclass(tp):
+            out.update(config_keys(tp, key + "."))
+    return out
+
+
+def describe_type(tp: Any) -> str:
+    """A user's name for a schema type: 'an integer', 'a list of numbers, e.g. [1.0, 2.5]', ..."""
+    import typing
+
+    if dataclasses.is_dataclass(tp):
+        return f"a group of keys ({', '.join(f.name for f in dataclasses.fields(tp))}), not a single value"
+    if typing.get_origin(tp) is list:
+        (item,) = typing.get_args(tp) or (Any,)
+        return {float: "a list of numbers, e.g. [1.0, 2.5]", int: "a list of integers, e.g. [1, 2]",
+                str: "a list of names, e.g. [a, b]"}.get(item, "a list")  # fmt: skip
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(
+        tp, getattr(tp, "__name__", str(tp)))
+
+
+def unknown_key_error(where: str, key: str, shown: str | None = None) -> ConfigError:
+    """``scenario 'X': unknown key 'trafic.count' (did you mean 'traffic.count'?)``."""
+    keys = config_keys()
+    hint = did_you_mean(key, keys)
+    if not hint and "." in key:  # a good group with a bad leaf: suggest among the group's leaves
+        group = key.rsplit(".", 1)[0]
+        if group in keys:
+            leaves = [k for k in keys if k.startswith(group + ".")]
+            hint = f" ({group} has: {', '.join(k.rsplit('.', 1)[1] for k in leaves)})"
+    return ConfigError(f"{where}: unknown key {key!r}{f' in {shown!r}' if shown else ''}{hint}")
+
+
+def check_value(where: str, key: str, value: Any, shown: str | None = None) -> None:
+    """Raise a ConfigError naming ``key``, the value and the expected type unless ``value`` fits ``key``'s
+    type (checked by OmegaConf on the default schema, the same check the merge makes)."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    keys = config_keys()
+    if key not in keys:
+        raise unknown_key_error(where, key, shown)
+    node = schema(ScenarioConfig())
+    try:
+        OmegaConf.update(node, key, value, merge=True)
+        OmegaConf.to_object(node)
+    except OmegaConfBaseException:
+        raise ConfigError(f"{where}: {key} = {value!r}: expected {describe_type(keys[key])}") from None
+
+
+def _flatten(d: dict, prefix: str = "") -> list[tuple[str, Any]]:
+    keys = config_keys()
+    out = []
+    for k, v in d.items():
+        tp = keys.get(prefix + str(k))
+        if isinstance(v, dict) and v and (tp is None or dataclasses.is_dataclass(tp)):  # a group, or a typo
+            out.extend(_flatten(v, f"{prefix}{k}."))
+        else:
+            out.append((f"{prefix}{k}", v))
+    return out
+
+
 def apply_overrides(
     cfg: ScenarioConfig, overrides: dict[str, Any] | None = None, dotlist: list[str] | None = None
 ) -> ScenarioConfig:
-    """Merge keyword overrides (nested dicts) and a Hydra-style dotlist into ``cfg``, strictly."""
+    """Merge keyword overrides (nested dicts) and a Hydra-style dotlist into ``cfg``, strictly.
+
+    An unknown key names the nearest valid key; a value of the wrong type names the key, the value and
+    the expected type (:class:`ConfigError`)."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
     if not overrides and not dotlist:
         return cfg.validate()
+    where = f"scenario {cfg.name!r}"
+    for key, value in _flatten(dict(overrides or {})):
+        check_value(where, key, value)
+    dl = OmegaConf.from_dotlist(list(dotlist)) if dotlist else None
+    if dl is not None:
+        for key, value in _flatten(OmegaConf.to_container(dl)):
+            check_value(where, key, value, shown=next((d for d in dotlist if d.split("=", 1)[0] == key), None))
     node = schema(cfg)
     try:
         if overrides:
             node = OmegaConf.merge(node, overrides)
-        if dotlist:
-            node = OmegaConf.merge(node, OmegaConf.from_dotlist(list(dotlist)))
+        if dl is not None:
+            node = OmegaConf.merge(node, dl)
         out = OmegaConf.to_object(node)
     except OmegaConfBaseException as exc:
         first = str(exc).splitlines()[0]
         key = getattr(exc, "full_key", None)
-        raise ConfigError(f"scenario {cfg.name!r}: bad override{f' {key!r}' if key else ''}: {first}") from None
+        raise ConfigError(f"{where}: bad override{f' {key!r}' if key else ''}: {first}") from None
     return _retuple(out).validate()
 
 
@@ -247,41 +361,3 @@ def _retuple(obj):
     if isinstance(obj, list | tuple):
         return [_retuple(v) for v in obj]
     return obj
-
-
-def register_with_hydra(scenarios: dict[str, ScenarioConfig]) -> None:
-    """Register every scenario as a root structured config in Hydra's ConfigStore, so that YAML files
-    in ``conf/`` can extend them (``defaults: [PortEntry-v0, _self_]``)."""
-    from hydra.core.config_store import ConfigStore
-
-    cs = ConfigStore.instance()
-    for sid, cfg in scenarios.items():
-        cs.store(name=sid.split("/")[-1], node=schema(cfg))
-
-
-def compose_scenario(name: str, overrides: list[str] | None = None, conf_dir: str | None = None) -> ScenarioConfig:
-    """Hydra compose: a registered scenario id or a YAML file of ``conf_dir`` (default: the repository's
-    ``conf/``), with Hydra command-line overrides. Errors name the key."""
-    import os
-
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
-    from testbed.scenarios import SCENARIOS
-
-    register_with_hydra(SCENARIOS)
-    conf_dir = os.path.abspath(conf_dir or os.path.join(os.path.dirname(__file__), "..", "conf"))
-    key = name.split("/", 1)[1] if name.startswith("testbed/") else name
-    if not os.path.isdir(conf_dir):
-        conf_dir = os.path.abspath(os.path.dirname(__file__))  # installed without conf/: registered ids only
-    try:
-        with initialize_config_dir(version_base="1.3", config_dir=conf_dir):
-            node = compose(key, overrides=list(overrides or []))
-        obj = OmegaConf.to_object(node)
-    except (HydraException, OmegaConfBaseException) as exc:
-        raise ConfigError(f"scenario {name!r}: {str(exc).splitlines()[0]}") from None
-    if not isinstance(obj, ScenarioConfig):
-        raise ConfigError(f"scenario {name!r}: {conf_dir}/{key}.yaml does not extend a registered scenario")
-    return _retuple(obj).validate()

@@ -44,9 +44,8 @@ Version History
 
 from __future__ import annotations
 
-import math
-
 import dataclasses
+import math
 
 from testbed.config import (
     ConfigError,
@@ -57,6 +56,8 @@ from testbed.config import (
     ScenarioConfig,
     StartConfig,
     TrafficConfig,
+    _retuple,
+    schema,
 )
 
 NAMESPACE = "testbed"
@@ -138,7 +139,7 @@ def get(scenario_id: str) -> ScenarioConfig:
     """The ScenarioConfig of ``scenario_id`` (``PortEntry-v0`` or ``testbed/PortEntry-v0``)."""
     key = scenario_id.split("/", 1)[1] if scenario_id.startswith(NAMESPACE + "/") else scenario_id
     if key not in SCENARIOS:
-        raise ConfigError(f"unknown scenario {scenario_id!r}; known: {', '.join(SCENARIOS)}")
+        raise unknown_scenario_error(scenario_id, list(SCENARIOS))
     return SCENARIOS[key]
 
 
@@ -157,3 +158,92 @@ def register_all() -> None:
             kwargs={"scenario": sid},
             disable_env_checker=False,
         )
+
+
+def register_with_hydra(scenarios: dict[str, ScenarioConfig] | None = None) -> None:
+    """Register every scenario as a root structured config in Hydra's ConfigStore, so that YAML files
+    in ``testbed/conf/`` can extend them (``defaults: [PortEntry-v0, _self_]``)."""
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    for sid, cfg in (SCENARIOS if scenarios is None else scenarios).items():
+        cs.store(name=sid.split("/")[-1], node=schema(cfg))
+
+
+def scenario_names() -> list[str]:
+    """Every name ``testbed run`` accepts: the registered ids, then the YAML scenarios in ``testbed/conf/``."""
+    from testbed.conf import yaml_names
+
+    return list(SCENARIOS) + [n for n in yaml_names() if n not in SCENARIOS]
+
+
+def unknown_scenario_error(name: str, known: list[str]) -> ConfigError:
+    """``unknown scenario 'PortEntr-v0' (did you mean 'PortEntry-v0'?); scenarios: ...`` (like gymnasium.make)."""
+    from testbed.config import did_you_mean
+
+    key = name.split("/", 1)[1] if name.startswith(NAMESPACE + "/") else name
+    return ConfigError(f"unknown scenario {name!r}{did_you_mean(key, known)}; scenarios: {', '.join(known)} "
+                       "(testbed list)")
+
+
+def check_overrides(where: str, overrides: list[str]) -> None:
+    """Check Hydra command-line overrides against the scenario schema before composing: a malformed one,
+    an unknown key (with the nearest valid key) and a value of the wrong type (with the expected type)
+    are one-line :class:`ConfigError` s naming the override."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    from testbed.config import check_value, config_keys, unknown_key_error
+
+    parser = OverridesParser.create()
+    for text in overrides:
+        try:
+            ov = parser.parse_override(text)
+        except HydraException:
+            raise ConfigError(f"{where}: override {text!r}: expected KEY=VALUE, e.g. traffic.count=5") from None
+        key = ov.key_or_group
+        if key not in config_keys():
+            raise unknown_key_error(where, key, text)
+        if ov.is_delete():
+            raise ConfigError(f"{where}: override {text!r}: scenario keys cannot be deleted, only changed")
+        if ov.is_sweep_override():
+            raise ConfigError(f"{where}: override {text!r}: sweeps are not supported here, give one value")
+        check_value(where, key, ov.value(), text)
+
+
+def compose_scenario(name: str, overrides: list[str] | None = None, conf_dir: str | None = None) -> ScenarioConfig:
+    """Hydra compose: a registered scenario id or a YAML file of ``conf_dir`` (default: the package's
+    ``testbed/conf/``), with Hydra command-line overrides.
+
+    Errors are one line: an unknown scenario lists the scenarios and suggests the nearest; an unknown
+    key suggests the nearest valid key; a bad value names the key, the value and the expected type."""
+    import os
+
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from testbed.conf import conf_dir as package_conf_dir
+
+    register_with_hydra()
+    conf_dir = os.path.abspath(conf_dir or package_conf_dir())
+    key = name.split("/", 1)[1] if name.startswith(NAMESPACE + "/") else name
+    yaml_here = os.path.isfile(os.path.join(conf_dir, key + ".yaml"))
+    if key not in SCENARIOS and not yaml_here:
+        extra = sorted(f[:-5] for f in os.listdir(conf_dir) if f.endswith(".yaml")) if os.path.isdir(conf_dir) else []
+        raise unknown_scenario_error(name, list(SCENARIOS) + [n for n in extra if n not in SCENARIOS])
+    overrides = list(overrides or [])
+    check_overrides(f"scenario {name!r}", overrides)
+    try:
+        with initialize_config_dir(version_base="1.3", config_dir=conf_dir):
+            node = compose(key, overrides=overrides)
+        obj = OmegaConf.to_object(node)
+    except (HydraException, OmegaConfBaseException) as exc:
+        where = f"{conf_dir}/{key}.yaml" if yaml_here else f"scenario {name!r}"
+        full_key = getattr(exc, "full_key", None)
+        raise ConfigError(f"{where}: {f'{full_key}: ' if full_key else ''}{str(exc).splitlines()[0]}") from None
+    if not isinstance(obj, ScenarioConfig):
+        raise ConfigError(f"scenario {name!r}: {conf_dir}/{key}.yaml does not extend a registered scenario "
+                          f"(start it with defaults: [{next(iter(SCENARIOS))}, _self_])")
+    return _retuple(obj).validate()

@@ -147,7 +147,7 @@ class World:
             try:
                 self.link = EnvLink(lc, self.map, E, self.dt)
             except (ValueError, KeyError, FileNotFoundError) as exc:
-                raise ConfigError(f"scenario {cfg.name!r}: link = {lc}: {exc}") from None
+                raise ConfigError(f"scenario {cfg.name!r}: link.profile = {lc.profile!r} (link.mode = {lc.mode!r}): {exc}") from None
             self._delivered = self.link.delivered
         self.obs[:, -ob.N_LINK:] = (1.0, 0.0, 0.0, 0.0)  # ideal link
         # seeds: per env a base seed and an episode counter (see reset_env)

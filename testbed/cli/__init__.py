@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     except CLIError as exc:
         print(f"testbed: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C outside a command's own handling (which writes what it has)
+        print("testbed: interrupted", file=sys.stderr)
+        return 130
     except (ValueError, KeyError, FileNotFoundError) as exc:
         # Library errors (MapError, VesselTypeError, ...) subclass ValueError/KeyError and carry
         # messages that name the file, feature or key: show them without a traceback.

@@ -7,12 +7,12 @@ The ego runs in real time (``--speed`` x real time) in the scenario's map; the t
 with the live vessels inside the map (nearest first, dead-reckoned from their last report, through the
 same AIS decoder as recorded files). The live vessels do not react to the ego (shadow mode); the ego
 and its autopilot do. ``--emit`` sends the ego and the vessels it sees back out as AIS, so an ECDIS
-shows the ego among the real traffic. Writes ``summary.json`` (atomically) at the end.
+shows the ego among the real traffic. Writes ``summary.json`` (atomically) at the end; Ctrl-C stops
+cleanly (exit status 130) and the summary says ``"interrupted": true``.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -37,8 +37,8 @@ def run(args) -> int:
     from testbed.ais.world_io import LiveFeed, apply_live_traffic, world_vessels
     from testbed.cli import CLIError
     from testbed.cli.run_cmd import _write_json
-    from testbed.config import compose_scenario
     from testbed.env import DuisburgEnv
+    from testbed.scenarios import compose_scenario
 
     if args.speed <= 0 or args.duration <= 0:
         raise CLIError("--speed and --duration must be > 0")
@@ -64,7 +64,9 @@ def run(args) -> int:
     obs = world.obs[0].copy()
     seen: set[int] = set()
     t0 = time.monotonic()
-    steps, shown_max = 0, 0
+    steps, shown_max, interrupted, term, trunc = 0, 0, False, False, False
+    print(f"live: {cfg.name} among the vessels of {args.ais} at {args.speed:g}x real time for "
+          f"{args.duration:.0f} s (Ctrl-C stops and writes the summary)", flush=True)
     try:
         while world.t[0] < args.duration:
             action = policy.act(obs) if policy is not None else env.action_space.sample()
@@ -82,6 +84,8 @@ def run(args) -> int:
             wait = t0 + world.t[0] / args.speed - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
+    except KeyboardInterrupt:  # Ctrl-C: stop cleanly, the summary says so
+        interrupted = True
     finally:
         feed.stop()
         if emitter is not None:
@@ -90,10 +94,13 @@ def run(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     summary = {"scenario": cfg.name, "source": args.ais, "steps": steps, "time_s": float(world.t[0]),
-               "outcome": info["outcome"], "live_vessels_seen": sorted(seen), "max_shown": shown_max,
+               "outcome": info["outcome"] if term or trunc else ("interrupted" if interrupted else info["outcome"]),
+               "interrupted": interrupted, "live_vessels_seen": sorted(seen), "max_shown": shown_max,
                "ais_lines_read": report.lines_read, "ais_rejected": dict(report.rejected)}  # fmt: skip
     _write_json(out / "summary.json", summary)
-    print(json.dumps({k: v for k, v in summary.items() if k != "live_vessels_seen"}, default=str))
-    print(f"{len(seen)} live vessels seen; wrote {out}/summary.json")
+    rejected = sum(summary["ais_rejected"].values())
+    print(f"{'interrupted' if interrupted else 'done'}: {summary['outcome']} after t={summary['time_s']:.1f} s "
+          f"({steps} steps); {len(seen)} live vessels seen, at most {shown_max} at once; "
+          f"AIS lines read {report.lines_read}, rejected {rejected}; wrote {out}/summary.json", flush=True)
     env.close()
-    return 0
+    return 130 if interrupted else 0

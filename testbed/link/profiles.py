@@ -1,6 +1,6 @@
 """Link profiles: every knob of the radio / latency / loss model in one frozen dataclass.
 
-A profile is read from ``conf/link/<name>.yaml`` with :func:`load_profile`. The YAML is flat (one
+A profile is read from ``testbed/conf/link/<name>.yaml`` with :func:`load_profile`. The YAML is flat (one
 key per :class:`LinkProfile` field) and strict: an unknown key is an error that names the key and the
 file; every value is checked by :meth:`LinkProfile.validate`, whose errors name the key and the value
 (:class:`LinkError`, a ``ValueError``). A profile file may start with ``extends: <other profile>`` to
@@ -270,13 +270,19 @@ _FLOAT_FIELDS = {f.name for f in dataclasses.fields(LinkProfile) if f.type in ("
 
 
 def conf_dir() -> Path:
-    """The repository's ``conf/link`` directory."""
-    return Path(os.path.dirname(os.path.abspath(__file__))).parent.parent / "conf" / "link"
+    """The package's ``testbed/conf/link`` directory (package data, via importlib.resources)."""
+    from testbed.conf import conf_dir as package_conf_dir
+
+    return package_conf_dir("link")
 
 
 def list_profiles() -> list[str]:
-    d = conf_dir()
-    return sorted(p.stem for p in d.glob("*.yaml")) if d.is_dir() else []
+    """The shipped link profile names (``testbed/conf/link/*.yaml``); never empty in a sound install."""
+    names = sorted(p.stem for p in conf_dir().glob("*.yaml")) if conf_dir().is_dir() else []
+    if not names:
+        raise LinkError(f"no link profiles found in {conf_dir()}: the package data testbed/conf/link is missing "
+                        "(reinstall the package)")
+    return names
 
 
 def _coerce(key: str, value: Any, source: str) -> Any:
@@ -344,7 +350,7 @@ def _resolve(name_or_path: str) -> Path:
 
 
 def load_profile(name_or_path: str | os.PathLike, overrides: Mapping[str, Any] | None = None) -> LinkProfile:
-    """Read ``conf/link/<name>.yaml`` (or a YAML path), apply ``overrides`` and validate.
+    """Read ``testbed/conf/link/<name>.yaml`` (or a YAML path), apply ``overrides`` and validate.
 
     Unknown keys (in the file or in ``overrides``) are :class:`LinkError`s naming the key and the file.
     ``name`` defaults to the file's stem.

@@ -42,7 +42,7 @@ def test_5g_link_reports_sinr_latency_and_is_deterministic():
     assert [x[2]["data_latency_ms"] for x in c] != [x[2]["data_latency_ms"] for x in a]
 
 
-HOLE = (-1089.0, -1987.0)  # conf/link/with_outages.yaml: a 150 m hole under the A40 bridge, t = 60-360 s
+HOLE = (-1089.0, -1987.0)  # testbed/conf/link/with_outages.yaml: a 150 m hole under the A40 bridge, t = 60-360 s
 
 
 def _in_hole(env):

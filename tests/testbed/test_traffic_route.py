@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from testbed.config import ConfigError, compose_scenario
+from testbed.config import ConfigError
 from testbed.route import RouteError, RoutePlanner
-from testbed.scenarios import get
+from testbed.scenarios import compose_scenario, get
 from testbed.world import World, map_bundle
 
 
