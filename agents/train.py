@@ -90,9 +90,20 @@ def val_seeds(n: int) -> list[int]:
 
 
 def scenario_config(cfg: dict):
+    from hydra.core.global_hydra import GlobalHydra
+
     from testbed.scenarios import compose_scenario
 
-    return compose_scenario(str(cfg["scenario"]), [str(o) for o in cfg.get("overrides") or []])
+    gh = GlobalHydra.instance()
+    saved = gh.hydra if gh.is_initialized() else None  # inside a Hydra job (multirun): compose beside it
+    if saved is not None:
+        gh.clear()
+    try:
+        return compose_scenario(str(cfg["scenario"]), [str(o) for o in cfg.get("overrides") or []])
+    finally:
+        if saved is not None:
+            GlobalHydra.instance().clear()
+            GlobalHydra.instance().initialize(saved)
 
 
 # -- files --------------------------------------------------------------------------------------------
@@ -110,17 +121,31 @@ def _json_default(x):
 
 
 def model_zip_bytes(model) -> bytes:
-    """``model.save`` with fixed zip timestamps, so that the same parameters give the same bytes."""
+    """``model.save`` made byte-reproducible: fixed zip timestamps; no wall-clock fields (``start_time``,
+    the episode buffers' times); class entries without their ``repr`` (memory addresses); the spaces
+    without their sampling RNG. What SB3 needs to load the model is kept."""
     raw = io.BytesIO()
-    model.save(raw)
+    spaces = [model.observation_space, model.action_space]
+    rngs = [sp._np_random for sp in spaces]
+    try:
+        for sp in spaces:
+            sp._np_random = None
+        model.save(raw)
+    finally:
+        for sp, rng in zip(spaces, rngs, strict=True):
+            sp._np_random = rng
     src = zipfile.ZipFile(io.BytesIO(raw.getvalue()))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             data = src.read(info.filename)
-            if info.filename == "data":  # drop wall-clock fields SB3 stores
+            if info.filename == "data":
                 d = json.loads(data)
-                d.pop("start_time", None)
+                for key in ("start_time", "ep_info_buffer", "ep_success_buffer"):
+                    d.pop(key, None)
+                for key, val in d.items():
+                    if isinstance(val, dict) and ":serialized:" in val:
+                        d[key] = {k: v for k, v in val.items() if k in (":serialized:", ":type:")}
                 data = json.dumps(d, indent=4, sort_keys=True).encode()
             zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
             zi.compress_type = zipfile.ZIP_DEFLATED

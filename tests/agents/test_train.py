@@ -18,7 +18,7 @@ import pytest
 from testbed.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ["scenario=Channel-v1", "overrides=[time_limit_s=60]", "n_envs=2", "eval.episodes=2", "log_every=64",
+TINY = ["scenario=Channel-v1", 'overrides=["time_limit_s=60"]', "n_envs=2", "eval.episodes=2", "log_every=64",
         "progress_bar=false", "algo.net_arch=[8]"]  # fmt: skip
 PPO = ["algo=ppo", "algo.kwargs.n_steps=32", "algo.kwargs.batch_size=32", "algo.kwargs.n_epochs=2"]
 
@@ -106,7 +106,7 @@ def test_bad_input_is_one_line(tmp_path, capsys):
         (["scenario=Nowhere-v0"], "unknown scenario 'Nowhere-v0'"),
         (["lerning_rate=3"], "lerning_rate"),
         (["total_steps=0"], "total_steps=0"),
-        (["overrides=[reward.colision=-1]"], "colision"),
+        (['overrides=["reward.colision=-1"]'], "colision"),
     ]
     for args, want in cases:
         capsys.readouterr()
