@@ -303,6 +303,8 @@ def _make_callback(run_dir: Path, cfg: dict, scenario_cfg, vecnorm, state: dict,
                 self.bar = tqdm(total=total, initial=self.num_timesteps, unit="step", unit_scale=True,
                                 dynamic_ncols=True, desc=f"{cfg['algo']['name']} {cfg['scenario']}")  # fmt: skip
                 self._postfix()
+            if state.get("pretrain") and not state.get("evals"):
+                self._evaluate()  # the cloned policy, before any RL
 
         def _postfix(self) -> None:
             last = state.get("last_eval")
@@ -510,6 +512,23 @@ def train(cfg: dict, run_dir: str | Path, resume: bool = False) -> dict:
                         policy_kwargs=_policy_kwargs(algo), **kwargs)  # fmt: skip
         except TypeError as exc:
             raise TrainError(f"algo.kwargs for {algo['name']}: {exc}") from None
+        pre = algo.get("pretrain")
+        if pre:
+            if pre != "bc":
+                raise TrainError(f"algo.pretrain={pre!r}: unknown; known: bc")
+            from agents.demos import behaviour_clone
+
+            pc = cfg.get("pretrain") or {}
+            if not pc.get("dataset"):
+                raise TrainError("algo.pretrain=bc needs pretrain.dataset=DIR (a dataset of `testbed demos`)")
+            try:
+                state["pretrain"] = behaviour_clone(
+                    model, pc["dataset"], vecnorm, epochs=int(pc.get("epochs", 10)),
+                    batch_size=int(pc.get("batch_size", 512)), learning_rate=float(pc.get("learning_rate", 1e-3)),
+                    seed=int(cfg["seed"]))  # fmt: skip
+            except ValueError as exc:
+                raise TrainError(f"pretrain.dataset: {str(exc).splitlines()[0]}") from None
+            print(f"behaviour cloning: {state['pretrain']}", flush=True)
     model.set_logger(configure(str(run_dir / "tb"), ["tensorboard"]))
     cb = _make_callback(run_dir, cfg, scen, vecnorm, state, total)
     t0 = time.perf_counter()
@@ -537,6 +556,7 @@ def train(cfg: dict, run_dir: str | Path, resume: bool = False) -> dict:
         "final_eval": state.get("last_eval"),
         "best_eval": state.get("best"),
         "evaluations": state.get("evals", []),
+        "pretrain": state.get("pretrain"),
         "validation_seeds": [VAL_SEED0, VAL_SEED0 + int(cfg["eval"]["episodes"]) - 1],
         "torch_threads": threads,
     }

@@ -18,7 +18,17 @@ class CLIError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from testbed.cli import ais_cmd, export_cmd, link_cmd, live_cmd, map_cmd, run_cmd, train_cmd, vessel_cmd
+    from testbed.cli import (
+        ais_cmd,
+        demos_cmd,
+        export_cmd,
+        link_cmd,
+        live_cmd,
+        map_cmd,
+        run_cmd,
+        train_cmd,
+        vessel_cmd,
+    )
 
     parser = argparse.ArgumentParser(
         prog="testbed",
@@ -35,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     link_cmd.register(sub)
     train_cmd.register(sub)
     export_cmd.register(sub)
+    demos_cmd.register(sub)
     return parser
 
 
