@@ -169,7 +169,7 @@ def behaviour_clone(model, dataset, vecnorm=None, epochs: int = 10, batch_size: 
             opt.zero_grad()
             loss.backward()
             opt.step()
-            tot += float(loss) * len(idx)
+            tot += loss.item() * len(idx)
         losses.append(tot / len(xt))
     if name in ("SAC", "TD3"):  # the target actor starts where the actor is
         if getattr(policy, "actor_target", None) is not None:

@@ -63,6 +63,15 @@ def compose_train(overrides: list[str], config_name: str = "config") -> dict:
         raise CLIError(f"train config: {str(exc).strip().splitlines()[0]}") from None
     try:
         scenario_config(cfg)
+        pre = (cfg.get("algo") or {}).get("pretrain")
+        if pre is not None and pre != "bc":
+            raise TrainError(f"algo.pretrain={pre!r}: unknown; known: bc")
+        if pre == "bc":
+            ds = (cfg.get("pretrain") or {}).get("dataset")
+            if not ds:
+                raise TrainError("algo.pretrain=bc needs pretrain.dataset=DIR (a dataset of `testbed demos`)")
+            if not (Path(ds) / "data").is_dir():
+                raise TrainError(f"pretrain.dataset={ds}: not a Minari dataset folder (no data/)")
         total = float(cfg["total_steps"])
         if not total >= 1:
             raise TrainError(f"total_steps={cfg['total_steps']}: must be >= 1")
