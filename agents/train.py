@@ -24,6 +24,14 @@ episodes from that base (``SeedSequence(base, spawn_key=(k,))``). Evaluation res
 ``VAL_SEED0 + j`` (j < ``eval.episodes``): seeds 1,000,000 and up. Benchmark suites and the model
 cards use seeds below 1,000,000, so training, validation and test episodes never coincide.
 
+**Curriculum.** ``curriculum.stages`` is a list of ``{scenario, overrides, promote_at, max_steps}``;
+training starts on the first, evaluates on the current stage's scenario, and moves to the next stage
+(same model, normalisation statistics carried over) when the evaluation success rate reaches
+``promote_at`` (default ``curriculum.promote_at``, 0.8) or the stage has run ``max_steps``. ``best/``
+holds the best evaluation of the last stage. ``testbed/conf/train/curriculum_port_entry.yaml`` is an
+example: Channel -> Crossing -> Berthing -> PortEntry without traffic -> with AIS traffic -> with a
+degraded link.
+
 **Score.** An evaluation's score is the success rate, ties broken by the mean return; the best
 score so far is kept in ``best/``.
 
@@ -272,7 +280,8 @@ def score(ev: dict) -> tuple[float, float]:
 
 
 # -- the callback -------------------------------------------------------------------------------------
-def _make_callback(run_dir: Path, cfg: dict, scenario_cfg, vecnorm, state: dict, total: int):
+def _make_callback(run_dir: Path, cfg: dict, ctx: dict, state: dict, total: int):
+    """``ctx`` holds the current stage's ``scen`` (ScenarioConfig) and ``vecnorm``; a curriculum swaps them."""
     from stable_baselines3.common.callbacks import BaseCallback
 
     from testbed import observation as ob
@@ -290,6 +299,9 @@ def _make_callback(run_dir: Path, cfg: dict, scenario_cfg, vecnorm, state: dict,
 
     class TrainCallback(BaseCallback):
         def _on_training_start(self) -> None:
+            if getattr(self, "bar_started", False):  # learn() again after a curriculum promotion
+                return
+            self.bar_started = True
             self.t0 = time.perf_counter() - float(state.get("wall_s", 0.0))
             self.t_log, self.n_log = time.perf_counter(), self.num_timesteps
             self.window: deque = deque(maxlen=100)
@@ -333,7 +345,7 @@ def _make_callback(run_dir: Path, cfg: dict, scenario_cfg, vecnorm, state: dict,
             if t >= self.next_ckpt:
                 self.next_ckpt += ckpt_every
                 self._checkpoint()
-            return True
+            return not state.get("promote", False)  # stop learn(): the curriculum moves on
 
         def _log(self) -> None:
             now = time.perf_counter()
@@ -373,13 +385,14 @@ def _make_callback(run_dir: Path, cfg: dict, scenario_cfg, vecnorm, state: dict,
                 os.fsync(fh.fileno())
 
         def _normalize(self):
-            return None if vecnorm is None else vecnorm.normalize_obs
+            return None if ctx["vecnorm"] is None else ctx["vecnorm"].normalize_obs
 
         def _evaluate(self) -> None:
-            ev = evaluate_model(self.model, scenario_cfg, seeds, self._normalize(), bool(ev_cfg["deterministic"]))
+            ev = evaluate_model(self.model, ctx["scen"], seeds, self._normalize(), bool(ev_cfg["deterministic"]))
+            ev["stage"] = state.get("stage", 0)
             ev["step"] = self.num_timesteps
             state["last_eval"] = ev
-            state.setdefault("evals", []).append({k: ev[k] for k in ("step", "success_rate", "mean_return")})
+            state.setdefault("evals", []).append({k: ev[k] for k in ("step", "stage", "success_rate", "mean_return")})
             self.logger.record("eval/success_rate", ev["success_rate"])
             self.logger.record("eval/return", ev["mean_return"])
             for k in OUTCOMES:
@@ -390,10 +403,21 @@ def _make_callback(run_dir: Path, cfg: dict, scenario_cfg, vecnorm, state: dict,
                              + [f"outcome_{k}" for k in OUTCOMES],
                              {"step": ev["step"], "success_rate": ev["success_rate"], "mean_return": ev["mean_return"],
                               **{f"outcome_{k}": ev["outcomes"].get(k, 0) for k in OUTCOMES}})  # fmt: skip
+            stages = ctx["stages"]
+            stage = state.get("stage", 0)
+            if stage < len(stages) - 1:  # a curriculum stage before the last: promote or go on
+                st = stages[stage]
+                ran = self.num_timesteps - state.get("stage_start", 0)
+                if ev["success_rate"] >= float(st.get("promote_at", 0.8)) or ran >= int(float(st.get("max_steps", 1e18))):
+                    state["promote"] = True
+                self._postfix()
+                self.logger.record("curriculum/stage", stage)
+                self.logger.dump(self.num_timesteps)
+                return
             best = state.get("best")
             if best is None or score(ev) > (best["success_rate"], best["mean_return"]):
                 state["best"] = {k: ev[k] for k in ("step", "success_rate", "mean_return", "outcomes")}
-                save_snapshot(run_dir / "best", self.model, vecnorm, self._state(), False)
+                save_snapshot(run_dir / "best", self.model, ctx["vecnorm"], self._state(), False)
             self._postfix()
             self.logger.dump(self.num_timesteps)
 
@@ -404,7 +428,7 @@ def _make_callback(run_dir: Path, cfg: dict, scenario_cfg, vecnorm, state: dict,
 
         def _checkpoint(self) -> None:
             folder = run_dir / "checkpoints" / f"step_{self.num_timesteps:010d}"
-            save_snapshot(folder, self.model, vecnorm, self._state(), off_policy)
+            save_snapshot(folder, self.model, ctx["vecnorm"], self._state(), off_policy)
             for old in checkpoints(run_dir)[:-keep]:
                 shutil.rmtree(old)
 
@@ -444,6 +468,23 @@ def _trim_csv(path: Path, max_step: int) -> None:
         csv.writer(fh).writerows(keep)
 
 
+def stages_of(cfg: dict) -> list[dict]:
+    """The curriculum's stages (scenario, overrides, promote_at, max_steps), or one stage: the scenario."""
+    cur = cfg.get("curriculum") or {}
+    stages = [dict(st) for st in cur.get("stages") or []]
+    if not stages:
+        return [{"scenario": cfg["scenario"], "overrides": cfg.get("overrides") or []}]
+    for i, st in enumerate(stages):
+        if "scenario" not in st:
+            raise TrainError(f"curriculum.stages[{i}]: missing key 'scenario'")
+        unknown = set(st) - {"scenario", "overrides", "promote_at", "max_steps"}
+        if unknown:
+            raise TrainError(f"curriculum.stages[{i}]: unknown key(s) {sorted(unknown)}")
+        st.setdefault("overrides", [])
+        st.setdefault("promote_at", cur.get("promote_at", 0.8))
+    return stages
+
+
 def build(cfg: dict, run_dir: Path, segment: int):
     """(scenario config, training VecEnv (maybe VecNormalize), the VecNormalize or None)."""
     from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
@@ -481,12 +522,16 @@ def train(cfg: dict, run_dir: str | Path, resume: bool = False) -> dict:
     total = int(float(cfg["total_steps"]))
     ckpts = checkpoints(run_dir) if resume else []
     segment = len(ckpts) and int(ckpts[-1].name[5:]) // max(int(cfg["checkpoint_every"]), 1)
-    scen, venv, vecnorm = build(cfg, run_dir, segment)
-    state: dict = {"segments": 1}
+    stages = stages_of(cfg)
+    state: dict = {"segments": 1, "stage": 0, "stage_start": 0}
+    if ckpts:
+        state = json.loads((ckpts[-1] / "state.json").read_text())
+        state["segments"] = state.get("segments", 1) + 1
+        state.pop("promote", None)
+    stage = int(state.get("stage", 0))
+    scen, venv, vecnorm = build({**cfg, **stages[stage]}, run_dir, segment)
     if ckpts:
         last = ckpts[-1]
-        state = json.loads((last / "state.json").read_text())
-        state["segments"] = state.get("segments", 1) + 1
         model = cls.load(last / "model.zip", env=venv, device="cpu")
         model._last_obs = None  # the envs are new: learn() resets them (from this segment's seeds)
         if vecnorm is not None:
@@ -530,11 +575,27 @@ def train(cfg: dict, run_dir: str | Path, resume: bool = False) -> dict:
                 raise TrainError(f"pretrain.dataset: {str(exc).splitlines()[0]}") from None
             print(f"behaviour cloning: {state['pretrain']}", flush=True)
     model.set_logger(configure(str(run_dir / "tb"), ["tensorboard"]))
-    cb = _make_callback(run_dir, cfg, scen, vecnorm, state, total)
+    ctx = {"scen": scen, "vecnorm": vecnorm, "stages": stages}
+    cb = _make_callback(run_dir, cfg, ctx, state, total)
     t0 = time.perf_counter()
     start_steps = int(model.num_timesteps)
-    if total > start_steps:
-        model.learn(total - start_steps, callback=cb, reset_num_timesteps=False, log_interval=10**9)
+    while total > model.num_timesteps:
+        model.learn(total - model.num_timesteps, callback=cb, reset_num_timesteps=False, log_interval=10**9)
+        if not state.pop("promote", False):
+            break
+        # curriculum: the next stage, with the normalisation statistics carried over
+        stage = state["stage"] = state.get("stage", 0) + 1
+        state["stage_start"] = int(model.num_timesteps)
+        state.setdefault("promotions", []).append({"stage": stage, "step": int(model.num_timesteps)})
+        scen, new_venv, new_norm = build({**cfg, **stages[stage]}, run_dir, segment + 100 * stage)
+        if vecnorm is not None and new_norm is not None:
+            new_norm.obs_rms, new_norm.ret_rms = vecnorm.obs_rms, vecnorm.ret_rms
+        venv.close()
+        venv, vecnorm = new_venv, new_norm
+        ctx.update(scen=scen, vecnorm=vecnorm)
+        model.set_env(venv)
+        print(f"curriculum: stage {stage} ({stages[stage]['scenario']} {stages[stage]['overrides']}) "
+              f"from step {model.num_timesteps}", flush=True)  # fmt: skip
     wall = time.perf_counter() - t0
     # the final checkpoint and evaluation
     if not checkpoints(run_dir) or int(checkpoints(run_dir)[-1].name[5:]) < model.num_timesteps:
@@ -557,6 +618,8 @@ def train(cfg: dict, run_dir: str | Path, resume: bool = False) -> dict:
         "best_eval": state.get("best"),
         "evaluations": state.get("evals", []),
         "pretrain": state.get("pretrain"),
+        "curriculum": {"stages": stages, "stage": state.get("stage", 0), "promotions": state.get("promotions", [])}
+        if len(stages) > 1 else None,
         "validation_seeds": [VAL_SEED0, VAL_SEED0 + int(cfg["eval"]["episodes"]) - 1],
         "torch_threads": threads,
     }

@@ -128,3 +128,14 @@ def test_joblib_sweep_two_tiny_runs(tmp_path, monkeypatch):
         rep = json.loads((r / "report.json").read_text())
         assert rep["total_steps"] == 64 and str(rep["seed"]) == r.name[-1]
         assert "seed=" in (r / "config.yaml").read_text()
+
+
+def test_curriculum_promotes_on_eval_success(tmp_path):
+    rd = tmp_path / "run"
+    stages = ('curriculum={stages: [{scenario: Channel-v1, overrides: ["time_limit_s=60"], promote_at: 0.0}, '
+              '{scenario: Crossing-v1, overrides: ["time_limit_s=60"]}]}')  # fmt: skip
+    assert _train(rd, *PPO, "total_steps=192", "eval.every=64", "checkpoint_every=1000", stages) == 0
+    rep = json.loads((rd / "report.json").read_text())
+    assert rep["curriculum"]["promotions"] == [{"stage": 1, "step": 64}]
+    assert [e["stage"] for e in rep["evaluations"]] == [0, 1, 1]
+    assert rep["best_eval"]["step"] in (128, 192)  # best/ only from the last stage
