@@ -66,31 +66,35 @@ def record_demos(agent: str, scenario: str, episodes: int, out, overrides: list[
     dataset_id = dataset_id or dataset_id_for(cfg.name, agent)
     from minari.data_collector.episode_buffer import EpisodeBuffer
 
-    buffers, outcomes, steps = [], {}, 0
     t0 = time.perf_counter()
-    for k in range(episodes):
-        obs, _ = env.reset(seed=seed0 + k)
-        policy.reset(seed0 + k)
-        o_list, a_list, rews, terms, truncs = [obs], [], [], [], []
-        while True:
-            action = policy.act(obs)
-            obs, r, term, trunc, info = env.step(action)
-            o_list.append(obs)
-            a_list.append(action)
-            rews.append(float(r))
-            terms.append(bool(term))
-            truncs.append(bool(trunc))
-            if term or trunc:
-                break
+    if agent == "autopilot":
+        episodes_data = _run_autopilot_batched(cfg, episodes, seed0)
+    else:
+        episodes_data = []
+        for k in range(episodes):
+            obs, _ = env.reset(seed=seed0 + k)
+            policy.reset(seed0 + k)
+            o_list, a_list, rews, terms, truncs = [obs], [], [], [], []
+            while True:
+                action = policy.act(obs)
+                obs, r, term, trunc, info = env.step(action)
+                o_list.append(obs)
+                a_list.append(action)
+                rews.append(float(r))
+                terms.append(bool(term))
+                truncs.append(bool(trunc))
+                if term or trunc:
+                    break
+            episodes_data.append((o_list, a_list, rews, terms, truncs, info["outcome"]))
+    buffers, outcomes, steps = [], {}, 0
+    for k, (o_list, a_list, rews, terms, truncs, outcome) in enumerate(episodes_data):
         steps += len(a_list)
         buffers.append(EpisodeBuffer(id=k, seed=seed0 + k, observations=np.asarray(o_list, dtype=np.float32),
                                      actions=np.asarray(a_list, dtype=np.float32), rewards=rews,
                                      terminations=terms, truncations=truncs, infos={}))  # fmt: skip
-        outcomes[info["outcome"]] = outcomes.get(info["outcome"], 0) + 1
-        if progress:
-            print(f"\repisode {k + 1}/{episodes}: {info['outcome']:10s} ({steps} steps)", end="", flush=True)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
     if progress:
-        print()
+        print(f"{episodes} episodes, {steps} steps, outcomes {outcomes}", flush=True)
     with _datasets_root(out), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # minari warns about the optional fields we leave out
         if (out / dataset_id).exists():
@@ -104,6 +108,57 @@ def record_demos(agent: str, scenario: str, episodes: int, out, overrides: list[
     env.close()
     return {"dataset_id": dataset_id, "path": str(out / dataset_id), "episodes": episodes, "steps": steps,
             "outcomes": outcomes, "wall_s": time.perf_counter() - t0}  # fmt: skip
+
+
+def _run_autopilot_batched(cfg, episodes: int, seed0: int, n_envs: int = 32) -> list:
+    """The autopilot's episodes k = 0..episodes-1 (seed ``seed0 + k``), N at a time in one batched world.
+    Env e of the world with seed s is bit-identical to the single env with seed s, and the autopilot
+    is vectorised row by row, so this records exactly what the single-env loop would."""
+    from agents.autopilot import Autopilot
+    from testbed.world import World
+
+    n = min(n_envs, episodes)
+    world = World(cfg, n)
+    oc = cfg.observation
+    ap = Autopilot(n_rays=oc.n_rays, n_targets=oc.n_targets)
+    ap.act_batch(world.obs)  # allocate its state for n envs
+    slot_ep = [-1] * n
+    data: list = [None] * episodes
+    bufs: dict[int, tuple] = {}
+    next_k = 0
+    for e in range(n):
+        world.reset_env(e, seed0 + next_k)
+        slot_ep[e] = next_k
+        bufs[next_k] = ([world.obs[e].copy()], [], [], [], [])
+        next_k += 1
+    ap.reset()
+    while bufs:
+        obs = world.obs.copy()
+        acts = np.asarray(ap.act_batch(obs), dtype=np.float32)
+        reward, term, trunc, _ = world.step(acts.astype(np.float64))
+        outs = world.outcomes()
+        for e in range(n):
+            k = slot_ep[e]
+            if k < 0:
+                continue
+            o_list, a_list, rews, terms, truncs = bufs[k]
+            o_list.append(world.obs[e].copy())
+            a_list.append(acts[e])
+            rews.append(float(reward[e]))
+            terms.append(bool(term[e]))
+            truncs.append(bool(trunc[e] and not term[e]))
+            if term[e] or trunc[e]:
+                data[k] = (*bufs.pop(k), str(outs[e]))
+                if next_k < episodes:
+                    world.reset_env(e, seed0 + next_k)
+                    slot_ep[e] = next_k
+                    bufs[next_k] = ([world.obs[e].copy()], [], [], [], [])
+                    next_k += 1
+                else:
+                    slot_ep[e] = -1
+                    world.reset_env(e, seed0)  # idle slot: keeps stepping a valid episode, not recorded
+                ap.reset(np.array([e]))
+    return data
 
 
 def load_demos(path) -> tuple[np.ndarray, np.ndarray, dict]:
