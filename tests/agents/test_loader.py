@@ -198,3 +198,17 @@ def test_cli_run_with_a_policy_folder(folder, tmp_path, capsys):
     assert main(["run", "Channel-v0", "--agent", f"policy:{folder}", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "policy.onnx: not a loadable ONNX model" in err
+
+
+def test_batched_compare_equals_single_env_evaluation(folder):
+    from agents.compare import run_episodes
+    from agents.evaluate import evaluate
+
+    seeds = [0, 1, 2]
+    for spec in ("autopilot", f"policy:{folder}"):
+        pol = load_policy(spec, OBS_SPACE, ACT_SPACE, scenario=CFG)
+        assert pol.batched
+        batched = run_episodes(pol, CFG, seeds, n_envs=2)
+        single = evaluate(load_policy(spec, OBS_SPACE, ACT_SPACE, scenario=CFG), "Channel-v0", seeds)["episodes"]
+        assert [e["outcome"] for e in batched] == [e["outcome"] for e in single]
+        assert [e["return"] for e in batched] == pytest.approx([e["return"] for e in single], abs=1e-6)
