@@ -182,7 +182,6 @@ def load_demos(path) -> tuple[np.ndarray, np.ndarray, dict]:
 def behaviour_clone(model, dataset, vecnorm=None, epochs: int = 10, batch_size: int = 512,
                     learning_rate: float = 1e-3, seed: int = 0) -> dict:  # fmt: skip
     """Regress the actor of ``model`` (PPO, SAC, TD3) onto the demonstrations; returns the losses."""
-    import torch
 
     name = type(model).__name__
     if name not in ("PPO", "SAC", "TD3"):
@@ -195,9 +194,17 @@ def behaviour_clone(model, dataset, vecnorm=None, epochs: int = 10, batch_size: 
         vecnorm.obs_rms.mean = obs.mean(0).astype(np.float64)
         vecnorm.obs_rms.var = obs.var(0).astype(np.float64)
         vecnorm.obs_rms.count = float(len(obs))
-        x = vecnorm.normalize_obs(obs)
-    else:
-        x = obs
+    losses = clone_arrays(model, obs, act, vecnorm, epochs, batch_size, learning_rate, seed)
+    return {**meta, "epochs": epochs, "loss_first": losses[0], "loss_last": losses[-1]}
+
+
+def clone_arrays(model, obs, act, vecnorm=None, epochs: int = 10, batch_size: int = 512,
+                 learning_rate: float = 1e-3, seed: int = 0) -> list[float]:  # fmt: skip
+    """Regress the actor's deterministic action onto ``act`` for the (raw) observations ``obs``."""
+    import torch
+
+    name = type(model).__name__
+    x = vecnorm.normalize_obs(obs) if vecnorm is not None and vecnorm.norm_obs else obs
     policy = model.policy
     if name == "PPO":
         params = (list(policy.features_extractor.parameters()) + list(policy.mlp_extractor.policy_net.parameters())
@@ -229,4 +236,71 @@ def behaviour_clone(model, dataset, vecnorm=None, epochs: int = 10, batch_size: 
     if name in ("SAC", "TD3"):  # the target actor starts where the actor is
         if getattr(policy, "actor_target", None) is not None:
             policy.actor_target.load_state_dict(policy.actor.state_dict())
-    return {**meta, "epochs": epochs, "loss_first": losses[0], "loss_last": losses[-1]}
+    return losses
+
+
+def dagger(model, vecnorm, cfg, base_obs, base_act, iterations: int = 3, episodes: int = 64, seed0: int = DEMO_SEED0,
+           epochs: int = 5, batch_size: int = 512, learning_rate: float = 1e-3, n_envs: int = 32,
+           log=print) -> list[dict]:  # fmt: skip
+    """DAgger with the autopilot as the expert: roll out the cloned policy (mixed with the autopilot's
+    action with probability ``0.5 ** (i + 1)`` per step in iteration i), label every visited state with
+    the autopilot's action (the autopilot runs in shadow, its state following the same observations),
+    aggregate with the demonstrations and clone again. Episode seeds continue after the demonstrations'
+    (``seed0 + 1_000_000 * (i + 1) + k``). Returns per-iteration stats."""
+    from agents.autopilot import Autopilot
+    from testbed.world import World
+
+    obs_all, act_all = [base_obs], [base_act]
+    oc = cfg.observation
+    stats = []
+    rng = np.random.default_rng(seed0)
+    for it in range(iterations):
+        beta = 0.5 ** (it + 1)
+        n = min(n_envs, episodes)
+        world = World(cfg, n)
+        ap = Autopilot(n_rays=oc.n_rays, n_targets=oc.n_targets)
+        ap.act_batch(world.obs)
+        nxt, slot, outs = 0, [-1] * n, []
+        base = seed0 + 1_000_000 * (it + 1)
+        for e in range(n):
+            world.reset_env(e, base + nxt)
+            slot[e] = nxt
+            nxt += 1
+        ap.reset()
+        new_o, new_a = [], []
+        while any(s >= 0 for s in slot):
+            o = world.obs.copy()
+            expert = np.asarray(ap.act_batch(o), dtype=np.float32)
+            x = vecnorm.normalize_obs(o) if vecnorm is not None and vecnorm.norm_obs else o
+            mine, _ = model.predict(x, deterministic=True)
+            live = np.array([s >= 0 for s in slot])
+            new_o.append(o[live])
+            new_a.append(expert[live])
+            use_expert = rng.random(n) < beta
+            acts = np.where(use_expert[:, None], expert, np.clip(mine, -1, 1))
+            _, term, trunc, _ = world.step(acts.astype(np.float64))
+            done = term | trunc
+            if done.any():
+                oc_ = world.outcomes()
+                for e in np.flatnonzero(done):
+                    if slot[e] < 0:
+                        world.reset_env(int(e), base)
+                        continue
+                    outs.append(str(oc_[e]))
+                    if nxt < episodes:
+                        world.reset_env(int(e), base + nxt)
+                        slot[e] = nxt
+                        nxt += 1
+                    else:
+                        slot[e] = -1
+                        world.reset_env(int(e), base)
+                    ap.reset(np.array([e]))
+        obs_all.append(np.concatenate(new_o))
+        act_all.append(np.concatenate(new_a))
+        losses = clone_arrays(model, np.concatenate(obs_all), np.concatenate(act_all), vecnorm, epochs, batch_size,
+                              learning_rate, seed0 + it)  # fmt: skip
+        st = {"iteration": it, "beta": beta, "rollout_success": outs.count("goal") / max(len(outs), 1),
+              "samples": int(sum(len(a) for a in act_all)), "loss_last": losses[-1]}  # fmt: skip
+        stats.append(st)
+        log(f"dagger: {st}")
+    return stats

@@ -574,6 +574,15 @@ def train(cfg: dict, run_dir: str | Path, resume: bool = False) -> dict:
             except ValueError as exc:
                 raise TrainError(f"pretrain.dataset: {str(exc).splitlines()[0]}") from None
             print(f"behaviour cloning: {state['pretrain']}", flush=True)
+            if int(pc.get("dagger_iterations", 0)) > 0:
+                from agents.demos import dagger, load_demos
+
+                obs0, act0, _ = load_demos(pc["dataset"])
+                state["pretrain"]["dagger"] = dagger(
+                    model, vecnorm, scen, obs0, act0, iterations=int(pc["dagger_iterations"]),
+                    episodes=int(pc.get("dagger_episodes", 64)), epochs=int(pc.get("dagger_epochs", 5)),
+                    batch_size=int(pc.get("batch_size", 512)), learning_rate=float(pc.get("learning_rate", 1e-3)),
+                    log=lambda m: print(m, flush=True))  # fmt: skip
     model.set_logger(configure(str(run_dir / "tb"), ["tensorboard"]))
     ctx = {"scen": scen, "vecnorm": vecnorm, "stages": stages}
     cb = _make_callback(run_dir, cfg, ctx, state, total)
