@@ -45,10 +45,13 @@ def test_demos_then_bc(tmp_path, capsys):
     rd = tmp_path / "run"
     assert main(["train", "scenario=Channel-v1", 'overrides=["time_limit_s=60"]', "n_envs=2", "eval.episodes=1",
                  "progress_bar=false", "total_steps=64", "algo.kwargs.n_steps=32", "algo.kwargs.batch_size=32",
-                 "algo.pretrain=bc", f"pretrain.dataset={path}", "pretrain.epochs=5", f"run_dir={rd}"]) == 0  # fmt: skip
+                 "algo.pretrain=bc", f"pretrain.dataset={path}", "pretrain.epochs=5", "pretrain.dagger_iterations=1",
+                 "pretrain.dagger_episodes=2", f"run_dir={rd}"]) == 0  # fmt: skip
     rep = json.loads((rd / "report.json").read_text())
     assert rep["pretrain"]["steps"] == meta["steps"] and rep["pretrain"]["loss_last"] < rep["pretrain"]["loss_first"]
     assert rep["evaluations"][0]["step"] == 0
+    (dg,) = rep["pretrain"]["dagger"]  # one DAgger round: the learner's states labelled by the autopilot
+    assert dg["samples"] > meta["steps"] and 0 <= dg["rollout_success"] <= 1
     capsys.readouterr()
     assert main(["train", "algo.pretrain=bc", f"run_dir={tmp_path / 'r2'}", "total_steps=64"]) == 2
     assert not (tmp_path / "r2").exists()
