@@ -212,3 +212,24 @@ def test_batched_compare_equals_single_env_evaluation(folder):
         single = evaluate(load_policy(spec, OBS_SPACE, ACT_SPACE, scenario=CFG), "Channel-v0", seeds)["episodes"]
         assert [e["outcome"] for e in batched] == [e["outcome"] for e in single]
         assert [e["return"] for e in batched] == pytest.approx([e["return"] for e in single], abs=1e-6)
+
+
+@pytest.mark.parametrize("name", ["channel", "port_entry"])
+def test_shipped_policies_load_and_act(name):
+    """The shipped policies match this testbed's observation layout and run without pickle."""
+    from pathlib import Path
+
+    import agents
+
+    folder = Path(agents.__file__).parent / "policies" / name
+    meta = json.loads((folder / "policy.json").read_text())
+    cfg = get(meta["scenario"])
+    obs_space, act_space = make_spaces(cfg)
+    pol = load_policy(f"policy:{folder}", obs_space, act_space)
+    assert (folder / "README.md").is_file() and (folder / "policy.onnx").stat().st_size < 500_000
+    if name == "channel":  # one whole episode, as the model card's table says
+        from agents.compare import run_episodes
+
+        assert [e["outcome"] for e in run_episodes(pol, get("Channel-v0"), [0, 1])] == ["goal", "goal"]
+    else:
+        assert pol.act(np.zeros(obs_space.shape, np.float32)).shape == (2,)
