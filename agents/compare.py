@@ -1,7 +1,7 @@
 """Compare policies side by side on the same seeds: success, collisions, groundings, time-outs, return.
 
     python -m agents.compare PortEntry-v1 autopilot policy:agents/policies/port_entry --seeds 0-199
-    python -m agents.compare PortEntry-v1 autopilot policy:DIR --seeds 0-199 traffic.count=0 --json out.json
+    python -m agents.compare PortEntry-v1 autopilot policy:DIR traffic.count=0 --seeds 0-199 --json out.json
 
 Each policy (a spec of :func:`agents.loader.load_policy`) runs one episode per seed. Policies with
 ``batched = True`` (the autopilot, non-recurrent exported policies) run ``--n-envs`` episodes at a time in

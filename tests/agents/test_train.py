@@ -139,3 +139,16 @@ def test_curriculum_promotes_on_eval_success(tmp_path):
     assert rep["curriculum"]["promotions"] == [{"stage": 1, "step": 64}]
     assert [e["stage"] for e in rep["evaluations"]] == [0, 1, 1]
     assert rep["best_eval"]["step"] in (128, 192)  # best/ only from the last stage
+
+
+def test_launchers_compose():
+    """joblib is the default sweep launcher; hydra/launcher=slurm selects submitit's SLURM launcher."""
+    from hydra import compose, initialize_config_dir
+
+    from testbed.cli.train_cmd import conf_dir
+
+    with initialize_config_dir(version_base="1.3", config_dir=conf_dir()):
+        joblib = compose("train/config", return_hydra_config=True).hydra.launcher
+        slurm = compose("train/config", overrides=["hydra/launcher=slurm"], return_hydra_config=True).hydra.launcher
+    assert joblib._target_.endswith("JoblibLauncher")
+    assert slurm._target_.endswith("SlurmLauncher") and slurm.cpus_per_task == 2 and slurm.timeout_min == 240
