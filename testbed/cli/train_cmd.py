@@ -60,7 +60,9 @@ def compose_train(overrides: list[str], config_name: str = "config") -> dict:
         node = OmegaConf.masked_copy(node, [k for k in node if k != "hydra"])
         cfg = OmegaConf.to_container(node, resolve=True)
     except (HydraException, OmegaConfBaseException) as exc:
-        raise CLIError(f"train config: {str(exc).strip().splitlines()[0]}") from None
+        lines = [ln.strip() for ln in str(exc).strip().splitlines()
+                 if ln.strip() and not ln.strip().startswith(("full_key", "object_type", "reference_type"))]
+        raise CLIError(f"train config: {' '.join(lines[:3])}") from None
     try:
         scenario_config(cfg)
         pre = (cfg.get("algo") or {}).get("pretrain")
