@@ -161,8 +161,10 @@ def _run_autopilot_batched(cfg, episodes: int, seed0: int, n_envs: int = 32) -> 
     return data
 
 
-def load_demos(path) -> tuple[np.ndarray, np.ndarray, dict]:
-    """(observations (N, D), actions (N, 2), metadata) of the Minari dataset folder ``path``."""
+def load_demos(path, only_success: bool = False) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(observations (N, D), actions (N, 2), metadata) of the Minari dataset folder ``path``.
+    ``only_success``: keep the episodes that ended in the goal (terminated with a positive last reward:
+    the goal reward; a collision or grounding ends with a negative one)."""
     import minari
 
     path = Path(path)
@@ -172,21 +174,31 @@ def load_demos(path) -> tuple[np.ndarray, np.ndarray, dict]:
     with _datasets_root(path.parent.parent):
         ds = minari.load_dataset(str(ids))
         obs, act = [], []
+        kept = 0
         for ep in ds.iterate_episodes():
+            if only_success and not (bool(ep.terminations[-1]) and float(ep.rewards[-1]) > 0):
+                continue
+            kept += 1
             obs.append(np.asarray(ep.observations, dtype=np.float32)[:-1])  # the last one has no action
             act.append(np.asarray(ep.actions, dtype=np.float32))
-        meta = {"dataset_id": ds.spec.dataset_id, "episodes": ds.total_episodes, "steps": ds.total_steps}
+        meta = {"dataset_id": ds.spec.dataset_id, "episodes": ds.total_episodes, "steps": ds.total_steps,
+                "episodes_used": kept}
+        dim = int(np.prod(ds.observation_space.shape))
+    if not obs:
+        return np.zeros((0, dim), np.float32), np.zeros((0, 2), np.float32), meta
     return np.concatenate(obs), np.concatenate(act), meta
 
 
 def behaviour_clone(model, dataset, vecnorm=None, epochs: int = 10, batch_size: int = 512,
-                    learning_rate: float = 1e-3, seed: int = 0) -> dict:  # fmt: skip
+                    learning_rate: float = 1e-3, seed: int = 0, only_success: bool = False) -> dict:  # fmt: skip
     """Regress the actor of ``model`` (PPO, SAC, TD3) onto the demonstrations; returns the losses."""
 
     name = type(model).__name__
     if name not in ("PPO", "SAC", "TD3"):
         raise ValueError(f"algo.pretrain=bc supports ppo, sac and td3, not {name}")
-    obs, act, meta = load_demos(dataset)
+    obs, act, meta = load_demos(dataset, only_success)
+    if len(obs) == 0:
+        raise ValueError(f"{dataset}: no episodes to clone (only_success={only_success})")
     if obs.shape[1] != model.observation_space.shape[0]:
         raise ValueError(f"{dataset}: observations of size {obs.shape[1]}, the scenario's are "
                          f"{model.observation_space.shape[0]}")  # fmt: skip

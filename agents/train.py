@@ -570,14 +570,14 @@ def train(cfg: dict, run_dir: str | Path, resume: bool = False) -> dict:
                 state["pretrain"] = behaviour_clone(
                     model, pc["dataset"], vecnorm, epochs=int(pc.get("epochs", 10)),
                     batch_size=int(pc.get("batch_size", 512)), learning_rate=float(pc.get("learning_rate", 1e-3)),
-                    seed=int(cfg["seed"]))  # fmt: skip
+                    seed=int(cfg["seed"]), only_success=bool(pc.get("only_success", False)))  # fmt: skip
             except ValueError as exc:
                 raise TrainError(f"pretrain.dataset: {str(exc).splitlines()[0]}") from None
             print(f"behaviour cloning: {state['pretrain']}", flush=True)
             if int(pc.get("dagger_iterations", 0)) > 0:
                 from agents.demos import dagger, load_demos
 
-                obs0, act0, _ = load_demos(pc["dataset"])
+                obs0, act0, _ = load_demos(pc["dataset"], bool(pc.get("only_success", False)))
                 state["pretrain"]["dagger"] = dagger(
                     model, vecnorm, scen, obs0, act0, iterations=int(pc["dagger_iterations"]),
                     episodes=int(pc.get("dagger_episodes", 64)), epochs=int(pc.get("dagger_epochs", 5)),

@@ -56,3 +56,14 @@ def test_demos_then_bc(tmp_path, capsys):
     assert main(["train", "algo.pretrain=bc", f"run_dir={tmp_path / 'r2'}", "total_steps=64"]) == 2
     assert not (tmp_path / "r2").exists()
     assert "pretrain.dataset" in capsys.readouterr().err
+
+
+def test_only_successful_demonstrations(tmp_path):
+    from agents.demos import record_demos
+
+    idle = record_demos("idle", "Channel-v1", 2, tmp_path, ["time_limit_s=20"], progress=False)
+    ap = record_demos("autopilot", "Channel-v1", 2, tmp_path / "ap", progress=False)
+    assert idle["outcomes"] == {"time_limit": 2} and ap["outcomes"] == {"goal": 2}
+    assert load_demos(idle["path"])[2]["episodes_used"] == 2
+    assert load_demos(idle["path"], only_success=True)[2]["episodes_used"] == 0
+    assert load_demos(ap["path"], only_success=True)[2]["episodes_used"] == 2
