@@ -160,3 +160,44 @@ def export_model(model, out, scenario_cfg, algorithm: str, obs_rms=None, clip_ob
     with atomic_open(out / "policy.json", "w") as fh:
         json.dump(meta, fh, indent=2)
     return out
+
+
+class _Stats:
+    def __init__(self, mean, var) -> None:
+        self.mean, self.var = mean, var
+
+
+def export_run(run_dir, out, which: str = "best") -> Path:
+    """Export a ``testbed train`` run: ``which`` is ``best`` (best evaluation) or ``last`` (last checkpoint)."""
+    import json as _json
+
+    from omegaconf import OmegaConf
+
+    from agents.loader import PolicyLoadError
+    from agents.train import _algo_class, checkpoints, scenario_config
+
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.yaml"
+    if not cfg_path.is_file():
+        raise PolicyLoadError(f"{cfg_path}: missing; not a run directory of `testbed train`")
+    cfg = OmegaConf.to_container(OmegaConf.load(cfg_path), resolve=True)
+    if which == "best":
+        snap = run_dir / "best"
+    elif which == "last":
+        ck = checkpoints(run_dir)
+        snap = ck[-1] if ck else run_dir / "checkpoints"
+    else:
+        raise PolicyLoadError(f"--which {which!r}: use best or last")
+    if not (snap / "model.zip").is_file():
+        raise PolicyLoadError(f"{snap / 'model.zip'}: missing (no {which} snapshot in this run yet)")
+    model = _algo_class(cfg["algo"]["name"]).load(snap / "model.zip", device="cpu")
+    stats, clip, eps = None, 10.0, 1e-8
+    if (snap / "vecnormalize.npz").exists() and (cfg.get("normalize") or {}).get("obs"):
+        with np.load(snap / "vecnormalize.npz", allow_pickle=False) as z:
+            stats = _Stats(z["mean"].copy(), z["var"].copy())
+            clip, eps = float(z["clip_obs"]), float(z["epsilon"])
+    state = _json.loads((snap / "state.json").read_text()) if (snap / "state.json").exists() else {}
+    extra = {"trained_steps": state.get("num_timesteps"), "snapshot": which, "seed": cfg.get("seed"),
+             "scenario_overrides": cfg.get("overrides") or [], "best_eval": state.get("best")}  # fmt: skip
+    return export_model(model, out, scenario_config(cfg), cfg["algo"]["name"], stats, clip, eps,
+                        cfg.get("command") or "", extra)  # fmt: skip

@@ -84,6 +84,14 @@ class AutopilotPolicy:
     def act(self, obs) -> np.ndarray:
         return np.asarray(self.autopilot.act(obs), dtype=np.float32)
 
+    batched = True  # act_batch / reset_envs: N envs at once (agents.compare)
+
+    def act_batch(self, obs) -> np.ndarray:
+        return np.asarray(self.autopilot.act_batch(obs), dtype=np.float32)
+
+    def reset_envs(self, idx) -> None:
+        self.autopilot.reset(idx)
+
 
 class RandomPolicy:
     """Uniform random actions in [low, high]; ``reset(seed)`` reseeds (None continues the stream)."""
@@ -201,6 +209,7 @@ class OnnxPolicy:
         if names != want:
             raise PolicyLoadError(f"{self.onnx_path}: graph inputs {sorted(names)}, expected {sorted(want)} "
                                   f"(recurrent={self.recurrent} in policy.json)")  # fmt: skip
+        self.batched = not self.recurrent
         if self.recurrent:
             st = self.session.get_inputs()
             shp = {i.name: i.shape for i in st}["state_h"]
@@ -236,6 +245,18 @@ class OnnxPolicy:
         else:
             (a,) = self.session.run(["action"], {"obs": o})
         return np.clip(np.asarray(a, dtype=np.float32).reshape(-1)[:2], self.low, self.high)
+
+
+    def act_batch(self, obs) -> np.ndarray:
+        """(N, D) -> (N, 2) for a non-recurrent policy."""
+        if self.recurrent:
+            raise ValueError(f"{self.folder}: a recurrent policy acts one env at a time")
+        o = self.normalise(np.asarray(obs, dtype=np.float32))
+        (a,) = self.session.run(["action"], {"obs": o})
+        return np.clip(np.asarray(a, dtype=np.float32), self.low, self.high)
+
+    def reset_envs(self, idx) -> None:
+        pass
 
 
 def _load_norm(path: Path, dim: int):

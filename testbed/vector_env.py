@@ -17,7 +17,9 @@ reward component (weighted).
 :class:`SB3VecEnv` adapts the same world to Stable-Baselines3's ``VecEnv`` (SB3 resets inside the
 step and puts the final observation into ``infos[i]["terminal_observation"]``). At the end of an
 episode ``infos[i]["episode"]`` holds ``{"r": return, "l": length, "t": seconds}`` as SB3's ``Monitor``
-/ ``VecMonitor`` write it, so SB3's logger shows ``ep_rew_mean`` / ``ep_len_mean`` without a wrapper.
+/ ``VecMonitor`` write it, so SB3's logger shows ``ep_rew_mean`` / ``ep_len_mean`` without a wrapper. The info of an env whose
+episode ended also holds ``is_success``, ``outcome`` and ``reward_components`` (the weighted reward
+components summed over the episode).
 """
 
 from __future__ import annotations
@@ -133,12 +135,14 @@ def SB3VecEnv(scenario: str | ScenarioConfig = "Channel-v0", num_envs: int = 8, 
             self._t_start = time.time()
             self._ep_return = np.zeros(num_envs, dtype=np.float64)
             self._ep_length = np.zeros(num_envs, dtype=np.int64)
+            self._ep_comps = np.zeros((num_envs, len(ob.COMPONENTS)))  # weighted components, episode sums
 
         def reset(self):
             obs, _ = self.venv.reset(seed=self._seed)
             self._seed = None
             self._ep_return[:] = 0.0
             self._ep_length[:] = 0
+            self._ep_comps[:] = 0.0
             return obs
 
         def step_async(self, actions):
@@ -151,6 +155,7 @@ def SB3VecEnv(scenario: str | ScenarioConfig = "Channel-v0", num_envs: int = 8, 
             self._ep_return += reward
             self._ep_length += 1
             info_arrays = _infos(w)
+            self._ep_comps += w.comps * w.weights
             done = term | trunc
             obs = w.obs.copy()
             infos = [{} for _ in range(self.num_envs)]
@@ -164,9 +169,11 @@ def SB3VecEnv(scenario: str | ScenarioConfig = "Channel-v0", num_envs: int = 8, 
                     # what SB3's Monitor adds: return, length, wall-clock seconds since the env was made
                     "episode": {"r": round(float(self._ep_return[e]), 6), "l": int(self._ep_length[e]),
                                 "t": round(time.time() - self._t_start, 6)},
+                    "reward_components": dict(zip(ob.COMPONENTS, self._ep_comps[e].tolist(), strict=True)),
                 }  # fmt: skip
                 self._ep_return[e] = 0.0
                 self._ep_length[e] = 0
+                self._ep_comps[e] = 0.0
                 w.reset_env(e)
                 obs[e] = w.obs[e]
             return obs, reward, done, infos

@@ -20,8 +20,10 @@ class CLIError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     from testbed.cli import (
         ais_cmd,
+        demos_cmd,
         evaluate_cmd,
         event_cmd,
+        export_cmd,
         link_cmd,
         live_cmd,
         map_cmd,
@@ -32,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         serve_cmd,
         submission_cmd,
         submit_cmd,
+        train_cmd,
         vessel_cmd,
     )
 
@@ -42,9 +45,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"testbed {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for mod in (map_cmd, vessel_cmd, run_cmd, live_cmd, ais_cmd, link_cmd, rules_cmd, replay_cmd,
-                submission_cmd, evaluate_cmd, results_cmd, event_cmd, serve_cmd, submit_cmd):
-        mod.register(sub)
+        demos_cmd,
+        evaluate_cmd,
+        event_cmd,
+        export_cmd,
+        link_cmd,
+        live_cmd,
+        map_cmd,
+        replay_cmd,
+        results_cmd,
+        rules_cmd,
+        run_cmd,
+        serve_cmd,
+        submission_cmd,
+        submit_cmd,
+        train_cmd,
     return parser
 
 

@@ -198,3 +198,38 @@ def test_cli_run_with_a_policy_folder(folder, tmp_path, capsys):
     assert main(["run", "Channel-v0", "--agent", f"policy:{folder}", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "policy.onnx: not a loadable ONNX model" in err
+
+
+def test_batched_compare_equals_single_env_evaluation(folder):
+    from agents.compare import run_episodes
+    from agents.evaluate import evaluate
+
+    seeds = [0, 1, 2]
+    for spec in ("autopilot", f"policy:{folder}"):
+        pol = load_policy(spec, OBS_SPACE, ACT_SPACE, scenario=CFG)
+        assert pol.batched
+        batched = run_episodes(pol, CFG, seeds, n_envs=2)
+        single = evaluate(load_policy(spec, OBS_SPACE, ACT_SPACE, scenario=CFG), "Channel-v0", seeds)["episodes"]
+        assert [e["outcome"] for e in batched] == [e["outcome"] for e in single]
+        assert [e["return"] for e in batched] == pytest.approx([e["return"] for e in single], abs=1e-6)
+
+
+@pytest.mark.parametrize("name", ["channel", "port_entry", "port_entry_no_traffic", "berthing"])
+def test_shipped_policies_load_and_act(name):
+    """The shipped policies match this testbed's observation layout and run without pickle."""
+    from pathlib import Path
+
+    import agents
+
+    folder = Path(agents.__file__).parent / "policies" / name
+    meta = json.loads((folder / "policy.json").read_text())
+    cfg = get(meta["scenario"])
+    obs_space, act_space = make_spaces(cfg)
+    pol = load_policy(f"policy:{folder}", obs_space, act_space)
+    assert (folder / "README.md").is_file() and (folder / "policy.onnx").stat().st_size < 500_000
+    if name == "channel":  # one whole episode, as the model card's table says
+        from agents.compare import run_episodes
+
+        assert [e["outcome"] for e in run_episodes(pol, get("Channel-v0"), [0, 1])] == ["goal", "goal"]
+    else:
+        assert pol.act(np.zeros(obs_space.shape, np.float32)).shape == (2,)
