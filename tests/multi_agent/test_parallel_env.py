@@ -1,0 +1,162 @@
+"""The multi-agent env (testbed.multi_agent): PettingZoo conformance, determinism, K = 1 against the
+single env, the vessels seeing and hitting each other, starts apart, the start-slot error."""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from pettingzoo.test import parallel_api_test, parallel_seed_test, render_test
+
+import testbed  # noqa: F401
+from testbed import observation as ob
+from testbed.config import ConfigError
+from testbed.multi_agent import MA_SCENARIOS, aec_env, parallel_env
+
+
+def _rollout(env, seed: int, steps: int, act_seed: int = 0) -> list[bytes]:
+    rng = np.random.default_rng(act_seed)
+    obs, _ = env.reset(seed=seed)
+    out = [b"".join(obs[a].tobytes() for a in env.agents)]
+    for _ in range(steps):
+        if not env.agents:
+            obs, _ = env.reset()
+            continue
+        acts = {a: rng.uniform(-1, 1, 2).astype(np.float32) for a in env.agents}
+        obs, rew, te, tr, _ = env.step(acts)
+        out.append(b"".join(obs[a].tobytes() + np.float64(rew[a]).tobytes() + bytes([te[a], tr[a]]) for a in obs))
+    return out
+
+
+def test_parallel_api():
+    parallel_api_test(parallel_env("RhineTransit-v0", n_agents=2), num_cycles=200)
+
+
+def test_parallel_api_dedicated_scenario():
+    parallel_api_test(parallel_env("MA-RhineMeeting-v0"), num_cycles=100)
+
+
+def test_parallel_seed():
+    parallel_seed_test(lambda: parallel_env("RhineTransit-v0", n_agents=2), num_cycles=100)
+
+
+def test_render():
+    render_test(lambda render_mode=None: aec_env("MA-RhineMeeting-v0", render_mode=render_mode))
+
+
+def test_render_shows_both_vessels():
+    env = parallel_env("MA-RhineMeeting-v0", render_mode="rgb_array")
+    env.reset(seed=0)
+    sc = env.scene()
+    assert [s.name for s in sc.traffic if s.kind == "ego"] == ["vessel_1 (M8)"] and sc.ego.name == "vessel_0 (M8)"
+    frame = env.render()
+    assert frame.ndim == 3 and frame.shape[2] == 3 and frame.std() > 5.0
+    env.close()
+
+
+def test_same_seed_and_actions_are_bit_identical():
+    a = _rollout(parallel_env("RhineTransit-v0", n_agents=2), seed=7, steps=300)
+    b = _rollout(parallel_env("RhineTransit-v0", n_agents=2), seed=7, steps=300)
+    assert a == b
+    c = _rollout(parallel_env("RhineTransit-v0", n_agents=2), seed=8, steps=20)
+    assert a[:21] != c
+
+
+@pytest.mark.parametrize("sid", ["RhineTransit-v0", "PortEntry-v0"])
+def test_one_agent_is_the_single_env_bit_for_bit(sid):
+    single = gym.make(f"testbed/{sid}")
+    multi = parallel_env(sid, n_agents=1)
+    o1, i1 = single.reset(seed=5)
+    o2, i2 = multi.reset(seed=5)
+    assert o1.tobytes() == o2["vessel_0"].tobytes()
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        act = rng.uniform(-1, 1, 2).astype(np.float32)
+        o1, r1, t1, u1, i1 = single.step(act)
+        o2, r2, t2, u2, i2 = multi.step({"vessel_0": act})
+        assert o1.tobytes() == o2["vessel_0"].tobytes()
+        assert (r1, t1, u1) == (r2["vessel_0"], t2["vessel_0"], u2["vessel_0"])
+        assert i1["outcome"] == i2["vessel_0"]["outcome"]
+        if t1 or u1:
+            assert multi.agents == []
+            o1, _ = single.reset()
+            o2, _ = multi.reset()
+            assert o1.tobytes() == o2["vessel_0"].tobytes()
+
+
+def test_agents_see_each_other_as_targets():
+    env = parallel_env("RhineTransit-v0", n_agents=2, traffic={"count": 0})
+    obs, _ = env.reset(seed=3)
+    w = env.world
+    d = math.hypot(w.ego.x[1] - w.ego.x[0], w.ego.y[1] - w.ego.y[0])
+    assert d >= 300.0
+    K = w.cfg.observation.n_rays
+    for me, other in ((0, 1), (1, 0)):
+        t = obs[f"vessel_{me}"][ob.N_EGO + K:ob.N_EGO + K + ob.TARGET_FEATURES]
+        assert t[0] == 1.0  # the other vessel is the nearest target
+        rng = w.cfg.observation.target_range_m
+        assert math.isclose(math.hypot(t[1], t[2]) * rng, d, rel_tol=1e-5)
+        assert math.isclose(t[7], w.ego_len[other] / 200.0, rel_tol=1e-6)
+
+
+def test_collision_between_agents_ends_both():
+    env = parallel_env("RhineTransit-v0", n_agents=2, traffic={"count": 0})
+    env.reset(seed=3)
+    w = env.world
+    w.ego.x[1], w.ego.y[1], w.ego.psi[1] = w.ego.x[0] + 5.0, w.ego.y[0] + 3.0, w.ego.psi[0]  # overlapping hulls
+    _, rew, te, _, info = env.step({a: np.zeros(2, np.float32) for a in env.agents})
+    assert te == {"vessel_0": True, "vessel_1": True}
+    assert info["vessel_0"]["outcome"] == info["vessel_1"]["outcome"] == "collision"
+    assert rew["vessel_0"] < -1.0 and env.agents == []
+
+
+def test_a_finished_agent_leaves_the_world():
+    env = parallel_env("RhineTransit-v0", n_agents=2, traffic={"count": 0})
+    obs, _ = env.reset(seed=3)
+    w = env.world
+    w.ego.x[0] = w.ego.y[0] = -1e7  # vessel_0 leaves the map
+    obs, _, te, _, _ = env.step({a: np.zeros(2, np.float32) for a in env.agents})
+    assert te["vessel_0"] and not te["vessel_1"]
+    assert env.agents == ["vessel_1"]
+    obs, *_ = env.step({"vessel_1": np.zeros(2, np.float32)})
+    K = w.cfg.observation.n_rays
+    assert obs["vessel_1"][ob.N_EGO + K] == 0.0  # vessel_0 is no longer a target
+    with pytest.raises(ValueError, match="vessel_0"):
+        env.step({"vessel_0": np.zeros(2, np.float32)})
+
+
+def test_starts_apart_and_per_agent_goals():
+    for seed in range(5):
+        env = parallel_env("PortEntry-v0", n_agents=4, min_separation_m=250.0)
+        env.reset(seed=seed)
+        w = env.world
+        xy = np.c_[w.ego.x, w.ego.y]
+        d = np.hypot(*(xy[:, None] - xy[None]).transpose(2, 0, 1))
+        assert d[np.triu_indices(4, 1)].min() >= 250.0 - 25.0  # along-lane separation, +- cross offsets
+    env = parallel_env("MA-ConvoyEntry-v0")
+    env.reset(seed=0)
+    assert env.world.goal_name == ["berth-01", "berth-03", "berth-05"]
+    assert len(env.possible_agents) == 3
+
+
+def test_more_agents_than_start_slots_is_one_clear_error():
+    with pytest.raises(ConfigError, match=r"n_agents = 3 is more than its 2 start slots"):
+        parallel_env("RhineTransit-v0", n_agents=3)
+    with pytest.raises(ConfigError, match=r"n_agents = 2 is more than its 1 start slots"):
+        parallel_env("Berthing-v0", n_agents=2)
+    with pytest.raises(ConfigError, match="exactly 2 agents"):
+        parallel_env("MA-RhineMeeting-v0", n_agents=3)
+    with pytest.raises(ConfigError, match="unknown scenario"):
+        parallel_env("NoSuch-v0", n_agents=2)
+
+
+@pytest.mark.parametrize("sid", sorted(MA_SCENARIOS))
+def test_dedicated_scenarios_run(sid):
+    env = parallel_env(f"testbed/{sid}")
+    obs, infos = env.reset(seed=0)
+    assert set(obs) == set(env.possible_agents)
+    for _ in range(30):
+        obs, rew, te, tr, infos = env.step({a: np.array([0.0, 0.6], np.float32) for a in env.agents})
+    assert all(i["outcome"] is None for i in infos.values())  # 30 s straight on: nobody ended yet
