@@ -236,6 +236,7 @@ class SB3MultiAgentVecEnv(_sb3_base()):
         obs_space, act_space = make_spaces(self.cfg)
         if self.cfg.observation.kind != "flat":
             raise ConfigError(f"scenario {self.cfg.name!r}: the SB3 adapter needs observation.kind = 'flat'")
+        self.render_mode = None
         super().__init__(self.world.E, obs_space, act_space)
         self._seed = seed
         self._acts = np.zeros((self.world.E, 2))
