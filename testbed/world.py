@@ -158,7 +158,7 @@ class World:
             from testbed.link.env_link import EnvLink
 
             try:
-                self.link = EnvLink(lc, self.map, E, self.dt)
+                self.link = EnvLink(lc, self.map, E, self.dt, vessels_per_env=K)
             except (ValueError, KeyError, FileNotFoundError) as exc:
                 raise ConfigError(f"scenario {cfg.name!r}: link.profile = {lc.profile!r} (link.mode = {lc.mode!r}): {exc}") from None
             self._delivered = self.link.delivered
@@ -286,7 +286,7 @@ class World:
         acts = np.asarray(actions, dtype=np.float64)
         st = self.ego
         if self.link is not None:
-            acts = self.link.step(self.slot_t(), st, self.ego_cur, acts)
+            acts = self.link.step(self.slot_t(), st, self.ego_cur, acts, self.ego_active)
         ob.command_kernel(acts, self.actions, self.ego_rmax, self.ego_nmax, self._rud, self._rev)
         mk.current_xy_batch(*self._mapk, st.x, st.y, self.ego_cur)
         self._ego_step(self.ego_batch, st, self._rud, self._rev, self.ego_cur, self.dt)

@@ -160,3 +160,47 @@ def test_dedicated_scenarios_run(sid):
     for _ in range(30):
         obs, rew, te, tr, infos = env.step({a: np.array([0.0, 0.6], np.float32) for a in env.agents})
     assert all(i["outcome"] is None for i in infos.values())  # 30 s straight on: nobody ended yet
+
+
+def test_one_agent_with_remote_link_is_the_single_env_bit_for_bit():
+    kw = {"link": {"profile": "5g_sa", "mode": "remote"}}
+    single = gym.make("testbed/RhineTransit-v0", **kw)
+    multi = parallel_env("RhineTransit-v0", n_agents=1, **kw)
+    o1, _ = single.reset(seed=2)
+    o2, _ = multi.reset(seed=2)
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        act = rng.uniform(-1, 1, 2).astype(np.float32)
+        o1, r1, *_, i1 = single.step(act)
+        o2, r2, *_, i2 = multi.step({"vessel_0": act})
+        assert o1.tobytes() == o2["vessel_0"].tobytes() and r1 == r2["vessel_0"]
+        assert i1["link"] == i2["vessel_0"]["link"]
+
+
+def test_vessels_in_one_cell_share_its_load():
+    from testbed.link.env_link import EGO_CELL_LOAD
+
+    kw = {"link": {"profile": "5g_sa", "mode": "remote"}, "traffic": {"count": 0}}
+    both = parallel_env("RhineTransit-v0", n_agents=2, **kw)
+    alone = parallel_env("RhineTransit-v0", n_agents=2, **kw)
+    both.reset(seed=6)
+    alone.reset(seed=6)
+    alone.world.remove_agent(1)  # the same vessel_0, without vessel_1 in the world
+    prof = both.world.link.profile
+    rho0 = min(prof.cell_load, 0.95)
+    rho = min(rho0 + EGO_CELL_LOAD, 0.95)
+    extra_ms = prof.queueing_ms * (rho / (1 - rho) - rho0 / (1 - rho0))
+    shared = 0
+    for _ in range(60):
+        act = np.array([0.0, 0.5], np.float32)
+        _, _, _, _, ib = both.step({a: act for a in both.agents})
+        _, _, _, _, ia = alone.step({"vessel_0": act})
+        lb, la = ib["vessel_0"]["link"], ia["vessel_0"]["link"]
+        if lb["data_lost"] or la["data_lost"]:
+            continue
+        if lb["serving_cell"] == ib["vessel_1"]["link"]["serving_cell"] is not None:
+            shared += 1
+            assert math.isclose(lb["data_latency_ms"] - la["data_latency_ms"], extra_ms, rel_tol=1e-6)
+        else:
+            assert lb["data_latency_ms"] == la["data_latency_ms"]
+    assert shared > 10 and extra_ms > 0.0
