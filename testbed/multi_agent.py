@@ -50,9 +50,9 @@ MA_SCENARIOS: dict[str, tuple[str, dict, list[tuple[StartConfig, GoalConfig]]]] 
         "observation": {"targets": "truth"}}, [
         (StartConfig(lanes=["lane-rhine-down"], km=[778.9, 779.0], speed_ms=[2.5, 3.0]),
          GoalConfig(berths=["berth-01"], position_tol_m=40.0, heading_tol_deg=30.0, speed_tol_ms=1.0)),
-        (StartConfig(lanes=["lane-rhine-down"], km=[778.4, 778.5], speed_ms=[2.5, 3.0]),
+        (StartConfig(lanes=["lane-rhine-down"], km=[778.2, 778.3], speed_ms=[2.5, 3.0]),
          GoalConfig(berths=["berth-03"], position_tol_m=40.0, heading_tol_deg=30.0, speed_tol_ms=1.0)),
-        (StartConfig(lanes=["lane-rhine-down"], km=[777.9, 778.0], speed_ms=[2.5, 3.0]),
+        (StartConfig(lanes=["lane-rhine-down"], km=[777.5, 777.6], speed_ms=[2.5, 3.0]),
          GoalConfig(berths=["berth-05"], position_tol_m=40.0, heading_tol_deg=30.0, speed_tol_ms=1.0)),
     ]),
     # a crossing at the harbour mouth: one vessel enters the port from upstream while one passes by

@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         link_cmd,
         live_cmd,
         map_cmd,
+        multi_cmd,
         replay_cmd,
         results_cmd,
         rules_cmd,
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for mod in (map_cmd, vessel_cmd, run_cmd, live_cmd, ais_cmd, link_cmd, rules_cmd, replay_cmd,
-                submission_cmd, evaluate_cmd, results_cmd, event_cmd, serve_cmd, submit_cmd):
+                submission_cmd, evaluate_cmd, results_cmd, event_cmd, serve_cmd, submit_cmd, multi_cmd):
         mod.register(sub)
     return parser
 
