@@ -204,3 +204,21 @@ def test_vessels_in_one_cell_share_its_load():
         else:
             assert lb["data_latency_ms"] == la["data_latency_ms"]
     assert shared > 10 and extra_ms > 0.0
+
+
+@pytest.mark.parametrize("remove", [False, True])
+def test_traffic_gives_way_to_every_vessel(remove):
+    env = parallel_env("Channel-v0", n_agents=2, min_separation_m=100.0)
+    env.reset(seed=0)
+    w = env.world
+    tr, ts = w.traffic, w.traffic.state
+    j = int(np.flatnonzero(tr.active)[0])
+    # vessel_1 lies stopped 200 m ahead of traffic vessel j, on its track; vessel_0 is far away
+    w.ego.x[1] = ts.x[j] + 200.0 * math.sin(ts.psi[j])
+    w.ego.y[1] = ts.y[j] + 200.0 * math.cos(ts.psi[j])
+    w.ego.psi[1], w.ego.u[1], w.ego.n[1] = ts.psi[j], 0.0, 0.0
+    if remove:
+        w.remove_agent(1)
+    env.step({a: np.zeros(2, np.float32) for a in env.agents})
+    slows = tr.revs_cmd[j] < 0.5 * tr.u_target[j] / tr.speed_per_rev[j]
+    assert slows != remove  # it stops short of vessel_1, and sails on when vessel_1 has left the world
