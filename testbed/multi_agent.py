@@ -1,7 +1,7 @@
 """Several autonomous vessels in one world: a PettingZoo ``ParallelEnv`` and an SB3 VecEnv adapter.
 
-``parallel_env(scenario, n_agents=K, **overrides)`` puts K learning vessels (agents ``vessel_0`` ..
-``vessel_{K-1}``) into one env of the batched :class:`testbed.world.World` (``n_agents=K``): the same
+``parallel_env(scenario, n_agents=K, **overrides)`` puts K learning vessels (agents ``ego_0`` ..
+``ego_{K-1}``) into one env of the batched :class:`testbed.world.World` (``n_agents=K``): the same
 physics, perception, reward, rules and link code as the single env, with the ego arrays holding K
 slots. Each agent has its own observation (the other vessels appear among its targets, by truth),
 reward, termination, truncation, ``info`` and, under remote operation, its own link. Collisions between
@@ -118,7 +118,7 @@ class MultiAgentEnv(_import_parallel_env()):
         self.world = World(self.cfg, 1, n_agents=k, agent_cfgs=agent_cfgs, min_separation_m=min_separation_m)
         _check_slots(self.world)
         self.K = k
-        self.possible_agents = [f"vessel_{i}" for i in range(k)]
+        self.possible_agents = [f"ego_{i}" for i in range(k)]
         self.agents: list[str] = []
         self._index = {a: i for i, a in enumerate(self.possible_agents)}
         self._obs_space, self._act_space = make_spaces(self.cfg)

@@ -17,7 +17,7 @@ def test_multi_autopilot_every_vessel(tmp_path, capsys):
         for a in e["agents"]:
             assert a["outcome"] == "time_limit" and a["time_s"] == 120.0 and a["reward"] > 0.0  # making way
     out = capsys.readouterr().out
-    assert out.count("episode 1 vessel_") == 2
+    assert out.count("episode 1 ego_") == 2
 
 
 def test_multi_dedicated_scenario_idle(tmp_path):

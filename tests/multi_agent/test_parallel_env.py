@@ -50,7 +50,7 @@ def test_render_shows_both_vessels():
     env = parallel_env("MA-RhineMeeting-v0", render_mode="rgb_array")
     env.reset(seed=0)
     sc = env.scene()
-    assert [s.name for s in sc.traffic if s.kind == "ego"] == ["vessel_1 (M8)"] and sc.ego.name == "vessel_0 (M8)"
+    assert [s.name for s in sc.traffic if s.kind == "ego"] == ["ego_1 (M8)"] and sc.ego.name == "ego_0 (M8)"
     frame = env.render()
     assert frame.ndim == 3 and frame.shape[2] == 3 and frame.std() > 5.0
     env.close()
@@ -70,20 +70,20 @@ def test_one_agent_is_the_single_env_bit_for_bit(sid):
     multi = parallel_env(sid, n_agents=1)
     o1, i1 = single.reset(seed=5)
     o2, i2 = multi.reset(seed=5)
-    assert o1.tobytes() == o2["vessel_0"].tobytes()
+    assert o1.tobytes() == o2["ego_0"].tobytes()
     rng = np.random.default_rng(1)
     for _ in range(300):
         act = rng.uniform(-1, 1, 2).astype(np.float32)
         o1, r1, t1, u1, i1 = single.step(act)
-        o2, r2, t2, u2, i2 = multi.step({"vessel_0": act})
-        assert o1.tobytes() == o2["vessel_0"].tobytes()
-        assert (r1, t1, u1) == (r2["vessel_0"], t2["vessel_0"], u2["vessel_0"])
-        assert i1["outcome"] == i2["vessel_0"]["outcome"]
+        o2, r2, t2, u2, i2 = multi.step({"ego_0": act})
+        assert o1.tobytes() == o2["ego_0"].tobytes()
+        assert (r1, t1, u1) == (r2["ego_0"], t2["ego_0"], u2["ego_0"])
+        assert i1["outcome"] == i2["ego_0"]["outcome"]
         if t1 or u1:
             assert multi.agents == []
             o1, _ = single.reset()
             o2, _ = multi.reset()
-            assert o1.tobytes() == o2["vessel_0"].tobytes()
+            assert o1.tobytes() == o2["ego_0"].tobytes()
 
 
 def test_agents_see_each_other_as_targets():
@@ -94,7 +94,7 @@ def test_agents_see_each_other_as_targets():
     assert d >= 300.0
     K = w.cfg.observation.n_rays
     for me, other in ((0, 1), (1, 0)):
-        t = obs[f"vessel_{me}"][ob.N_EGO + K:ob.N_EGO + K + ob.TARGET_FEATURES]
+        t = obs[f"ego_{me}"][ob.N_EGO + K:ob.N_EGO + K + ob.TARGET_FEATURES]
         assert t[0] == 1.0  # the other vessel is the nearest target
         rng = w.cfg.observation.target_range_m
         assert math.isclose(math.hypot(t[1], t[2]) * rng, d, rel_tol=1e-5)
@@ -107,24 +107,24 @@ def test_collision_between_agents_ends_both():
     w = env.world
     w.ego.x[1], w.ego.y[1], w.ego.psi[1] = w.ego.x[0] + 5.0, w.ego.y[0] + 3.0, w.ego.psi[0]  # overlapping hulls
     _, rew, te, _, info = env.step({a: np.zeros(2, np.float32) for a in env.agents})
-    assert te == {"vessel_0": True, "vessel_1": True}
-    assert info["vessel_0"]["outcome"] == info["vessel_1"]["outcome"] == "collision"
-    assert rew["vessel_0"] < -1.0 and env.agents == []
+    assert te == {"ego_0": True, "ego_1": True}
+    assert info["ego_0"]["outcome"] == info["ego_1"]["outcome"] == "collision"
+    assert rew["ego_0"] < -1.0 and env.agents == []
 
 
 def test_a_finished_agent_leaves_the_world():
     env = parallel_env("RhineTransit-v0", n_agents=2, traffic={"count": 0})
     obs, _ = env.reset(seed=3)
     w = env.world
-    w.ego.x[0] = w.ego.y[0] = -1e7  # vessel_0 leaves the map
+    w.ego.x[0] = w.ego.y[0] = -1e7  # ego_0 leaves the map
     obs, _, te, _, _ = env.step({a: np.zeros(2, np.float32) for a in env.agents})
-    assert te["vessel_0"] and not te["vessel_1"]
-    assert env.agents == ["vessel_1"]
-    obs, *_ = env.step({"vessel_1": np.zeros(2, np.float32)})
+    assert te["ego_0"] and not te["ego_1"]
+    assert env.agents == ["ego_1"]
+    obs, *_ = env.step({"ego_1": np.zeros(2, np.float32)})
     K = w.cfg.observation.n_rays
-    assert obs["vessel_1"][ob.N_EGO + K] == 0.0  # vessel_0 is no longer a target
-    with pytest.raises(ValueError, match="vessel_0"):
-        env.step({"vessel_0": np.zeros(2, np.float32)})
+    assert obs["ego_1"][ob.N_EGO + K] == 0.0  # ego_0 is no longer a target
+    with pytest.raises(ValueError, match="ego_0"):
+        env.step({"ego_0": np.zeros(2, np.float32)})
 
 
 def test_starts_apart_and_per_agent_goals():
@@ -172,9 +172,9 @@ def test_one_agent_with_remote_link_is_the_single_env_bit_for_bit():
     for _ in range(200):
         act = rng.uniform(-1, 1, 2).astype(np.float32)
         o1, r1, *_, i1 = single.step(act)
-        o2, r2, *_, i2 = multi.step({"vessel_0": act})
-        assert o1.tobytes() == o2["vessel_0"].tobytes() and r1 == r2["vessel_0"]
-        assert i1["link"] == i2["vessel_0"]["link"]
+        o2, r2, *_, i2 = multi.step({"ego_0": act})
+        assert o1.tobytes() == o2["ego_0"].tobytes() and r1 == r2["ego_0"]
+        assert i1["link"] == i2["ego_0"]["link"]
 
 
 def test_vessels_in_one_cell_share_its_load():
@@ -185,7 +185,7 @@ def test_vessels_in_one_cell_share_its_load():
     alone = parallel_env("RhineTransit-v0", n_agents=2, **kw)
     both.reset(seed=6)
     alone.reset(seed=6)
-    alone.world.remove_agent(1)  # the same vessel_0, without vessel_1 in the world
+    alone.world.remove_agent(1)  # the same ego_0, without ego_1 in the world
     prof = both.world.link.profile
     rho0 = min(prof.cell_load, 0.95)
     rho = min(rho0 + EGO_CELL_LOAD, 0.95)
@@ -194,11 +194,11 @@ def test_vessels_in_one_cell_share_its_load():
     for _ in range(60):
         act = np.array([0.0, 0.5], np.float32)
         _, _, _, _, ib = both.step({a: act for a in both.agents})
-        _, _, _, _, ia = alone.step({"vessel_0": act})
-        lb, la = ib["vessel_0"]["link"], ia["vessel_0"]["link"]
+        _, _, _, _, ia = alone.step({"ego_0": act})
+        lb, la = ib["ego_0"]["link"], ia["ego_0"]["link"]
         if lb["data_lost"] or la["data_lost"]:
             continue
-        if lb["serving_cell"] == ib["vessel_1"]["link"]["serving_cell"] is not None:
+        if lb["serving_cell"] == ib["ego_1"]["link"]["serving_cell"] is not None:
             shared += 1
             assert math.isclose(lb["data_latency_ms"] - la["data_latency_ms"], extra_ms, rel_tol=1e-6)
         else:
@@ -213,7 +213,7 @@ def test_traffic_gives_way_to_every_vessel(remove):
     w = env.world
     tr, ts = w.traffic, w.traffic.state
     j = int(np.flatnonzero(tr.active)[0])
-    # vessel_1 lies stopped 200 m ahead of traffic vessel j, on its track; vessel_0 is far away
+    # ego_1 lies stopped 200 m ahead of traffic vessel j, on its track; ego_0 is far away
     w.ego.x[1] = ts.x[j] + 200.0 * math.sin(ts.psi[j])
     w.ego.y[1] = ts.y[j] + 200.0 * math.cos(ts.psi[j])
     w.ego.psi[1], w.ego.u[1], w.ego.n[1] = ts.psi[j], 0.0, 0.0
@@ -221,4 +221,4 @@ def test_traffic_gives_way_to_every_vessel(remove):
         w.remove_agent(1)
     env.step({a: np.zeros(2, np.float32) for a in env.agents})
     slows = tr.revs_cmd[j] < 0.5 * tr.u_target[j] / tr.speed_per_rev[j]
-    assert slows != remove  # it stops short of vessel_1, and sails on when vessel_1 has left the world
+    assert slows != remove  # it stops short of ego_1, and sails on when ego_1 has left the world

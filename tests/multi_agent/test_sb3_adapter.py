@@ -17,16 +17,16 @@ def test_slots_match_the_parallel_env_bit_for_bit():
     ref = [e.reset(seed=11 + i)[0] for i, e in enumerate(envs)]
     for e in range(2):
         for k in range(2):
-            assert obs[2 * e + k].tobytes() == ref[e][f"vessel_{k}"].tobytes()
+            assert obs[2 * e + k].tobytes() == ref[e][f"ego_{k}"].tobytes()
     rng = np.random.default_rng(0)
     for _ in range(100):
         act = rng.uniform(-1, 1, (4, 2)).astype(np.float32)
         obs, rew, done, _ = venv.step(act)
         for e, env in enumerate(envs):
-            o, r, *_ = env.step({f"vessel_{k}": act[2 * e + k] for k in range(2)})
+            o, r, *_ = env.step({f"ego_{k}": act[2 * e + k] for k in range(2)})
             for k in range(2):
-                assert obs[2 * e + k].tobytes() == o[f"vessel_{k}"].tobytes()
-                assert np.float32(r[f"vessel_{k}"]) == rew[2 * e + k]
+                assert obs[2 * e + k].tobytes() == o[f"ego_{k}"].tobytes()
+                assert np.float32(r[f"ego_{k}"]) == rew[2 * e + k]
         assert not done.any()
 
 
