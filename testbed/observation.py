@@ -366,12 +366,13 @@ def perceive_kernel(
             # what the ego perceives: the truth, or the last AIS report that has arrived
             age = 0.0
             if ais_mode:
-                if rep_t[i] < -1e300:
+                ir = (e % KA) * (rep_t.shape[0] // KA) + i  # each ego's own AIS picture (i with KA = 1)
+                if rep_t[ir] < -1e300:
                     continue  # not reported yet (or lost)
-                age = tnow[env] - rep_t[i]
-                rx, ry = rep_x[i] - x, rep_y[i] - y
+                age = tnow[env] - rep_t[ir]
+                rx, ry = rep_x[ir] - x, rep_y[ir] - y
                 dist = math.sqrt(rx * rx + ry * ry)
-                dvx, dvy = rep_vx[i] - gvx, rep_vy[i] - gvy
+                dvx, dvy = rep_vx[ir] - gvx, rep_vy[ir] - gvy
                 dv2 = dvx * dvx + dvy * dvy
                 tcpa = -(rx * dvx + ry * dvy) / dv2 if dv2 > 1e-9 else 0.0
                 cpx, cpy = rx + dvx * max(tcpa, 0.0), ry + dvy * max(tcpa, 0.0)

@@ -144,6 +144,9 @@ class World:
         self._ais_mode = oc.targets == "ais"
         self._rep = tuple(np.full(nt, -np.inf) if k == 0 else np.zeros(nt) for k in range(5))  # t, x, y, vx, vy
         self._rep_psi = np.zeros(nt)
+        # K > 1: each ego's own picture (K x nt, slot-major), the reports its data link delivered
+        self._rep_view = self._rep if K == 1 else tuple(np.full(K * nt, -np.inf) if k == 0 else np.zeros(K * nt)
+                                                        for k in range(5))  # fmt: skip
         self._next_due = np.zeros(nt)
         self._class_b = np.zeros(nt, dtype=np.uint8)
         self._noise = np.zeros((E, 1024 if oc.ais_position_noise_m > 0 else 1, 2))
@@ -213,6 +216,8 @@ class World:
             T = self.traffic.T
             sl = slice(e * T, (e + 1) * T)
             self._rep[0][sl] = -np.inf
+            for k in range(K if K > 1 else 0):
+                self._rep_view[0][k * self.n_envs * T + e * T:k * self.n_envs * T + (e + 1) * T] = -np.inf
             self._next_due[sl] = reporting.first_reports(rng_noise, T)
             self._class_b[sl] = [self.traffic.type_ids[k] == "REC" for k in self.traffic.type_index[sl]]
             if self.cfg.observation.ais_position_noise_m > 0:
@@ -344,12 +349,36 @@ class World:
         np.multiply(ts.u, np.cos(ts.psi), out=self._gvy)
         self._gvy += tr.current[:, 1]
         rt, rx, ry, rvx, rvy = self._rep
+        if self.K > 1:
+            self._send_reports_k(tr, ts, rt, rx, ry, rvx, rvy)
+            return
         reporting.update_reports_kernel(
             self.n_envs, tr.T, self.t, ts.x, ts.y, ts.psi, self._gvx, self._gvy, ts.r, tr.active, self._class_b,
             self._next_due, rt, rx, ry, rvx, rvy, self._rep_psi, self._noise, self._noise_pos,
             float(self.cfg.observation.ais_position_noise_m),
-            self._delivered if self.K == 1 else self._delivered[:: self.K],
+            self._delivered,
         )  # fmt: skip
+
+    def _send_reports_k(self, tr, ts, rt, rx, ry, rvx, rvy) -> None:
+        """K > 1: the broadcast picture (every due report sent, same schedule and noise as one ego), then
+        each ego takes this step's new reports where its own data link delivered them."""
+        if not hasattr(self, "_ones"):
+            self._ones = np.ones(self.n_envs, dtype=np.bool_)
+        reporting.update_reports_kernel(
+            self.n_envs, tr.T, self.t, ts.x, ts.y, ts.psi, self._gvx, self._gvy, ts.r, tr.active, self._class_b,
+            self._next_due, rt, rx, ry, rvx, rvy, self._rep_psi, self._noise, self._noise_pos,
+            float(self.cfg.observation.ais_position_noise_m), self._ones,
+        )  # fmt: skip
+        nt = rt.shape[0]
+        tt = np.repeat(self.t, tr.T)
+        new = rt == tt
+        for k in range(self.K):
+            sl = slice(k * nt, (k + 1) * nt)
+            st_ = self._rep_view[0][sl]
+            st_[(tt - st_) > reporting.MAX_AGE_S] = -np.inf
+            take = new & np.repeat(self._delivered[k:: self.K], tr.T)
+            for src, dst in zip(self._rep, self._rep_view, strict=True):
+                dst[sl][take] = src[take]
 
     def _perceive(self, e0: int, e1: int) -> None:
         tr = self.traffic
@@ -360,7 +389,7 @@ class World:
             e0, e1, tr.T, self.ego.x, self.ego.y, self.ego.psi, self.ego.u, self.ego.v, self.ego.r,
             self.ego.delta, self.ego.n, self.ego_cur, self.ego_len, self.ego_beam, self.ego_rmax, self.ego_nmax,
             ts.x, ts.y, ts.psi, ts.u, tr.active, tr.length, tr.beam, tr.current,
-            self._ais_mode, self.t, *self._rep,
+            self._ais_mode, self.t, *self._rep_view,
             self.route, self.route_s, self.route_n, self.route_seg, self.goal, self.goal_tol,
             self._geo, self._sdf, self._widx, self._rays, self.harbour_cell,
             self.angles, self._cos_a, self._sin_a, self.ray_range, oc.n_targets, float(oc.target_range_m), rc.near_miss_cpa_m,

@@ -222,3 +222,25 @@ def test_traffic_gives_way_to_every_vessel(remove):
     env.step({a: np.zeros(2, np.float32) for a in env.agents})
     slows = tr.revs_cmd[j] < 0.5 * tr.u_target[j] / tr.speed_per_rev[j]
     assert slows != remove  # it stops short of ego_1, and sails on when ego_1 has left the world
+
+
+@pytest.mark.parametrize("profile", ["ideal", "degraded"])
+def test_each_vessel_has_its_own_ais_picture(profile):
+    env = parallel_env("RhineTransit-v0", n_agents=2, link={"profile": profile})
+    env.reset(seed=4)
+    w = env.world
+    assert w._ais_mode and w.traffic.T > 0
+    nt = w._rep[0].shape[0]
+    differ = lost = 0
+    for _ in range(300):
+        env.step({a: np.array([0.0, 0.5], np.float32) for a in env.agents})
+        bc = w._rep[0]
+        mine = [w._rep_view[0][k * nt:(k + 1) * nt] for k in range(2)]
+        for k in range(2):  # never newer than the broadcast
+            assert (mine[k] <= bc).all()
+        if profile == "ideal":
+            assert all(np.array_equal(m, bc) for m in mine)
+        differ += int(not np.array_equal(mine[0], mine[1]))
+        lost += int((~w._delivered).sum())
+    if profile == "degraded":
+        assert lost > 0 and differ > 0  # lost data packets leave holes in one vessel's picture, not the other's
