@@ -56,11 +56,16 @@ def test_render_shows_both_vessels():
     env.close()
 
 
-def test_same_seed_and_actions_are_bit_identical():
-    a = _rollout(parallel_env("RhineTransit-v0", n_agents=2), seed=7, steps=300)
-    b = _rollout(parallel_env("RhineTransit-v0", n_agents=2), seed=7, steps=300)
+@pytest.mark.parametrize("sid,kw", [
+    ("RhineTransit-v0", {}),
+    ("MA-HarbourCrossing-v0", {"link": {"profile": "degraded", "mode": "remote"}}),
+])  # fmt: skip
+def test_same_seed_and_actions_are_bit_identical(sid, kw):
+    k = 2 if sid == "RhineTransit-v0" else None
+    a = _rollout(parallel_env(sid, n_agents=k, **kw), seed=7, steps=300)
+    b = _rollout(parallel_env(sid, n_agents=k, **kw), seed=7, steps=300)
     assert a == b
-    c = _rollout(parallel_env("RhineTransit-v0", n_agents=2), seed=8, steps=20)
+    c = _rollout(parallel_env(sid, n_agents=k, **kw), seed=8, steps=20)
     assert a[:21] != c
 
 
