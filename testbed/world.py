@@ -149,8 +149,8 @@ class World:
                                                         for k in range(5))  # fmt: skip
         self._next_due = np.zeros(nt)
         self._class_b = np.zeros(nt, dtype=np.uint8)
-        self._noise = np.zeros((E, 1024 if oc.ais_position_noise_m > 0 else 1, 2))
-        self._noise_pos = np.zeros(E, dtype=np.int64)
+        self._noise = np.zeros((self.n_envs, 1024 if oc.ais_position_noise_m > 0 else 1, 2))  # per env
+        self._noise_pos = np.zeros(self.n_envs, dtype=np.int64)
         self._gvx = np.zeros(nt)
         self._gvy = np.zeros(nt)
         # the 5G link (testbed.link.env_link); None: ideal link, onboard autonomy (nothing to simulate)
@@ -187,7 +187,7 @@ class World:
 
     # -- reset ------------------------------------------------------------------------------------
     def reset_env(self, e: int, seed: int | None = None) -> None:
-        """Start a new episode in env ``e``. ``seed`` sets the env's base seed; without one the next
+        """Start a new episode in env ``e`` (all its K ego slots). ``seed`` sets the env's base seed; without one the next
         episode of the current base seed is drawn (episode k uses ``SeedSequence(base, spawn_key=(k,))``)."""
         if seed is not None:
             self._base_seed[e] = int(seed)
@@ -205,9 +205,8 @@ class World:
         else:  # agent 0's link stream as with K = 1; the others spawned after it
             eps = self._sample_agents(e, rng_start)
             rng_links = [rng_link] + [np.random.default_rng(s) for s in ss.spawn(K - 1)]
-        e_env = e
         for k, ep in enumerate(eps):
-            self._reset_slot(e_env * K + k, ep, rng_links[k])
+            self._reset_slot(e * K + k, ep, rng_links[k])
         ep = eps[0]
         starts = ep.start_xy if K == 1 else np.array([p.start_xy for p in eps])
         goals = ep.goal[:2] if K == 1 else np.array([p.goal[:2] for p in eps])
