@@ -106,7 +106,7 @@ def _import_parallel_env():
 class MultiAgentEnv(_import_parallel_env()):
     """PettingZoo ``ParallelEnv``: K vessels in one env of the batched world (see the module docstring)."""
 
-    metadata = {"name": "testbed_multi_agent_v0", "render_modes": ["rgb_array"], "render_fps": 10,
+    metadata = {"name": "testbed_multi_agent_v0", "render_modes": ["human", "rgb_array"], "render_fps": 10,
                 "is_parallelizable": True}  # fmt: skip
 
     def __init__(self, scenario: str | ScenarioConfig = "RhineTransit-v0", n_agents: int | None = None,
@@ -168,12 +168,17 @@ class MultiAgentEnv(_import_parallel_env()):
             te[name] = bool(term[i])
             tr[name] = bool(trunc[i])
             infos[name] = self.world.info(i)
+        if self.render_mode == "human":
+            self.render()
+            if self._renderer.quit_requested:  # window closed, q/Esc, Ctrl-C or SIGTERM: end the episode
+                for name in self.agents:
+                    if not te[name]:
+                        tr[name] = True
+                        infos[name]["outcome"] = "user_quit"
         for name in self.agents:
             if te[name] or tr[name]:
                 self.world.remove_agent(self._index[name])
         self.agents = [n for n in self.agents if not (te[n] or tr[n])]
-        if self.render_mode == "human":
-            self.render()
         return obs, rew, te, tr, infos
 
     def scene(self):
@@ -197,8 +202,8 @@ class MultiAgentEnv(_import_parallel_env()):
         if self._renderer is None:
             from testbed.render import Renderer
 
-            self._renderer = Renderer(self.world.map, render_mode=self.render_mode, camera=self.camera,
-                                      fps=self.metadata["render_fps"])  # fmt: skip
+            fps = self.metadata["render_fps"] if self.render_mode == "rgb_array" else 30  # human: draws/s cap
+            self._renderer = Renderer(self.world.map, render_mode=self.render_mode, camera=self.camera, fps=fps)
         return self._renderer.render(self.scene())
 
     def close(self):

@@ -249,3 +249,14 @@ def test_each_vessel_has_its_own_ais_picture(profile):
         lost += int((~w._delivered).sum())
     if profile == "degraded":
         assert lost > 0 and differ > 0  # lost data packets leave holes in one vessel's picture, not the other's
+
+
+def test_human_window_quit_ends_the_episode():
+    env = parallel_env("MA-RhineMeeting-v0", render_mode="human")  # headless (SDL dummy, tests/conftest.py)
+    env.reset(seed=0)
+    _, _, _, tr, _ = env.step({a: np.zeros(2, np.float32) for a in env.agents})
+    assert not any(tr.values()) and env.render() is None
+    env._renderer.controls.quit = True  # what closing the window or q does
+    _, _, te, tr, infos = env.step({a: np.zeros(2, np.float32) for a in env.agents})
+    assert all(tr.values()) and {i["outcome"] for i in infos.values()} == {"user_quit"} and env.agents == []
+    env.close()
