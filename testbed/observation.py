@@ -230,9 +230,11 @@ def perceive_kernel(
     geo, sdf, widx, rays, harbour_cell,
     angles, cos_a, sin_a, ray_range, M, target_range, near_cpa, near_tcpa, speed_limit,
     actions, prev_actions, prev_s, weights, obs, feats, comps, reward, done, tbuf, KA, eactive,
+    erep_t, erep_x, erep_y, erep_vx, erep_vy,
 ):  # fmt: skip
     """Ego slots e0..e1 (env ``e // KA``: KA egos per env share its traffic; the other active egos of
-    the env are targets too, seen by truth, and collisions between egos count)."""
+    the env are targets too, by truth or, with ``ais_mode``, by their last AIS report ``erep_*``; collisions
+    between egos count)."""
     K = angles.shape[0]
     xmax = geo[0] + geo[4] * geo[3]
     ymax = geo[1] + geo[5] * geo[3]
@@ -401,7 +403,7 @@ def perceive_kernel(
                     o[b + 8] = _clip(age / 60.0)
                     if ntar < M:
                         ntar += 1
-        for a in range(KA if KA > 1 else 0):  # the other egos of this env (truth, no AIS delay)
+        for a in range(KA if KA > 1 else 0):  # the other egos of this env
             m = env * KA + a
             if m == e or eactive[m] == 0:
                 continue
@@ -423,9 +425,21 @@ def perceive_kernel(
             cpa = math.sqrt(cpx * cpx + cpy * cpy)
             if 0.0 <= tcpa <= near_tcpa and cpa < min_cpa:
                 min_cpa = cpa
+            age = 0.0
+            if ais_mode:  # its last AIS report
+                if erep_t[m] < -1e300:
+                    continue
+                age = tnow[env] - erep_t[m]
+                rx, ry = erep_x[m] - x, erep_y[m] - y
+                dist = math.sqrt(rx * rx + ry * ry)
+                dvx, dvy = erep_vx[m] - gvx, erep_vy[m] - gvy
+                dv2 = dvx * dvx + dvy * dvy
+                tcpa = -(rx * dvx + ry * dvy) / dv2 if dv2 > 1e-9 else 0.0
+                cpx, cpy = rx + dvx * max(tcpa, 0.0), ry + dvy * max(tcpa, 0.0)
+                cpa = math.sqrt(cpx * cpx + cpy * cpy)
             if dist <= target_range and M > 0:
                 ntar = _insert_target(o, tbuf, K, base, M, ntar, dist, rx, ry, dvx, dvy, cpa, tcpa, elen[m],
-                                      0.0, sh, ch, target_range)  # fmt: skip
+                                      age, sh, ch, target_range)  # fmt: skip
         for q in range(ntar, M):
             for f in range(TARGET_FEATURES):
                 o[base + q * TARGET_FEATURES + f] = 0.0

@@ -148,6 +148,14 @@ class World:
         self._rep_view = self._rep if K == 1 else tuple(np.full(K * nt, -np.inf) if k == 0 else np.zeros(K * nt)
                                                         for k in range(5))  # fmt: skip
         self._next_due = np.zeros(nt)
+        # K > 1: the egos' own AIS reports (class A, received ship to ship over VHF: no data link)
+        self._erep = tuple(np.full(E, -np.inf) if k == 0 else np.zeros(E) for k in range(5))
+        self._erep_psi = np.zeros(E)
+        self._enext = np.zeros(E)
+        self._eclass = np.zeros(E, dtype=np.uint8)
+        self._enoise = np.zeros((self.n_envs, 1, 2))
+        self._enoise_pos = np.zeros(self.n_envs, dtype=np.int64)
+        self._egv = np.zeros((2, E))
         self._class_b = np.zeros(nt, dtype=np.uint8)
         self._noise = np.zeros((self.n_envs, 1024 if oc.ais_position_noise_m > 0 else 1, 2))  # per env
         self._noise_pos = np.zeros(self.n_envs, dtype=np.int64)
@@ -222,6 +230,9 @@ class World:
             if self.cfg.observation.ais_position_noise_m > 0:
                 self._noise[e] = rng_noise.standard_normal(self._noise.shape[1:])
                 self._noise_pos[e] = 0
+        if self._ais_mode and K > 1:  # drawn after everything a one-ego world draws
+            self._erep[0][e * K:(e + 1) * K] = -np.inf
+            self._enext[e * K:(e + 1) * K] = reporting.first_reports(rng_noise, K)
         self.t[e] = 0.0
         a0, a1 = e * K, (e + 1) * K
         st = self.ego
@@ -299,6 +310,8 @@ class World:
         self.t += self.dt
         if self._ais_mode and self.traffic.T:
             self._send_reports()
+        if self._ais_mode and self.K > 1:
+            self._send_ego_reports()
         self._perceive(0, self.E)
         if self.rules is not None:
             self._check_rules()
@@ -358,6 +371,22 @@ class World:
             self._delivered,
         )  # fmt: skip
 
+    def _send_ego_reports(self) -> None:
+        """The egos' class A reports to each other (same intervals as the traffic's, no position noise)."""
+        st = self.ego
+        s, c = np.sin(st.psi), np.cos(st.psi)
+        gvx, gvy = self._egv
+        np.multiply(st.u, s, out=gvx)
+        gvx += st.v * c + self.ego_cur[:, 0]
+        np.multiply(st.u, c, out=gvy)
+        gvy -= st.v * s - self.ego_cur[:, 1]
+        rt, rx, ry, rvx, rvy = self._erep
+        reporting.update_reports_kernel(
+            self.n_envs, self.K, self.t, st.x, st.y, st.psi, gvx, gvy, st.r, self.ego_active, self._eclass,
+            self._enext, rt, rx, ry, rvx, rvy, self._erep_psi, self._enoise, self._enoise_pos, 0.0,
+            np.ones(self.n_envs, dtype=np.bool_),
+        )  # fmt: skip
+
     def _send_reports_k(self, tr, ts, rt, rx, ry, rvx, rvy) -> None:
         """K > 1: the broadcast picture (every due report sent, same schedule and noise as one ego), then
         each ego takes this step's new reports where its own data link delivered them."""
@@ -394,7 +423,7 @@ class World:
             self.angles, self._cos_a, self._sin_a, self.ray_range, oc.n_targets, float(oc.target_range_m), rc.near_miss_cpa_m,
             rc.near_miss_tcpa_s, rc.harbour_speed_limit_ms,
             self.actions, self.prev_actions, self.prev_s, self.weights, self.obs, self.feats, self.comps,
-            self.reward, self.done, self._tbuf, self.K, self.ego_active,
+            self.reward, self.done, self._tbuf, self.K, self.ego_active, *self._erep,
         )  # fmt: skip
 
     # -- views ------------------------------------------------------------------------------------

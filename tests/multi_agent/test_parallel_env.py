@@ -92,7 +92,7 @@ def test_one_agent_is_the_single_env_bit_for_bit(sid):
 
 
 def test_agents_see_each_other_as_targets():
-    env = parallel_env("RhineTransit-v0", n_agents=2, traffic={"count": 0})
+    env = parallel_env("RhineTransit-v0", n_agents=2, traffic={"count": 0}, observation={"targets": "truth"})
     obs, _ = env.reset(seed=3)
     w = env.world
     d = math.hypot(w.ego.x[1] - w.ego.x[0], w.ego.y[1] - w.ego.y[0])
@@ -260,3 +260,25 @@ def test_human_window_quit_ends_the_episode():
     _, _, te, tr, infos = env.step({a: np.zeros(2, np.float32) for a in env.agents})
     assert all(tr.values()) and {i["outcome"] for i in infos.values()} == {"user_quit"} and env.agents == []
     env.close()
+
+
+def test_agents_see_each_other_through_ais():
+    env = parallel_env("RhineTransit-v0", n_agents=2, traffic={"count": 0})  # observation.targets = "ais"
+    obs, _ = env.reset(seed=3)
+    w = env.world
+    K = w.cfg.observation.n_rays
+    b = ob.N_EGO + K
+    assert obs["ego_0"][b] == 0.0 and obs["ego_1"][b] == 0.0  # nothing reported yet
+    seen_age = []
+    for _ in range(40):
+        obs, *_ = env.step({a: np.array([0.0, 0.5], np.float32) for a in env.agents})
+        t = obs["ego_0"][b:b + ob.TARGET_FEATURES]
+        if t[0] == 1.0:
+            seen_age.append(float(t[8]) * 60.0)
+            # the report is where ego_1 was when it reported: within its speed x the age of the truth
+            rng = w.cfg.observation.target_range_m
+            px, py = w.ego.x[0], w.ego.y[0]
+            d_rep = math.hypot(t[1], t[2]) * rng
+            d_true = math.hypot(w.ego.x[1] - px, w.ego.y[1] - py)
+            assert abs(d_rep - d_true) <= 8.0 * (seen_age[-1] + 1.0)
+    assert seen_age and max(seen_age) > 0.0 and min(seen_age) == 0.0  # ages grow between reports
