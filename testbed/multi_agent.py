@@ -220,89 +220,104 @@ def parallel_env(scenario: str | ScenarioConfig = "RhineTransit-v0", n_agents: i
     return MultiAgentEnv(scenario, n_agents, **kwargs)
 
 
-def _sb3_base():
+def _sb3_class():
+    """Build :class:`SB3MultiAgentVecEnv` on first use (importing Stable-Baselines3 imports torch)."""
+    global _SB3_CLASS
+    if _SB3_CLASS is not None:
+        return _SB3_CLASS
     from stable_baselines3.common.vec_env import VecEnv
 
-    return VecEnv
+    class SB3MultiAgentVecEnv(VecEnv):
+        """Stable-Baselines3 ``VecEnv`` over a world of ``n_envs`` envs x K agents (one SB3 env per agent
+        slot, slot ``e * K + k``): train one shared policy for every vessel. Autoreset per world env: when
+        all its agents are done it resets (the next base-seed episode) and the finished step's observation
+        of each slot is in ``info["terminal_observation"]``."""
+
+        def __init__(self, scenario: str | ScenarioConfig = "RhineTransit-v0", n_agents: int | None = None,
+                     n_envs: int = 1, seed: int | None = None, min_separation_m: float = 300.0, **kwargs) -> None:  # fmt: skip
+            self.cfg, agent_cfgs, k = resolve(scenario, n_agents, None, kwargs, min_separation_m)
+            self.world = World(self.cfg, n_envs, n_agents=k, agent_cfgs=agent_cfgs, min_separation_m=min_separation_m)
+            _check_slots(self.world)
+            self.K, self.n_world = k, int(n_envs)
+            obs_space, act_space = make_spaces(self.cfg)
+            if self.cfg.observation.kind != "flat":
+                raise ConfigError(f"scenario {self.cfg.name!r}: the SB3 adapter needs observation.kind = 'flat'")
+            self.render_mode = None
+            super().__init__(self.world.E, obs_space, act_space)
+            self._seed = seed
+            self._acts = np.zeros((self.world.E, 2))
+            self._live = np.ones(self.world.E, dtype=bool)
+
+        def reset(self):
+            for e in range(self.n_world):
+                self.world.reset_env(e, None if self._seed is None else self._seed + e)
+            self._seed = None  # later resets draw the next episode of each env's base seed
+            self._live[:] = True
+            return self.world.obs.copy()
+
+        def step_async(self, actions) -> None:
+            self._acts[:] = np.asarray(actions, dtype=np.float64).reshape(-1, 2)
+
+        def step_wait(self):
+            w, K = self.world, self.K
+            self._acts[~self._live] = 0.0
+            reward, term, trunc, _ = w.step(self._acts)
+            done = (term | trunc) & self._live
+            obs = w.obs.copy()
+            rew = np.where(self._live, reward, 0.0).astype(np.float32)
+            infos = [{} for _ in range(w.E)]
+            for i in np.flatnonzero(done):
+                infos[i] = w.info(int(i))
+                infos[i]["terminal_observation"] = obs[i].copy()
+                infos[i]["TimeLimit.truncated"] = bool(trunc[i] and not term[i])
+                w.remove_agent(int(i))
+                self._live[i] = False
+            obs[~self._live] = 0.0
+            for e in range(self.n_world):
+                sl = slice(e * K, (e + 1) * K)
+                if not self._live[sl].any():
+                    w.reset_env(e)
+                    self._live[sl] = True
+                    obs[sl] = w.obs[sl]
+            return obs, rew, done, infos
+
+        def close(self) -> None:
+            pass
+
+        def get_attr(self, attr_name, indices=None):
+            return [getattr(self, attr_name)] * len(self._idx(indices))
+
+        def set_attr(self, attr_name, value, indices=None) -> None:
+            setattr(self, attr_name, value)
+
+        def env_method(self, method_name, *args, indices=None, **kwargs):
+            return [getattr(self, method_name)(*args, **kwargs) for _ in self._idx(indices)]
+
+        def env_is_wrapped(self, wrapper_class, indices=None):
+            return [False] * len(self._idx(indices))
+
+        def _idx(self, indices):
+            if indices is None:
+                return range(self.num_envs)
+            return [indices] if isinstance(indices, int) else list(indices)
+
+        def seed(self, seed=None):
+            self._seed = seed
+            return [None if seed is None else seed + e for e in range(self.num_envs)]
+
+    SB3MultiAgentVecEnv.__module__ = __name__
+    SB3MultiAgentVecEnv.__qualname__ = "SB3MultiAgentVecEnv"
+    _SB3_CLASS = SB3MultiAgentVecEnv
+    return _SB3_CLASS
 
 
-class SB3MultiAgentVecEnv(_sb3_base()):
-    """Stable-Baselines3 ``VecEnv`` over a world of ``n_envs`` envs x K agents (one SB3 env per agent
-    slot, slot ``e * K + k``): train one shared policy for every vessel. Autoreset per world env: when
-    all its agents are done it resets (the next base-seed episode) and the finished step's observation
-    of each slot is in ``info["terminal_observation"]``."""
+_SB3_CLASS = None
 
-    def __init__(self, scenario: str | ScenarioConfig = "RhineTransit-v0", n_agents: int | None = None,
-                 n_envs: int = 1, seed: int | None = None, min_separation_m: float = 300.0, **kwargs) -> None:  # fmt: skip
-        self.cfg, agent_cfgs, k = resolve(scenario, n_agents, None, kwargs, min_separation_m)
-        self.world = World(self.cfg, n_envs, n_agents=k, agent_cfgs=agent_cfgs, min_separation_m=min_separation_m)
-        _check_slots(self.world)
-        self.K, self.n_world = k, int(n_envs)
-        obs_space, act_space = make_spaces(self.cfg)
-        if self.cfg.observation.kind != "flat":
-            raise ConfigError(f"scenario {self.cfg.name!r}: the SB3 adapter needs observation.kind = 'flat'")
-        self.render_mode = None
-        super().__init__(self.world.E, obs_space, act_space)
-        self._seed = seed
-        self._acts = np.zeros((self.world.E, 2))
-        self._live = np.ones(self.world.E, dtype=bool)
 
-    def reset(self):
-        for e in range(self.n_world):
-            self.world.reset_env(e, None if self._seed is None else self._seed + e)
-        self._seed = None  # later resets draw the next episode of each env's base seed
-        self._live[:] = True
-        return self.world.obs.copy()
-
-    def step_async(self, actions) -> None:
-        self._acts[:] = np.asarray(actions, dtype=np.float64).reshape(-1, 2)
-
-    def step_wait(self):
-        w, K = self.world, self.K
-        self._acts[~self._live] = 0.0
-        reward, term, trunc, _ = w.step(self._acts)
-        done = (term | trunc) & self._live
-        obs = w.obs.copy()
-        rew = np.where(self._live, reward, 0.0).astype(np.float32)
-        infos = [{} for _ in range(w.E)]
-        for i in np.flatnonzero(done):
-            infos[i] = w.info(int(i))
-            infos[i]["terminal_observation"] = obs[i].copy()
-            infos[i]["TimeLimit.truncated"] = bool(trunc[i] and not term[i])
-            w.remove_agent(int(i))
-            self._live[i] = False
-        obs[~self._live] = 0.0
-        for e in range(self.n_world):
-            sl = slice(e * K, (e + 1) * K)
-            if not self._live[sl].any():
-                w.reset_env(e)
-                self._live[sl] = True
-                obs[sl] = w.obs[sl]
-        return obs, rew, done, infos
-
-    def close(self) -> None:
-        pass
-
-    def get_attr(self, attr_name, indices=None):
-        return [getattr(self, attr_name)] * len(self._idx(indices))
-
-    def set_attr(self, attr_name, value, indices=None) -> None:
-        setattr(self, attr_name, value)
-
-    def env_method(self, method_name, *args, indices=None, **kwargs):
-        return [getattr(self, method_name)(*args, **kwargs) for _ in self._idx(indices)]
-
-    def env_is_wrapped(self, wrapper_class, indices=None):
-        return [False] * len(self._idx(indices))
-
-    def _idx(self, indices):
-        if indices is None:
-            return range(self.num_envs)
-        return [indices] if isinstance(indices, int) else list(indices)
-
-    def seed(self, seed=None):
-        self._seed = seed
-        return [None if seed is None else seed + e for e in range(self.num_envs)]
+def __getattr__(name: str):
+    if name == "SB3MultiAgentVecEnv":  # lazily: torch is imported only when the adapter is used
+        return _sb3_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def aec_env(scenario: str | ScenarioConfig = "RhineTransit-v0", n_agents: int | None = None, **kwargs):

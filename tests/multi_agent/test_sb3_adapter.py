@@ -67,3 +67,13 @@ def test_tiny_ppo_trains_a_shared_policy():
     assert model.num_timesteps == 256
     act, _ = model.predict(venv.reset(), deterministic=True)
     assert act.shape == (2, 2) and np.isfinite(act).all()
+
+
+def test_the_parallel_env_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; import testbed.multi_agent as m; m.parallel_env('RhineTransit-v0', n_agents=2).reset(seed=0); "
+            "print('torch' in sys.modules)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
