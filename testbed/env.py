@@ -179,15 +179,16 @@ class DuisburgEnv(gym.Env):
         ts = tr.state
         ego = VesselSprite(float(st.x[e]), float(st.y[e]), float(st.psi[e]), float(w.ego_len[e]),
                            float(w.ego_beam[e]), w.ego_type.id, kind="ego")  # fmt: skip
+        env = e // w.K  # ego slot e of env e // K (multi-agent worlds; e with K = 1)
         traffic = []
         for j in range(tr.T):
-            i = e * tr.T + j
+            i = env * tr.T + j
             if tr.active[i]:
                 traffic.append(VesselSprite(float(ts.x[i]), float(ts.y[i]), float(ts.psi[i]), float(tr.length[i]),
                                             float(tr.beam[i]), f"{tr.type_ids[tr.type_index[i]]} #{j}"))  # fmt: skip
         n = int(w.route_n[e])
         comps = w.comps[e] * w.weights
-        t = float(w.t[e])
+        t = float(w.t[env])
         dgoal = float(w.feats[e, ob.F_DGOAL])
         hud = {  # the few numbers that matter, formatted with their units
             "time": f"{int(t // 60):d}:{t % 60:04.1f}",
@@ -202,7 +203,7 @@ class DuisburgEnv(gym.Env):
             hud["link SINR"] = "outage" if li.get("outage") else f"{li['sinr_db']:.1f} dB"
         rays = w.obs[e, ob.N_EGO:ob.N_EGO + len(w.angles)].astype(np.float64) * w.ray_range
         return RenderScene(
-            t=float(w.t[e]), ego=ego, traffic=traffic, ray_origin=(float(st.x[e]), float(st.y[e])),
+            t=float(w.t[env]), ego=ego, traffic=traffic, ray_origin=(float(st.x[e]), float(st.y[e])),
             ray_world_angles=w.angles + float(st.psi[e]), ray_lengths=rays,
             goal_xy=(float(w.goal[e, 0]), float(w.goal[e, 1])),
             goal_psi=float(w.goal[e, 2]) if w.goal[e, 3] > 0 else None, goal_radius=float(w.goal_tol[e, 0]),

@@ -193,6 +193,35 @@ def command_kernel(actions_in, actions, rmax, nmax, rud, rev):
 
 
 @numba.njit(cache=True)
+def _insert_target(o, tbuf, K, base, M, ntar, dist, rx, ry, dvx, dvy, cpa, tcpa, length, age, sh, ch, target_range):
+    """Insert one target into the distance-sorted list of the M nearest (as in :func:`perceive_kernel`);
+    returns the new count."""
+    pos = ntar
+    while pos > 0 and tbuf[K + pos - 1] > dist:
+        pos -= 1
+    if pos < M:
+        last = min(ntar, M - 1)
+        for q in range(last, pos, -1):
+            tbuf[K + q] = tbuf[K + q - 1]
+            for f in range(TARGET_FEATURES):
+                o[base + q * TARGET_FEATURES + f] = o[base + (q - 1) * TARGET_FEATURES + f]
+        tbuf[K + pos] = dist
+        b = base + pos * TARGET_FEATURES
+        o[b] = 1.0
+        o[b + 1] = _clip((rx * sh + ry * ch) / target_range)
+        o[b + 2] = _clip((rx * ch - ry * sh) / target_range)
+        o[b + 3] = _clip((dvx * sh + dvy * ch) / 5.0)
+        o[b + 4] = _clip((dvx * ch - dvy * sh) / 5.0)
+        o[b + 5] = _clip(cpa / 1000.0)
+        o[b + 6] = _clip(tcpa / 600.0)
+        o[b + 7] = _clip(length / 200.0)
+        o[b + 8] = _clip(age / 60.0)
+        if ntar < M:
+            ntar += 1
+    return ntar
+
+
+@numba.njit(cache=True)
 def perceive_kernel(
     e0, e1, T, ex, ey, epsi, eu, ev, er, edelta, en, ecur, elen, ebeam, ermax, enmax,
     tx, ty, tpsi, tu, tactive, tlen, tbeam, tcur,
@@ -200,12 +229,17 @@ def perceive_kernel(
     route, route_s, route_n, route_seg, goal, goal_tol,
     geo, sdf, widx, rays, harbour_cell,
     angles, cos_a, sin_a, ray_range, M, target_range, near_cpa, near_tcpa, speed_limit,
-    actions, prev_actions, prev_s, weights, obs, feats, comps, reward, done, tbuf,
+    actions, prev_actions, prev_s, weights, obs, feats, comps, reward, done, tbuf, KA, eactive,
+    erep_t, erep_x, erep_y, erep_vx, erep_vy,
 ):  # fmt: skip
+    """Ego slots e0..e1 (env ``e // KA``: KA egos per env share its traffic; the other active egos of
+    the env are targets too, by truth or, with ``ais_mode``, by their last AIS report ``erep_*``; collisions
+    between egos count)."""
     K = angles.shape[0]
     xmax = geo[0] + geo[4] * geo[3]
     ymax = geo[1] + geo[5] * geo[3]
     for e in range(e0, e1):
+        env = e // KA
         x, y, psi = ex[e], ey[e], epsi[e]
         sh, ch = math.sin(psi), math.cos(psi)
         ce, cn = ecur[e, 0], ecur[e, 1]
@@ -308,7 +342,7 @@ def perceive_kernel(
         e1x, e1y, e2x, e2y = x + he * sh, y + he * ch, x - he * sh, y - he * ch
         ntar = 0
         for j in range(T):
-            i = e * T + j
+            i = env * T + j
             if tactive[i] == 0:
                 continue
             rx, ry = tx[i] - x, ty[i] - y
@@ -334,12 +368,13 @@ def perceive_kernel(
             # what the ego perceives: the truth, or the last AIS report that has arrived
             age = 0.0
             if ais_mode:
-                if rep_t[i] < -1e300:
+                ir = (e % KA) * (rep_t.shape[0] // KA) + i  # each ego's own AIS picture (i with KA = 1)
+                if rep_t[ir] < -1e300:
                     continue  # not reported yet (or lost)
-                age = tnow[e] - rep_t[i]
-                rx, ry = rep_x[i] - x, rep_y[i] - y
+                age = tnow[env] - rep_t[ir]
+                rx, ry = rep_x[ir] - x, rep_y[ir] - y
                 dist = math.sqrt(rx * rx + ry * ry)
-                dvx, dvy = rep_vx[i] - gvx, rep_vy[i] - gvy
+                dvx, dvy = rep_vx[ir] - gvx, rep_vy[ir] - gvy
                 dv2 = dvx * dvx + dvy * dvy
                 tcpa = -(rx * dvx + ry * dvy) / dv2 if dv2 > 1e-9 else 0.0
                 cpx, cpy = rx + dvx * max(tcpa, 0.0), ry + dvy * max(tcpa, 0.0)
@@ -368,6 +403,43 @@ def perceive_kernel(
                     o[b + 8] = _clip(age / 60.0)
                     if ntar < M:
                         ntar += 1
+        for a in range(KA if KA > 1 else 0):  # the other egos of this env
+            m = env * KA + a
+            if m == e or eactive[m] == 0:
+                continue
+            rx, ry = ex[m] - x, ey[m] - y
+            dist = math.sqrt(rx * rx + ry * ry)
+            if dist < 0.5 * (elen[e] + elen[m]) + 5.0:
+                st, ct = math.sin(epsi[m]), math.cos(epsi[m])
+                ht = max(0.5 * (elen[m] - ebeam[m]), 0.0)
+                dd = _seg_seg_dist(e1x, e1y, e2x, e2y, ex[m] + ht * st, ey[m] + ht * ct,
+                                   ex[m] - ht * st, ey[m] - ht * ct)  # fmt: skip
+                if dd < hb + 0.5 * ebeam[m]:
+                    collided = 1.0
+            sm, cm = math.sin(epsi[m]), math.cos(epsi[m])
+            dvx = eu[m] * sm + ev[m] * cm + ecur[m, 0] - gvx
+            dvy = eu[m] * cm - ev[m] * sm + ecur[m, 1] - gvy
+            dv2 = dvx * dvx + dvy * dvy
+            tcpa = -(rx * dvx + ry * dvy) / dv2 if dv2 > 1e-9 else 0.0
+            cpx, cpy = rx + dvx * max(tcpa, 0.0), ry + dvy * max(tcpa, 0.0)
+            cpa = math.sqrt(cpx * cpx + cpy * cpy)
+            if 0.0 <= tcpa <= near_tcpa and cpa < min_cpa:
+                min_cpa = cpa
+            age = 0.0
+            if ais_mode:  # its last AIS report
+                if erep_t[m] < -1e300:
+                    continue
+                age = tnow[env] - erep_t[m]
+                rx, ry = erep_x[m] - x, erep_y[m] - y
+                dist = math.sqrt(rx * rx + ry * ry)
+                dvx, dvy = erep_vx[m] - gvx, erep_vy[m] - gvy
+                dv2 = dvx * dvx + dvy * dvy
+                tcpa = -(rx * dvx + ry * dvy) / dv2 if dv2 > 1e-9 else 0.0
+                cpx, cpy = rx + dvx * max(tcpa, 0.0), ry + dvy * max(tcpa, 0.0)
+                cpa = math.sqrt(cpx * cpx + cpy * cpy)
+            if dist <= target_range and M > 0:
+                ntar = _insert_target(o, tbuf, K, base, M, ntar, dist, rx, ry, dvx, dvy, cpa, tcpa, elen[m],
+                                      age, sh, ch, target_range)  # fmt: skip
         for q in range(ntar, M):
             for f in range(TARGET_FEATURES):
                 o[base + q * TARGET_FEATURES + f] = 0.0

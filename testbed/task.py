@@ -73,7 +73,7 @@ class Task:
                 raise ConfigError(f"scenario {cfg.name!r}: goal.km is set but lane {gc.lane!r} has no river-km")
 
     def sample(self, rng: np.random.Generator, planner, ego_len: float) -> Episode:
-        sc, gc = self.cfg.start, self.cfg.goal
+        sc = self.cfg.start
         li = int(rng.integers(len(sc.lanes)))
         lane = self.lanes[sc.lanes[li]]
         if sc.km:
@@ -81,6 +81,58 @@ class Task:
             s = _s_at_km(lane, rng.uniform(lo, hi))
         else:
             s = rng.uniform(*sc.along_m)
+        return self._episode_at(rng, planner, ego_len, lane, s)
+
+    def start_ranges(self) -> list[tuple[str, float, float]]:
+        """The start region: (lane id, lo, hi) in metres along each start lane."""
+        sc = self.cfg.start
+        out = []
+        for li, lid in enumerate(sc.lanes):
+            lane = self.lanes[lid]
+            if sc.km:
+                lo, hi = (sc.km[0], sc.km[1]) if len(sc.km) == 2 else (sc.km[2 * li], sc.km[2 * li + 1])
+                a, b = _s_at_km(lane, lo), _s_at_km(lane, hi)
+            else:
+                a, b = float(sc.along_m[0]), float(sc.along_m[1])
+            out.append((lid, min(a, b), max(a, b)))
+        return out
+
+    def start_slots(self, min_separation_m: float) -> int:
+        """How many starts at least ``min_separation_m`` apart along a lane the start region holds."""
+        return sum(int((hi - lo) // min_separation_m) + 1 for _, lo, hi in self.start_ranges())
+
+    def sample_apart(self, rng: np.random.Generator, planner, ego_len: float, k: int,
+                     min_separation_m: float) -> list[Episode]:
+        """``k`` episodes whose starts are at least ``min_separation_m`` apart along the start lanes: k of
+        the start slots drawn without replacement, then sorted offsets within each lane's slack (so
+        neighbouring starts never come closer than the separation); raises a ConfigError when the start
+        region has fewer than ``k`` slots."""
+        n = self.start_slots(min_separation_m)
+        if k > n:
+            raise self.slots_error(k, min_separation_m)
+        slots = [(li, j) for li, (_, lo, hi) in enumerate(self.start_ranges())
+                 for j in range(int((hi - lo) // min_separation_m) + 1)]  # fmt: skip
+        pick = sorted(rng.choice(len(slots), size=k, replace=False).tolist())
+        ranges = self.start_ranges()
+        eps = []
+        for li in sorted({slots[q][0] for q in pick}):
+            lid, lo, hi = ranges[li]
+            mine = [slots[q][1] for q in pick if slots[q][0] == li]
+            slack = (hi - lo) - (int((hi - lo) // min_separation_m)) * min_separation_m
+            offs = np.sort(rng.uniform(0.0, slack, len(mine)))
+            for j, off in zip(mine, offs, strict=True):
+                eps.append(self._episode_at(rng, planner, ego_len, self.lanes[lid], lo + j * min_separation_m + off))
+        order = rng.permutation(k)  # which agent gets which start
+        return [eps[i] for i in order]
+
+    def slots_error(self, k: int, min_separation_m: float) -> ConfigError:
+        desc = "; ".join(f"{lid} {hi - lo:.0f} m" for lid, lo, hi in self.start_ranges())
+        return ConfigError(f"scenario {self.cfg.name!r}: n_agents = {k} is more than its "
+                           f"{self.start_slots(min_separation_m)} start slots (start region: {desc}; starts at "
+                           f"least min_separation_m = {min_separation_m:g} m apart)")  # fmt: skip
+
+    def _episode_at(self, rng: np.random.Generator, planner, ego_len: float, lane, s: float) -> Episode:
+        sc, gc = self.cfg.start, self.cfg.goal
         p, psi = _lane_point(lane, s)
         off = rng.uniform(-sc.cross_m, sc.cross_m)
         start = p + off * np.array([math.cos(psi), -math.sin(psi)])

@@ -118,6 +118,7 @@ class ScriptedTraffic:
     def __init__(self, hmap, cfg, n_envs: int, dt: float) -> None:
         self.cfg = cfg
         self.E = n_envs
+        self.n_agents = 1  # egos per env (set by the World; ego slot e * n_agents + k)
         self.T = int(cfg.count)
         self.dt = dt
         self.lanes = LaneTable(hmap)
@@ -191,7 +192,7 @@ class ScriptedTraffic:
                 lane = int(self.spawn_lanes[rng.choice(len(w), p=w)])
                 s = rng.uniform(0.0, max(lt.length[lane] - self.length[i], 1.0))
                 x, y, psi = lt.point_at(lane, s)
-                if math.hypot(x - ego_xy[0], y - ego_xy[1]) < ego_clear_m:
+                if _near_egos(ego_xy, x, y, ego_clear_m):
                     continue
                 if any(math.hypot(x - px, y - py) < self.cfg.min_gap_m + self.length[i] for _, _, px, py in placed):
                     continue
@@ -298,12 +299,12 @@ class ScriptedTraffic:
                 tk = pk.t[a:b]
                 win = (tk >= start) & (tk <= start + horizon)
                 if goal_xy is not None:
-                    d = np.hypot(pk.x[a:b][win] - goal_xy[0], pk.y[a:b][win] - goal_xy[1])
-                    if d.size and d.min() <= goal_clear_m:
+                    if any(_min_dist(pk.x[a:b][win], pk.y[a:b][win], g) <= goal_clear_m
+                           for g in np.reshape(goal_xy, (-1, 2))):  # fmt: skip
                         continue
                 early = (tk >= start - 30.0) & (tk <= start + 60.0 * cfg.ais_speedup)
-                d0 = np.hypot(pk.x[a:b][early] - ego_xy[0], pk.y[a:b][early] - ego_xy[1])
-                if d0.size and d0.min() <= ego_clear_m:
+                if any(_min_dist(pk.x[a:b][early], pk.y[a:b][early], p) <= ego_clear_m
+                       for p in np.reshape(ego_xy, (-1, 2))):  # fmt: skip
                     continue
                 keep.append(k)
             live = np.asarray(keep, dtype=np.int64)
@@ -402,25 +403,45 @@ class ScriptedTraffic:
 
     # -- step ----------------------------------------------------------------------------------------
     def step(self, hmap_kernels, ego: VesselState, ego_len: np.ndarray, ego_beam: np.ndarray,
-             ego_cur: np.ndarray, t_next: np.ndarray | None = None) -> None:  # fmt: skip
+             ego_cur: np.ndarray, t_next: np.ndarray | None = None, ego_active: np.ndarray | None = None) -> None:  # fmt: skip
         """Commands for every traffic vessel, then one Nomoto step (``hmap_kernels`` = (geo, widx,
         cfield, creach, speeds) for the current lookup)."""
         if self.T == 0:
             return
         geo, widx, cfield, creach, speeds = hmap_kernels
         st = self.state
+        KA = self.n_agents  # egos per env (slot e * KA + k)
+        eact = np.ones(len(ego.x), dtype=np.uint8) if ego_active is None else ego_active
         control_kernel(
             self.E, self.T, self.lanes.xy, self.lanes.s, self.lanes.start, self.lanes.length,
             st.x, st.y, st.psi, st.u, st.r, self.lane, self.seg, self.u_target, self.active, self.length,
             self.beam, self.speed_per_rev, self.rudder_max, ego.x, ego.y, ego.psi, ego.u, ego.v, ego_cur,
             ego_len, ego_beam, self.cfg.keep_clear_m, self.cfg.min_gap_m, self.rudder_cmd, self.revs_cmd,
             geo, widx, cfield, creach, speeds, self.current, self._vx, self._vy, self.mode, self.zbits, self.zmasks,
-            self.zp, self.lanes.keep_right,
+            self.zp, self.lanes.keep_right, KA, eact,
         )  # fmt: skip
         nomoto.step_inplace(self.batch, st, self.rudder_cmd, self.revs_cmd, self.current, self.dt)
         if self.replay is not None:
-            self._replay_step(0, self.E, t_next, (ego.x, ego.y, ego.psi, ego.u, ego.v, ego_cur))
+            if KA == 1:
+                self._replay_step(0, self.E, t_next, (ego.x, ego.y, ego.psi, ego.u, ego.v, ego_cur))
+            else:  # one pass per agent slot: placement is idempotent, each ego may trigger a handover
+                for k in range(KA):
+                    self._replay_step(0, self.E, t_next, (ego.x[k::KA], ego.y[k::KA], ego.psi[k::KA],
+                                                          ego.u[k::KA], ego.v[k::KA], ego_cur[k::KA]))  # fmt: skip
             self._take_over()
+
+
+def _near_egos(ego_xy, x: float, y: float, clear: float) -> bool:
+    """Whether (x, y) is within ``clear`` of the ego start ``ego_xy`` (2,) or of any of several (K, 2)."""
+    if np.ndim(ego_xy) == 1:
+        return math.hypot(x - ego_xy[0], y - ego_xy[1]) < clear
+    return any(math.hypot(x - p[0], y - p[1]) < clear for p in ego_xy)
+
+
+def _min_dist(xs: np.ndarray, ys: np.ndarray, p) -> float:
+    """The smallest distance from the points (xs, ys) to ``p``; inf without points."""
+    d = np.hypot(xs - p[0], ys - p[1])
+    return float(d.min()) if d.size else math.inf
 
 
 @numba.njit(cache=True)
@@ -430,7 +451,7 @@ def _wrap(a):
 
 @numba.njit(cache=True)
 def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen, geo, widx,
-                zbits, zmasks, zp, v_des):  # fmt: skip
+                zbits, zmasks, zp, v_des, KA, eact):  # fmt: skip
     """The speed the traffic rules allow vessel i (see the module docstring)."""
     la = max(2.5 * length[i], 150.0)
     z_here = zbits[widx[cell_index(geo, x[i], y[i])]]
@@ -458,18 +479,21 @@ def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey,
     ui = max(math.hypot(vx[i], vy[i]), v_des, 1.0)
     gx = ui * sh + cur[i, 0]
     gy = ui * ch + cur[i, 1]
-    for k in range(T + 1):
-        if k == T:
-            ox = ex[e]
-            oy = ey[e]
-            olen = elen[e]
-            s = math.sin(epsi[e])
-            c = math.cos(epsi[e])
-            ovx = eu[e] * s + ev[e] * c + ecur[e, 0]
-            ovy = eu[e] * c - ev[e] * s + ecur[e, 1]
-            ocx = ecur[e, 0]
-            ocy = ecur[e, 1]
-            opsi = epsi[e]
+    for k in range(T + KA):
+        if k >= T:  # an ego
+            me = e * KA + k - T
+            if eact[me] == 0:
+                continue
+            ox = ex[me]
+            oy = ey[me]
+            olen = elen[me]
+            s = math.sin(epsi[me])
+            c = math.cos(epsi[me])
+            ovx = eu[me] * s + ev[me] * c + ecur[me, 0]
+            ovy = eu[me] * c - ev[me] * s + ecur[me, 1]
+            ocx = ecur[me, 0]
+            ocy = ecur[me, 1]
+            opsi = epsi[me]
         else:
             m = e * T + k
             if m == i or active[m] == 0:
@@ -505,7 +529,7 @@ def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey,
 @numba.njit(cache=True)
 def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tgt, active, length, beam, spr,
                    rmax, ex, ey, epsi, eu, ev, ecur, elen, ebeam, keep_clear, min_gap, rud_out, rev_out,
-                   geo, widx, cfield, creach, speeds, cur_out, vx, vy, mode, zbits, zmasks, zp, keep_right):  # fmt: skip
+                   geo, widx, cfield, creach, speeds, cur_out, vx, vy, mode, zbits, zmasks, zp, keep_right, KA, eact):  # fmt: skip
     for e in range(E):
         for j in range(T):
             i = e * T + j
@@ -524,7 +548,11 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                 # re-enter at the lane start when it is clear
                 sx = lxy[a, 0]
                 sy = lxy[a, 1]
-                clear = math.hypot(sx - ex[e], sy - ey[e]) > min_gap + elen[e]
+                clear = True
+                for ka in range(KA):
+                    me = e * KA + ka
+                    if eact[me] != 0 and math.hypot(sx - ex[me], sy - ey[me]) <= min_gap + elen[me]:
+                        clear = False
                 for k in range(T):
                     m = e * T + k
                     if m != i and active[m] == 1 and math.hypot(sx - x[m], sy - y[m]) < min_gap + length[m]:
@@ -596,11 +624,14 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
             ch = math.cos(psi[i])
             ui = u[i]
             v_des = u_tgt[i]
-            for kk2 in range(T + 1):
-                if kk2 == T:  # the ego
-                    ox, oy, olen, obeam, is_ego = ex[e], ey[e], elen[e], ebeam[e], True
-                    ovx = eu[e] * math.sin(epsi[e]) + ev[e] * math.cos(epsi[e]) + ecur[e, 0]
-                    ovy = eu[e] * math.cos(epsi[e]) - ev[e] * math.sin(epsi[e]) + ecur[e, 1]
+            for kk2 in range(T + KA):
+                me = e * KA + kk2 - T  # the ego slot (kk2 >= T)
+                if kk2 >= T:  # an ego
+                    if eact[me] == 0:
+                        continue
+                    ox, oy, olen, obeam, is_ego = ex[me], ey[me], elen[me], ebeam[me], True
+                    ovx = eu[me] * math.sin(epsi[me]) + ev[me] * math.cos(epsi[me]) + ecur[me, 0]
+                    ovy = eu[me] * math.cos(epsi[me]) - ev[me] * math.sin(epsi[me]) + ecur[me, 1]
                 else:
                     m = e * T + kk2
                     if m == i or active[m] == 0:
@@ -643,11 +674,11 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                                 # (headings more than 45 deg apart) stop short of it; in meeting or
                                 # overtaking situations, and for a crossing vessel on the starboard
                                 # side, slow to a quarter
-                                crossing = abs(math.cos(epsi[e] - psi[i])) < 0.7071
+                                crossing = is_ego and abs(math.cos(epsi[me] - psi[i])) < 0.7071
                                 v_des = min(v_des, 0.0 if (is_ego and crossing) else 0.25 * u_tgt[i])
             if zbits.shape[0] > 1:
                 v_des = _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur_out, vx, vy, ex, ey, epsi, eu, ev, ecur,
-                                    elen, geo, widx, zbits, zmasks, zp, v_des)
+                                    elen, geo, widx, zbits, zmasks, zp, v_des, KA, eact)
             # proportional speed control: astern revs when faster than wanted (clipped by the actuator)
             rev_out[i] = (v_des + 4.0 * (v_des - ui)) / spr[i]
             ce, cn = current_at(geo, widx, cfield, creach, speeds, x[i], y[i])

@@ -65,16 +65,28 @@ def map_bundle(name: str):
 
 
 class World:
-    def __init__(self, cfg: ScenarioConfig, n_envs: int = 1) -> None:
+    """E envs of K egos (``n_agents``, default 1) and T traffic vessels. The ego arrays hold E * K slots,
+    env-major (slot ``e * K + k`` is agent k of env e); with K = 1 slot e is env e. ``agent_cfgs`` (K
+    scenario configs, same map, ego and traffic as ``cfg``) gives each agent its own start and goal
+    (:mod:`testbed.multi_agent`); without it the K agents share ``cfg``'s start region, at least
+    ``min_separation_m`` apart (:meth:`testbed.task.Task.sample_apart`)."""
+
+    def __init__(self, cfg: ScenarioConfig, n_envs: int = 1, n_agents: int = 1, agent_cfgs=None,
+                 min_separation_m: float = 300.0) -> None:  # fmt: skip
         cfg.validate()
         self.cfg = cfg
-        self.E = E = int(n_envs)
+        self.n_envs = int(n_envs)
+        self.K = K = int(n_agents)
+        self.E = E = self.n_envs * K  # ego slots (= envs when K = 1)
+        self.min_separation_m = float(min_separation_m)
         self.dt = float(cfg.dt)
         try:
             self.map, self.planner, self.harbour_cell = map_bundle(cfg.map)
         except (ValueError, KeyError) as exc:
             raise ConfigError(f"scenario {cfg.name!r}: map = {cfg.map!r}: {exc}") from None
         self.task = tk.Task(cfg, self.map)
+        self.agent_tasks = None if agent_cfgs is None else [tk.Task(c, self.map) for c in agent_cfgs]
+        self.ego_active = np.ones(E, dtype=np.uint8)  # 0: the agent left the world (multi-agent envs)
         vt = catalogue.get(cfg.ego.vessel_type)
         self.ego_type = vt
         if cfg.ego.model == "mmg":
@@ -89,7 +101,8 @@ class World:
         self.ego_beam = np.full(E, vt.B)
         self.ego_rmax = np.full(E, vt.limits.rudder_max)
         self.ego_nmax = np.full(E, vt.limits.revs_max * cfg.ego.max_revs_fraction)
-        self.traffic = ScriptedTraffic(self.map, cfg.traffic, E, self.dt)
+        self.traffic = ScriptedTraffic(self.map, cfg.traffic, self.n_envs, self.dt)
+        self.traffic.n_agents = K
         q = None if math.isnan(cfg.discharge_m3s) else cfg.discharge_m3s
         R = self.map.rasters
         self._geo = mk.pack_geo(R)
@@ -122,19 +135,30 @@ class World:
         self.prev_s = np.zeros(E)
         self.actions = np.zeros((E, 2))
         self.prev_actions = np.zeros((E, 2))
-        self.t = np.zeros(E)
+        self.t = np.zeros(self.n_envs)  # episode time per env
         self._tbuf = np.zeros(len(self.angles) + max(oc.n_targets, 1))
         self._rud = np.zeros(E)
         self._rev = np.zeros(E)
         # the ego's AIS picture of the traffic (observation.targets == "ais")
-        nt = max(E * self.traffic.T, 1)
+        nt = max(self.n_envs * self.traffic.T, 1)
         self._ais_mode = oc.targets == "ais"
         self._rep = tuple(np.full(nt, -np.inf) if k == 0 else np.zeros(nt) for k in range(5))  # t, x, y, vx, vy
         self._rep_psi = np.zeros(nt)
+        # K > 1: each ego's own picture (K x nt, slot-major), the reports its data link delivered
+        self._rep_view = self._rep if K == 1 else tuple(np.full(K * nt, -np.inf) if k == 0 else np.zeros(K * nt)
+                                                        for k in range(5))  # fmt: skip
         self._next_due = np.zeros(nt)
+        # K > 1: the egos' own AIS reports (class A, received ship to ship over VHF: no data link)
+        self._erep = tuple(np.full(E, -np.inf) if k == 0 else np.zeros(E) for k in range(5))
+        self._erep_psi = np.zeros(E)
+        self._enext = np.zeros(E)
+        self._eclass = np.zeros(E, dtype=np.uint8)
+        self._enoise = np.zeros((self.n_envs, 1, 2))
+        self._enoise_pos = np.zeros(self.n_envs, dtype=np.int64)
+        self._egv = np.zeros((2, E))
         self._class_b = np.zeros(nt, dtype=np.uint8)
-        self._noise = np.zeros((E, 1024 if oc.ais_position_noise_m > 0 else 1, 2))
-        self._noise_pos = np.zeros(E, dtype=np.int64)
+        self._noise = np.zeros((self.n_envs, 1024 if oc.ais_position_noise_m > 0 else 1, 2))  # per env
+        self._noise_pos = np.zeros(self.n_envs, dtype=np.int64)
         self._gvx = np.zeros(nt)
         self._gvy = np.zeros(nt)
         # the 5G link (testbed.link.env_link); None: ideal link, onboard autonomy (nothing to simulate)
@@ -145,7 +169,7 @@ class World:
             from testbed.link.env_link import EnvLink
 
             try:
-                self.link = EnvLink(lc, self.map, E, self.dt)
+                self.link = EnvLink(lc, self.map, E, self.dt, vessels_per_env=K)
             except (ValueError, KeyError, FileNotFoundError) as exc:
                 raise ConfigError(f"scenario {cfg.name!r}: link.profile = {lc.profile!r} (link.mode = {lc.mode!r}): {exc}") from None
             self._delivered = self.link.delivered
@@ -158,7 +182,7 @@ class World:
             from testbed.rules import RuleChecker, RuleZoneError, rule_weights
 
             try:
-                self.rules = RuleChecker(self.map, cfg.rules, E, 1, self.traffic.T, self.dt).bind_map(
+                self.rules = RuleChecker(self.map, cfg.rules, self.n_envs, K, self.traffic.T, self.dt).bind_map(
                     self._geo, self._widx)
             except RuleZoneError as exc:
                 raise ConfigError(f"scenario {cfg.name!r}: {exc}") from None
@@ -166,12 +190,12 @@ class World:
             self.traffic.set_rules(self.rules.zones, cfg.rules)  # scripted traffic obeys the rules
             self._rules_prev = np.zeros((E, len(self._rules_w)), dtype=np.int64)
         # seeds: per env a base seed and an episode counter (see reset_env)
-        self._base_seed = [None] * E
-        self._episode = np.zeros(E, dtype=np.int64)
+        self._base_seed = [None] * self.n_envs
+        self._episode = np.zeros(self.n_envs, dtype=np.int64)
 
     # -- reset ------------------------------------------------------------------------------------
     def reset_env(self, e: int, seed: int | None = None) -> None:
-        """Start a new episode in env ``e``. ``seed`` sets the env's base seed; without one the next
+        """Start a new episode in env ``e`` (all its K ego slots). ``seed`` sets the env's base seed; without one the next
         episode of the current base seed is drawn (episode k uses ``SeedSequence(base, spawn_key=(k,))``)."""
         if seed is not None:
             self._base_seed[e] = int(seed)
@@ -182,7 +206,64 @@ class World:
         ss = np.random.SeedSequence(self._base_seed[e], spawn_key=(int(self._episode[e]),))
         self._episode[e] += 1
         rng_start, rng_traffic, rng_noise, rng_link = (np.random.default_rng(s) for s in ss.spawn(4))
-        ep = self.task.sample(rng_start, self.planner, self.ego_len[e])
+        K = self.K
+        if K == 1:
+            eps = [self.task.sample(rng_start, self.planner, self.ego_len[e])]
+            rng_links = [rng_link]
+        else:  # agent 0's link stream as with K = 1; the others spawned after it
+            eps = self._sample_agents(e, rng_start)
+            rng_links = [rng_link] + [np.random.default_rng(s) for s in ss.spawn(K - 1)]
+        for k, ep in enumerate(eps):
+            self._reset_slot(e * K + k, ep, rng_links[k])
+        ep = eps[0]
+        starts = ep.start_xy if K == 1 else np.array([p.start_xy for p in eps])
+        goals = ep.goal[:2] if K == 1 else np.array([p.goal[:2] for p in eps])
+        self.traffic.reset_env(e, rng_traffic, starts, mapk=self._mapk, goal_xy=goals)
+        if self._ais_mode and self.traffic.T:
+            T = self.traffic.T
+            sl = slice(e * T, (e + 1) * T)
+            self._rep[0][sl] = -np.inf
+            for k in range(K if K > 1 else 0):
+                self._rep_view[0][k * self.n_envs * T + e * T:k * self.n_envs * T + (e + 1) * T] = -np.inf
+            self._next_due[sl] = reporting.first_reports(rng_noise, T)
+            self._class_b[sl] = [self.traffic.type_ids[k] == "REC" for k in self.traffic.type_index[sl]]
+            if self.cfg.observation.ais_position_noise_m > 0:
+                self._noise[e] = rng_noise.standard_normal(self._noise.shape[1:])
+                self._noise_pos[e] = 0
+        if self._ais_mode and K > 1:  # drawn after everything a one-ego world draws
+            self._erep[0][e * K:(e + 1) * K] = -np.inf
+            self._enext[e * K:(e + 1) * K] = reporting.first_reports(rng_noise, K)
+        self.t[e] = 0.0
+        a0, a1 = e * K, (e + 1) * K
+        st = self.ego
+        self.ego_active[a0:a1] = 1
+        mk.current_xy_batch(*self._mapk, st.x[a0:a1], st.y[a0:a1], self.ego_cur[a0:a1])
+        self._perceive(a0, a1)
+        self.comps[a0:a1] = 0.0  # nothing happened yet
+        if self.rules is not None:
+            self.rules.reset_env(e)
+            self._rules_prev[a0:a1] = 0
+            self.rules_reward[a0:a1] = 0.0
+
+    def _sample_agents(self, e: int, rng: np.random.Generator) -> list:
+        """K episodes of env ``e`` (K > 1): per-agent tasks, or K starts apart in the shared start region."""
+        K = self.K
+        if self.agent_tasks is None:
+            return self.task.sample_apart(rng, self.planner, float(self.ego_len[e * K]), K, self.min_separation_m)
+        eps: list = []
+        for k, task in enumerate(self.agent_tasks):
+            for _ in range(100):
+                ep = task.sample(rng, self.planner, float(self.ego_len[e * K + k]))
+                if all(math.hypot(*(ep.start_xy - p.start_xy)) >= self.min_separation_m for p in eps):
+                    break
+            else:
+                raise ConfigError(f"scenario {self.cfg.name!r}: agent {k}'s start is never "
+                                  f"{self.min_separation_m:g} m from the others' in 100 draws")
+            eps.append(ep)
+        return eps
+
+    def _reset_slot(self, e: int, ep, rng_link) -> None:
+        """Put ego slot ``e`` at the start of episode ``ep``."""
         st = self.ego
         st.x[e], st.y[e], st.psi[e] = ep.start_xy[0], ep.start_xy[1], ep.start_psi
         st.u[e], st.v[e], st.r[e], st.delta[e] = ep.start_speed, 0.0, 0.0, 0.0
@@ -201,30 +282,12 @@ class World:
         self.goal[e] = ep.goal
         self.goal_tol[e] = ep.goal_tol
         self.goal_name[e] = ep.goal_name
-        self.traffic.reset_env(e, rng_traffic, ep.start_xy, mapk=self._mapk, goal_xy=ep.goal[:2])
-        if self._ais_mode and self.traffic.T:
-            T = self.traffic.T
-            sl = slice(e * T, (e + 1) * T)
-            self._rep[0][sl] = -np.inf
-            self._next_due[sl] = reporting.first_reports(rng_noise, T)
-            self._class_b[sl] = [self.traffic.type_ids[k] == "REC" for k in self.traffic.type_index[sl]]
-            if self.cfg.observation.ais_position_noise_m > 0:
-                self._noise[e] = rng_noise.standard_normal(self._noise.shape[1:])
-                self._noise_pos[e] = 0
         if self.link is not None:
             self.link.reset_env(e, rng_link)
             self.obs[e, -ob.N_LINK:] = self.link.features[e]
-        self.t[e] = 0.0
         self.prev_actions[e] = 0.0
         self.actions[e] = 0.0
         self.prev_s[e] = 0.0
-        mk.current_xy_batch(*self._mapk, st.x[e:e + 1], st.y[e:e + 1], self.ego_cur[e:e + 1])
-        self._perceive(e, e + 1)
-        self.comps[e] = 0.0  # nothing happened yet
-        if self.rules is not None:
-            self.rules.reset_env(e)
-            self._rules_prev[e] = 0
-            self.rules_reward[e] = 0.0
 
     def _revs_for(self, speed: float) -> float:
         vt = self.ego_type
@@ -238,22 +301,38 @@ class World:
         acts = np.asarray(actions, dtype=np.float64)
         st = self.ego
         if self.link is not None:
-            acts = self.link.step(self.t, st, self.ego_cur, acts)
+            acts = self.link.step(self.slot_t(), st, self.ego_cur, acts, self.ego_active)
         ob.command_kernel(acts, self.actions, self.ego_rmax, self.ego_nmax, self._rud, self._rev)
         mk.current_xy_batch(*self._mapk, st.x, st.y, self.ego_cur)
         self._ego_step(self.ego_batch, st, self._rud, self._rev, self.ego_cur, self.dt)
-        self.traffic.step(self._mapk, st, self.ego_len, self.ego_beam, self.ego_cur, self.t + self.dt)
+        self.traffic.step(self._mapk, st, self.ego_len, self.ego_beam, self.ego_cur, self.t + self.dt,
+                          ego_active=self.ego_active)  # fmt: skip
         self.t += self.dt
         if self._ais_mode and self.traffic.T:
             self._send_reports()
+        if self._ais_mode and self.K > 1:
+            self._send_ego_reports()
         self._perceive(0, self.E)
         if self.rules is not None:
             self._check_rules()
         if self.link is not None:
             self.obs[:, -ob.N_LINK:] = self.link.features
         terminated = self.done
-        truncated = (self.t >= self.cfg.time_limit_s - 1e-9) & ~terminated
+        truncated = (self.slot_t() >= self.cfg.time_limit_s - 1e-9) & ~terminated
         return self.reward, terminated, truncated, self.comps
+
+    def slot_t(self) -> np.ndarray:
+        """Episode time per ego slot (E * K,): ``t`` itself when K = 1."""
+        return self.t if self.K == 1 else np.repeat(self.t, self.K)
+
+    def remove_agent(self, a: int) -> None:
+        """Take the vessel of ego slot ``a`` out of its env until the env's next reset (a multi-agent
+        agent that has terminated): parked far off the map, stopped, invisible to perception, traffic
+        and the rules."""
+        self.ego_active[a] = 0
+        st = self.ego
+        st.x[a] = st.y[a] = 1e9
+        st.u[a] = st.v[a] = st.r[a] = st.n[a] = 0.0
 
     def _check_rules(self) -> None:
         """Run the rule checker; the ego's new violations become the ``rules`` reward component."""
@@ -261,8 +340,12 @@ class World:
         if self._rules_dirty:
             self.rules_reward[:] = 0.0
             self._rules_dirty = False
-        if rc.step(self.t, self.ego, self.ego_cur, self.ego_len, self.ego_beam, self.traffic):
-            ego = rc.vcounts[:: rc.N]
+        rc.gather(self.ego, self.ego_cur, self.ego_len, self.ego_beam, self.traffic)
+        if self.K > 1:
+            rc.active.reshape(self.n_envs, rc.N)[:, : self.K] = self.ego_active.reshape(self.n_envs, self.K)
+        if rc.check(self.t):
+            ego = rc.vcounts[:: rc.N] if self.K == 1 else (
+                rc.vcounts.reshape(self.n_envs, rc.N, -1)[:, : self.K].reshape(self.E, -1))
             new = ego - self._rules_prev
             if new.any():
                 self._rules_prev[:] = ego
@@ -278,11 +361,52 @@ class World:
         np.multiply(ts.u, np.cos(ts.psi), out=self._gvy)
         self._gvy += tr.current[:, 1]
         rt, rx, ry, rvx, rvy = self._rep
+        if self.K > 1:
+            self._send_reports_k(tr, ts, rt, rx, ry, rvx, rvy)
+            return
         reporting.update_reports_kernel(
-            self.E, tr.T, self.t, ts.x, ts.y, ts.psi, self._gvx, self._gvy, ts.r, tr.active, self._class_b,
+            self.n_envs, tr.T, self.t, ts.x, ts.y, ts.psi, self._gvx, self._gvy, ts.r, tr.active, self._class_b,
             self._next_due, rt, rx, ry, rvx, rvy, self._rep_psi, self._noise, self._noise_pos,
-            float(self.cfg.observation.ais_position_noise_m), self._delivered,
+            float(self.cfg.observation.ais_position_noise_m),
+            self._delivered,
         )  # fmt: skip
+
+    def _send_ego_reports(self) -> None:
+        """The egos' class A reports to each other (same intervals as the traffic's, no position noise)."""
+        st = self.ego
+        s, c = np.sin(st.psi), np.cos(st.psi)
+        gvx, gvy = self._egv
+        np.multiply(st.u, s, out=gvx)
+        gvx += st.v * c + self.ego_cur[:, 0]
+        np.multiply(st.u, c, out=gvy)
+        gvy -= st.v * s - self.ego_cur[:, 1]
+        rt, rx, ry, rvx, rvy = self._erep
+        reporting.update_reports_kernel(
+            self.n_envs, self.K, self.t, st.x, st.y, st.psi, gvx, gvy, st.r, self.ego_active, self._eclass,
+            self._enext, rt, rx, ry, rvx, rvy, self._erep_psi, self._enoise, self._enoise_pos, 0.0,
+            np.ones(self.n_envs, dtype=np.bool_),
+        )  # fmt: skip
+
+    def _send_reports_k(self, tr, ts, rt, rx, ry, rvx, rvy) -> None:
+        """K > 1: the broadcast picture (every due report sent, same schedule and noise as one ego), then
+        each ego takes this step's new reports where its own data link delivered them."""
+        if not hasattr(self, "_ones"):
+            self._ones = np.ones(self.n_envs, dtype=np.bool_)
+        reporting.update_reports_kernel(
+            self.n_envs, tr.T, self.t, ts.x, ts.y, ts.psi, self._gvx, self._gvy, ts.r, tr.active, self._class_b,
+            self._next_due, rt, rx, ry, rvx, rvy, self._rep_psi, self._noise, self._noise_pos,
+            float(self.cfg.observation.ais_position_noise_m), self._ones,
+        )  # fmt: skip
+        nt = rt.shape[0]
+        tt = np.repeat(self.t, tr.T)
+        new = rt == tt
+        for k in range(self.K):
+            sl = slice(k * nt, (k + 1) * nt)
+            st_ = self._rep_view[0][sl]
+            st_[(tt - st_) > reporting.MAX_AGE_S] = -np.inf
+            take = new & np.repeat(self._delivered[k:: self.K], tr.T)
+            for src, dst in zip(self._rep, self._rep_view, strict=True):
+                dst[sl][take] = src[take]
 
     def _perceive(self, e0: int, e1: int) -> None:
         tr = self.traffic
@@ -293,13 +417,13 @@ class World:
             e0, e1, tr.T, self.ego.x, self.ego.y, self.ego.psi, self.ego.u, self.ego.v, self.ego.r,
             self.ego.delta, self.ego.n, self.ego_cur, self.ego_len, self.ego_beam, self.ego_rmax, self.ego_nmax,
             ts.x, ts.y, ts.psi, ts.u, tr.active, tr.length, tr.beam, tr.current,
-            self._ais_mode, self.t, *self._rep,
+            self._ais_mode, self.t, *self._rep_view,
             self.route, self.route_s, self.route_n, self.route_seg, self.goal, self.goal_tol,
             self._geo, self._sdf, self._widx, self._rays, self.harbour_cell,
             self.angles, self._cos_a, self._sin_a, self.ray_range, oc.n_targets, float(oc.target_range_m), rc.near_miss_cpa_m,
             rc.near_miss_tcpa_s, rc.harbour_speed_limit_ms,
             self.actions, self.prev_actions, self.prev_s, self.weights, self.obs, self.feats, self.comps,
-            self.reward, self.done, self._tbuf,
+            self.reward, self.done, self._tbuf, self.K, self.ego_active, *self._erep,
         )  # fmt: skip
 
     # -- views ------------------------------------------------------------------------------------
@@ -310,7 +434,7 @@ class World:
         f = self.feats
         code = np.select(
             [f[:, ob.F_COLLIDED] > 0, f[:, ob.F_GROUNDED] > 0, f[:, ob.F_OUT] > 0, f[:, ob.F_REACHED] > 0,
-             self.t >= self.cfg.time_limit_s - 1e-9],
+             self.slot_t() >= self.cfg.time_limit_s - 1e-9],
             [1, 2, 3, 4, 5], 0,
         )  # fmt: skip
         return self.OUTCOMES[code]
@@ -322,7 +446,7 @@ class World:
                           (ob.F_REACHED, "goal")):  # fmt: skip
             if f[key] > 0:
                 return name
-        return "time_limit" if self.t[e] >= self.cfg.time_limit_s - 1e-9 else None
+        return "time_limit" if self.t[e // self.K] >= self.cfg.time_limit_s - 1e-9 else None
 
     def info(self, e: int) -> dict:
         """The ``info`` dict of env ``e`` (weighted reward components, outcome, key figures)."""
@@ -335,7 +459,7 @@ class World:
             "reward_components": rcomp,
             "outcome": self.outcome(e),
             "is_success": f[ob.F_REACHED] > 0,
-            "time_s": float(self.t[e]),
+            "time_s": float(self.t[e // self.K]),
             "distance_to_goal_m": f[ob.F_DGOAL],
             "cross_track_m": f[ob.F_CROSS],
             "min_cpa_m": f[ob.F_MINCPA] if f[ob.F_MINCPA] < 1e8 else math.inf,
@@ -351,5 +475,6 @@ class World:
         rc = self.rules
         if rc is None:
             return {}
-        return {"rule_violations": rc.counts_by_article(e, 0),
-                "rule_events": [v.to_dict() for v in rc.step_events if v.env == e]}
+        env, k = divmod(e, self.K)
+        return {"rule_violations": rc.counts_by_article(env, k),
+                "rule_events": [v.to_dict() for v in rc.step_events if v.env == env]}

@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         link_cmd,
         live_cmd,
         map_cmd,
+        multi_cmd,
         replay_cmd,
         results_cmd,
         rules_cmd,
@@ -45,8 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"testbed {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for mod in (map_cmd, vessel_cmd, run_cmd, live_cmd, ais_cmd, link_cmd, rules_cmd, replay_cmd, train_cmd,
-                export_cmd, demos_cmd, submission_cmd, evaluate_cmd, results_cmd, event_cmd, serve_cmd, submit_cmd):
+    for mod in (map_cmd, vessel_cmd, run_cmd, live_cmd, multi_cmd, ais_cmd, link_cmd, rules_cmd, replay_cmd,
+                train_cmd, export_cmd, demos_cmd, submission_cmd, evaluate_cmd, results_cmd, event_cmd, serve_cmd,
+                submit_cmd):
         mod.register(sub)
     return parser
 

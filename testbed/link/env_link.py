@@ -19,6 +19,14 @@ delivered packet), data loss rate (exponential average over ~20 steps), seconds 
 arrived / ``command_timeout_s`` (0 onboard). ``info["link"]`` holds SINR, serving cell, handover, the
 latencies and losses of both paths and whether the fail-safe is engaged.
 
+Several egos per env (``vessels_per_env`` = K, :mod:`testbed.multi_agent`) each have their own link,
+and they share the cells' load: the queueing utilisation of a cell serving ``n`` of the env's egos is
+``rho = min(cell_load + (n - 1) * EGO_CELL_LOAD, 0.95)`` instead of ``min(cell_load, 0.95)``, and each
+delivered packet of those egos waits the difference of the M/M/1 mean waits, ``queueing_ms * (rho / (1 -
+rho) - rho_0 / (1 - rho_0))``, on top of the channel's latency (deterministic: no extra random draws, so
+K = 1 is unchanged). So two vessels in one cell see each other's traffic in their latencies and, under
+remote operation, in late commands.
+
 Randomness: one ``link`` generator per env (spawned from the episode seed) seeds the channel's
 per-vessel blocks at reset; the radio map's shadowing and LOS fields come from ``link.radio_seed``
 (the same world for every episode).
@@ -35,11 +43,12 @@ from testbed.link.channel import step_kernel
 from testbed.link.radio import rsrp_at
 
 N_LINK = 4
+EGO_CELL_LOAD = 0.1  # share of a cell's capacity one remote-operated ego's traffic takes (several egos per env)
 FAILSAFES = ("slow_ahead", "stop", "hold")
 
 
 class EnvLink:
-    def __init__(self, cfg, hmap, n_envs: int, dt: float) -> None:
+    def __init__(self, cfg, hmap, n_envs: int, dt: float, vessels_per_env: int = 1) -> None:
         from testbed.link.channel import LinkChannel
         from testbed.link.profiles import load_profile
 
@@ -72,6 +81,10 @@ class EnvLink:
         self._fs_code = FAILSAFES.index(cfg.failsafe)
         self._rsrp = np.zeros((n_envs, self.n_cells))  # (E, 0) without a radio map (ideal profile)
         self._no_rsrp = np.full((1, 1, 1), -np.inf, dtype=np.float32)
+        self.V = int(vessels_per_env)
+        rho0 = min(self.profile.cell_load, 0.95)
+        self._load = np.array([self.V, self.profile.queueing_ms * 1e-3, rho0, EGO_CELL_LOAD])
+        self._active = np.ones(n_envs, dtype=np.uint8)
         self._geo = ((self.radio.x0, self.radio.y0, self.radio.res) if self.radio is not None else (0.0, 0.0, 1.0))
 
     def reset_env(self, e: int, rng: np.random.Generator) -> None:
@@ -85,7 +98,8 @@ class EnvLink:
         self.last_latency[e] = 0.0
         self.features[e] = (1.0, 0.0, 0.0, 0.0)
 
-    def step(self, t: np.ndarray, ego, ego_cur: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    def step(self, t: np.ndarray, ego, ego_cur: np.ndarray, actions: np.ndarray,
+             active: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
         """One link step at episode time ``t`` (E,) for the egos (a VesselState) with the current
         ``ego_cur`` at them; ``actions`` (E, 2) are what the agent sends. Returns the actions that act on the vessels (E, 2). One compiled call
         (:func:`link_step_kernel`) does the radio lookup, the channel step, the features and the
@@ -101,7 +115,8 @@ class EnvLink:
             ch._fstate, ch._istate, ch.ge, ch.u, ch._o_flt, ch._o_bool, ch._o_serving,
             actions, self.dt, self.remote, bool(self.cfg.data_path), float(self.cfg.command_timeout_s),
             self._fs_code, self.applied, self.pending, self.pending_valid, self.last_cmd_t, self.failsafe,
-            self.delivered, self.loss_avg, self.last_latency, self.features, self._out,
+            self.delivered, self.loss_avg, self.last_latency, self.features, self._out, self._load,
+            self._active if active is None else active,
         )  # fmt: skip
         self.last = ch._out
         return self._out if self.remote else actions
@@ -129,7 +144,7 @@ class EnvLink:
 def link_step_kernel(t, x, y, eu, epsi, ecur, xy, rasters, x0, y0, res, has_radio, rsrp, params, holes, fstate, istate, ge, u,
                      o_flt, o_bool, o_serving, actions, dt, remote, data_path, timeout, fs_code,
                      applied, pending, pending_valid, last_cmd_t, failsafe, delivered, loss_avg, last_latency,
-                     features, out):  # fmt: skip
+                     features, out, load, active):  # fmt: skip
     """The link step of E egos (see :class:`EnvLink`): received powers (bilinear on the radio map),
     the channel (:func:`testbed.link.channel.step_kernel`), the observation features and the command
     path with the fail-safe. Returns True when the channel's uniform blocks need a refill."""
@@ -140,6 +155,25 @@ def link_step_kernel(t, x, y, eu, epsi, ecur, xy, rasters, x0, y0, res, has_radi
     if has_radio:
         rsrp = rsrp_at(rasters, x0, y0, res, xy, True)  # bilinear, the radio map's own lookup
     refill = step_kernel(t, xy, rsrp, params, holes, fstate, istate, ge, u, o_flt, o_bool, o_serving)
+    V = int(load[0])
+    if V > 1:  # the env's egos share their cells' load (module docstring)
+        q, rho0, per = load[1], load[2], load[3]
+        base = rho0 / (1.0 - rho0)
+        for e in range(E):
+            s = o_serving[e]
+            if s < 0 or active[e] == 0:
+                continue
+            nc = 0
+            for j in range((e // V) * V, (e // V + 1) * V):
+                if active[j] != 0 and o_serving[j] == s:
+                    nc += 1
+            if nc > 1:
+                rho = min(rho0 + (nc - 1) * per, 0.95)
+                extra = q * (rho / (1.0 - rho) - base)
+                if not o_bool[3, e]:
+                    o_flt[1, e] += extra
+                if not o_bool[4, e]:
+                    o_flt[2, e] += extra
     for e in range(E):
         sinr = o_flt[0, e]
         lost = o_bool[3, e]
