@@ -76,11 +76,12 @@ def _run(env, steps, action=(0.0, 0.6)):
 
 @pytest.fixture(scope="module")
 def speeding_run():
-    # downstream from km 779.3 past the Ruhrort harbour mouths at full speed, no traffic
+    # downstream from km 779.3 at full speed, no traffic: on the redrawn map the first harbour mouth on the
+    # downstream lane is the Rheinpreussen-Hafen's (left bank, about km 781)
     env = gym.make("testbed/Encounter-HarbourCrossing-v0", traffic={"count": 0, "placed_lanes": [],
                    "placed_along_m": [], "placed_speed_ms": []}, reward={"rules_articles": {"6.20": -5.0}})
     env.reset(seed=0)
-    return _run(env, 200, action=(0.0, 1.0))
+    return _run(env, 300, action=(0.0, 1.0))
 
 
 def test_rules_reward_component_and_info(speeding_run):
