@@ -487,7 +487,7 @@ def stages_of(cfg: dict) -> list[dict]:
 
 def build(cfg: dict, run_dir: Path, segment: int):
     """(scenario config, training VecEnv (maybe VecNormalize), the VecNormalize or None)."""
-    from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
+    from stable_baselines3.common.vec_env import VecNormalize
 
     from testbed.vector_env import SB3VecEnv
 
@@ -497,7 +497,7 @@ def build(cfg: dict, run_dir: Path, segment: int):
         raise TrainError(f"n_envs={n_envs}: must lie in 1..1000")
     base = SB3VecEnv(scen, num_envs=n_envs)
     base.seed(train_seeds(int(cfg["seed"]), segment, n_envs)[0])
-    venv = VecMonitor(base)
+    venv = base  # SB3VecEnv writes info['episode'] itself, as SB3's Monitor does (no VecMonitor needed)
     nc = cfg.get("normalize") or {}
     vecnorm = None
     if nc.get("obs") or nc.get("reward"):
