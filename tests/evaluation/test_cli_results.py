@@ -69,4 +69,4 @@ def test_max_episodes_then_resume_and_store_columns(tmp_path, capsys):
     h = get_suite("dev").case("berthing").config_hash()
     assert all(r["sim_version"] == __version__ and r["suite_version"] == SUITE_VERSION and r["config_hash"] == h
                for r in rows)
-    assert all(r["rule_violations"] is None and r["steps"] > 0 and r["energy"] > 0 for r in rows)
+    assert all(r["rule_violations"] >= 0 and r["steps"] > 0 and r["energy"] > 0 for r in rows)  # the rule checker is on
