@@ -381,28 +381,8 @@ def perceive_kernel(
                 cpa = math.sqrt(cpx * cpx + cpy * cpy)
             if dist <= target_range and M > 0:
                 # insertion into the sorted list of the M nearest (tbuf holds distances after K)
-                pos = ntar
-                while pos > 0 and tbuf[K + pos - 1] > dist:
-                    pos -= 1
-                if pos < M:
-                    last = min(ntar, M - 1)
-                    for q in range(last, pos, -1):
-                        tbuf[K + q] = tbuf[K + q - 1]
-                        for f in range(TARGET_FEATURES):
-                            o[base + q * TARGET_FEATURES + f] = o[base + (q - 1) * TARGET_FEATURES + f]
-                    tbuf[K + pos] = dist
-                    b = base + pos * TARGET_FEATURES
-                    o[b] = 1.0
-                    o[b + 1] = _clip((rx * sh + ry * ch) / target_range)
-                    o[b + 2] = _clip((rx * ch - ry * sh) / target_range)
-                    o[b + 3] = _clip((dvx * sh + dvy * ch) / 5.0)
-                    o[b + 4] = _clip((dvx * ch - dvy * sh) / 5.0)
-                    o[b + 5] = _clip(cpa / 1000.0)
-                    o[b + 6] = _clip(tcpa / 600.0)
-                    o[b + 7] = _clip(tlen[i] / 200.0)
-                    o[b + 8] = _clip(age / 60.0)
-                    if ntar < M:
-                        ntar += 1
+                ntar = _insert_target(o, tbuf, K, base, M, ntar, dist, rx, ry, dvx, dvy, cpa, tcpa, tlen[i], age,
+                                      sh, ch, target_range)  # fmt: skip
         for a in range(KA if KA > 1 else 0):  # the other egos of this env
             m = env * KA + a
             if m == e or eactive[m] == 0:
