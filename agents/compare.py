@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections import Counter
 
@@ -115,5 +116,15 @@ def main(argv=None) -> int:
     return 0
 
 
+def cli(argv=None) -> int:
+    """``main`` with bad input (unknown scenario or key, a broken policy folder) as one line, exit 2."""
+    try:
+        return main(argv)
+    except (ValueError, KeyError) as exc:  # PolicyLoadError, ConfigError, ... name what and where
+        print(f"agents.compare: error: {exc.args[0] if isinstance(exc, KeyError) and exc.args else exc}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli())

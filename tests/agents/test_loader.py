@@ -233,3 +233,11 @@ def test_shipped_policies_load_and_act(name):
         assert [e["outcome"] for e in run_episodes(pol, get("Channel-v0"), [0, 1])] == ["goal", "goal"]
     else:
         assert pol.act(np.zeros(obs_space.shape, np.float32)).shape == (2,)
+
+
+def test_compare_names_a_broken_policy_folder_in_one_line(tmp_path, capsys):
+    from agents.compare import cli
+
+    assert cli(["--seeds", "0-1", "Channel-v0", f"policy:{tmp_path / 'nope'}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nope" in err[0] and "no such policy folder" in err[0]
