@@ -41,7 +41,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-SUITE_VERSION = "1.0"
+SUITE_VERSION = "1.1"  # 1.1: port_entry time limit 3600 s for the redrawn port (issue 14); 1.0: 2400 s
 SECRET_ENV = "TESTBED_FINAL_SECRET"
 SECRET_FILE_ENV = "TESTBED_FINAL_SECRET_FILE"
 
@@ -124,7 +124,7 @@ def config_hash(cfg) -> str:
 _RHINE_SHORT = {"goal": {"km": 780.5}, "time_limit_s": 1500.0, "traffic": {"count": 8}}
 _CASES: tuple[Case, ...] = (
     Case("port_entry", "PortEntry-v0", {"start": {"lanes": ["lane-rhine-down"], "km": [777.8, 779.0]},
-                                        "time_limit_s": 2400.0}, ("port_entry", "traffic"),
+                                        "time_limit_s": 3600.0}, ("port_entry", "traffic"),
          "enter the Ruhrort harbour from the Rhine (downstream) and berth in basin A-C, 6 AIS vessels"),
     Case("rhine_transit", "RhineTransit-v0", _RHINE_SHORT, ("rhine_transit", "traffic"),
          "upstream transit km 783 -> 780.5 against the current among 8 AIS vessels"),

@@ -7,6 +7,7 @@ from evalhelpers import needs_bwrap
 from testbed.cli import main
 from testbed.evaluation import sandbox
 from testbed.evaluation.submission import write_template
+from testbed.evaluation.suite import SUITE_VERSION
 
 
 @needs_bwrap
@@ -27,7 +28,7 @@ def test_evaluate_show_export(tmp_path, capsys):
     thumbs = re.findall(r"src='(thumbs/[^']+\.thumb\.png)'", page)  # the replay viewer's thumbnails
     assert len(thumbs) == 6 and all((tmp_path / "site" / t).stat().st_size > 1000 for t in thumbs)
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "a&amp;b" in page and "suite <code>dev</code> v1.0" in page
+    assert "a&amp;b" in page and f"suite <code>dev</code> v{SUITE_VERSION}" in page
     links = re.findall(r"href='(replays/[^']+\.replay)'", page)
     assert len(set(links)) == 6 and all((tmp_path / "site" / link).is_file() for link in links)
 
