@@ -53,7 +53,12 @@ def test_export_needs_force_and_a_known_format(channel_replay, tmp_path, capsys)
 
 def test_viewer_missing_is_one_line(channel_replay, monkeypatch, capsys):
     p, _ = channel_replay
+    import testbed.replay
+
     monkeypatch.setitem(sys.modules, "testbed.replay.viewer", None)
+    # an earlier test in this process may have imported it: `from testbed.replay import viewer` would then
+    # find the package attribute and open the real window (forever, under the dummy video driver)
+    monkeypatch.delattr(testbed.replay, "viewer", raising=False)
     for argv in (["replay", str(p)], ["replay", str(p), "--export", str(p) + ".mp4"]):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip()
