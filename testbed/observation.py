@@ -193,6 +193,24 @@ def command_kernel(actions_in, actions, rmax, nmax, rud, rev):
 
 
 @numba.njit(cache=True)
+def _cpa_tcpa(rx, ry, dvx, dvy):
+    """(CPA, TCPA) of a target at (rx, ry) relative to the ego, moving at (dvx, dvy) relative to it."""
+    dv2 = dvx * dvx + dvy * dvy
+    tcpa = -(rx * dvx + ry * dvy) / dv2 if dv2 > 1e-9 else 0.0
+    cpx, cpy = rx + dvx * max(tcpa, 0.0), ry + dvy * max(tcpa, 0.0)
+    return math.sqrt(cpx * cpx + cpy * cpy), tcpa
+
+
+@numba.njit(cache=True)
+def _capsules_touch(e1x, e1y, e2x, e2y, hb, px, py, psi, length, beam):
+    """Whether the ego's hull capsule (segment e1-e2, radius hb) touches another hull's capsule."""
+    st, ct = math.sin(psi), math.cos(psi)
+    ht = max(0.5 * (length - beam), 0.0)
+    dd = _seg_seg_dist(e1x, e1y, e2x, e2y, px + ht * st, py + ht * ct, px - ht * st, py - ht * ct)
+    return dd < hb + 0.5 * beam
+
+
+@numba.njit(cache=True)
 def _insert_target(o, tbuf, K, base, M, ntar, dist, rx, ry, dvx, dvy, cpa, tcpa, length, age, sh, ch, target_range):
     """Insert one target into the distance-sorted list of the M nearest (as in :func:`perceive_kernel`);
     returns the new count."""
@@ -348,21 +366,14 @@ def perceive_kernel(
             rx, ry = tx[i] - x, ty[i] - y
             dist = math.sqrt(rx * rx + ry * ry)
             # collision: capsule distance
-            if dist < 0.5 * (elen[e] + tlen[i]) + 5.0:
-                st, ct = math.sin(tpsi[i]), math.cos(tpsi[i])
-                ht = max(0.5 * (tlen[i] - tbeam[i]), 0.0)
-                dd = _seg_seg_dist(e1x, e1y, e2x, e2y, tx[i] + ht * st, ty[i] + ht * ct,
-                                   tx[i] - ht * st, ty[i] - ht * ct)  # fmt: skip
-                if dd < hb + 0.5 * tbeam[i]:
-                    collided = 1.0
+            if dist < 0.5 * (elen[e] + tlen[i]) + 5.0 and _capsules_touch(e1x, e1y, e2x, e2y, hb, tx[i], ty[i],
+                                                                        tpsi[i], tlen[i], tbeam[i]):
+                collided = 1.0
             # truth (over ground, with the current at the target) for the near-miss measure
             tvx = tu[i] * math.sin(tpsi[i]) + tcur[i, 0]
             tvy = tu[i] * math.cos(tpsi[i]) + tcur[i, 1]
             dvx, dvy = tvx - gvx, tvy - gvy
-            dv2 = dvx * dvx + dvy * dvy
-            tcpa = -(rx * dvx + ry * dvy) / dv2 if dv2 > 1e-9 else 0.0
-            cpx, cpy = rx + dvx * max(tcpa, 0.0), ry + dvy * max(tcpa, 0.0)
-            cpa = math.sqrt(cpx * cpx + cpy * cpy)
+            cpa, tcpa = _cpa_tcpa(rx, ry, dvx, dvy)
             if 0.0 <= tcpa <= near_tcpa and cpa < min_cpa:
                 min_cpa = cpa
             # what the ego perceives: the truth, or the last AIS report that has arrived
@@ -375,10 +386,7 @@ def perceive_kernel(
                 rx, ry = rep_x[ir] - x, rep_y[ir] - y
                 dist = math.sqrt(rx * rx + ry * ry)
                 dvx, dvy = rep_vx[ir] - gvx, rep_vy[ir] - gvy
-                dv2 = dvx * dvx + dvy * dvy
-                tcpa = -(rx * dvx + ry * dvy) / dv2 if dv2 > 1e-9 else 0.0
-                cpx, cpy = rx + dvx * max(tcpa, 0.0), ry + dvy * max(tcpa, 0.0)
-                cpa = math.sqrt(cpx * cpx + cpy * cpy)
+                cpa, tcpa = _cpa_tcpa(rx, ry, dvx, dvy)
             if dist <= target_range and M > 0:
                 # insertion into the sorted list of the M nearest (tbuf holds distances after K)
                 ntar = _insert_target(o, tbuf, K, base, M, ntar, dist, rx, ry, dvx, dvy, cpa, tcpa, tlen[i], age,
@@ -389,20 +397,13 @@ def perceive_kernel(
                 continue
             rx, ry = ex[m] - x, ey[m] - y
             dist = math.sqrt(rx * rx + ry * ry)
-            if dist < 0.5 * (elen[e] + elen[m]) + 5.0:
-                st, ct = math.sin(epsi[m]), math.cos(epsi[m])
-                ht = max(0.5 * (elen[m] - ebeam[m]), 0.0)
-                dd = _seg_seg_dist(e1x, e1y, e2x, e2y, ex[m] + ht * st, ey[m] + ht * ct,
-                                   ex[m] - ht * st, ey[m] - ht * ct)  # fmt: skip
-                if dd < hb + 0.5 * ebeam[m]:
-                    collided = 1.0
+            if dist < 0.5 * (elen[e] + elen[m]) + 5.0 and _capsules_touch(e1x, e1y, e2x, e2y, hb, ex[m], ey[m],
+                                                                        epsi[m], elen[m], ebeam[m]):
+                collided = 1.0
             sm, cm = math.sin(epsi[m]), math.cos(epsi[m])
             dvx = eu[m] * sm + ev[m] * cm + ecur[m, 0] - gvx
             dvy = eu[m] * cm - ev[m] * sm + ecur[m, 1] - gvy
-            dv2 = dvx * dvx + dvy * dvy
-            tcpa = -(rx * dvx + ry * dvy) / dv2 if dv2 > 1e-9 else 0.0
-            cpx, cpy = rx + dvx * max(tcpa, 0.0), ry + dvy * max(tcpa, 0.0)
-            cpa = math.sqrt(cpx * cpx + cpy * cpy)
+            cpa, tcpa = _cpa_tcpa(rx, ry, dvx, dvy)
             if 0.0 <= tcpa <= near_tcpa and cpa < min_cpa:
                 min_cpa = cpa
             age = 0.0
@@ -413,10 +414,7 @@ def perceive_kernel(
                 rx, ry = erep_x[m] - x, erep_y[m] - y
                 dist = math.sqrt(rx * rx + ry * ry)
                 dvx, dvy = erep_vx[m] - gvx, erep_vy[m] - gvy
-                dv2 = dvx * dvx + dvy * dvy
-                tcpa = -(rx * dvx + ry * dvy) / dv2 if dv2 > 1e-9 else 0.0
-                cpx, cpy = rx + dvx * max(tcpa, 0.0), ry + dvy * max(tcpa, 0.0)
-                cpa = math.sqrt(cpx * cpx + cpy * cpy)
+                cpa, tcpa = _cpa_tcpa(rx, ry, dvx, dvy)
             if dist <= target_range and M > 0:
                 ntar = _insert_target(o, tbuf, K, base, M, ntar, dist, rx, ry, dvx, dvy, cpa, tcpa, elen[m],
                                       age, sh, ch, target_range)  # fmt: skip
