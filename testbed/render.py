@@ -656,19 +656,8 @@ class Renderer:
                 pg.draw.lines(surf, LOCK_COLOUR, True, view.px(np.asarray(p.exterior.coords)), 1)
         for ln in m.lanes:
             self._draw_lane(surf, view, ln)
-        for b in m.bridges:
-            for p in b.piers:
-                for q in _polys(p):
-                    pts = view.px(np.asarray(q.exterior.coords))
-                    if len(pts) >= 3:
-                        pg.draw.polygon(surf, PIER_COLOUR, pts)
-            xy = view.px(b.xy)
-            if len(xy) >= 2:
-                pg.draw.lines(surf, BRIDGE_COLOUR, False, xy, max(2, int(round(8.0 * s))))
+        draw_bridges_and_berths(pg, surf, view, m, max(2, int(round(8.0 * s))), 3)
         for bt in m.berths:
-            d = np.array([math.sin(bt.heading), math.cos(bt.heading)]) * 0.5 * bt.length_m
-            a, c = view.px(bt.xy - d), view.px(bt.xy + d)
-            pg.draw.line(surf, BERTH_COLOUR, a, c, 3)
             pg.draw.circle(surf, BERTH_COLOUR, view.px(bt.xy), 2)
         for k in m.km_markers:
             p = view.px(k.xy)
@@ -1026,15 +1015,7 @@ class Renderer:
         surf.blit(self._text_surf(text, colour, small), (int(pos[0]), int(pos[1])))
 
     def _arrow(self, surf, colour, a, b, width: int) -> None:
-        pg = self._pg
-        pg.draw.line(surf, colour, a, b, width)
-        d = np.asarray(b, float) - np.asarray(a, float)
-        L = float(np.hypot(*d))
-        if L < 1e-9:
-            return
-        u = d / L
-        n = np.array([-u[1], u[0]])
-        pg.draw.polygon(surf, colour, [b, b - 8 * u + 4 * n, b - 8 * u - 4 * n])
+        draw_arrow(self._pg, surf, colour, a, b, width)
 
 
 # one colour per reward component (ob.COMPONENTS order), light enough to read on the dark HUD
@@ -1158,3 +1139,35 @@ def _benchmark(map_name: str = "duisburg_ruhrort", n: int = 200) -> dict:
         out[cam + "_ms"] = 1e3 * float(np.median(ts))
     r.close()
     return out
+
+
+def draw_arrow(pg, surf, colour, a, b, width: int, head: tuple[float, float] = (8.0, 4.0)) -> None:
+    """A line from ``a`` to ``b`` (pixels) with an arrow head ``head`` = (length, half width) at ``b``;
+    shared by the env's renderer and the replay viewer."""
+    pg.draw.line(surf, colour, a, b, width)
+    d = np.asarray(b, float) - np.asarray(a, float)
+    L = float(np.hypot(*d))
+    if L < 1e-9:
+        return
+    u = d / L
+    n = np.array([-u[1], u[0]])
+    b = np.asarray(b, float)
+    hl, hw = head
+    pg.draw.polygon(surf, colour, [b, b - hl * u + hw * n, b - hl * u - hw * n])
+
+
+def draw_bridges_and_berths(pg, surf, view, m, bridge_width: int, berth_width: int) -> None:
+    """Bridge piers and decks, and berths as quay lines, of map ``m`` in the ``view``; shared by the env's
+    renderer and the replay viewer's map tiles (each chooses its line widths)."""
+    for b in m.bridges:
+        for p in b.piers:
+            for q in _polys(p):
+                pts = view.px(np.asarray(q.exterior.coords))
+                if len(pts) >= 3:
+                    pg.draw.polygon(surf, PIER_COLOUR, pts)
+        xy = view.px(b.xy)
+        if len(xy) >= 2:
+            pg.draw.lines(surf, BRIDGE_COLOUR, False, xy, bridge_width)
+    for bt in m.berths:
+        d = np.array([math.sin(bt.heading), math.cos(bt.heading)]) * 0.5 * bt.length_m
+        pg.draw.line(surf, BERTH_COLOUR, view.px(bt.xy - d), view.px(bt.xy + d), berth_width)

@@ -1421,16 +1421,9 @@ class Viewer:
             surf.blit(self.text.surf(d, UI_TEXT, "m"), (cx + 130, cy))
 
     def _arrow(self, surf, colour, a, b, width: int) -> None:
-        pg = self.pg
-        pg.draw.line(surf, colour, a, b, width)
-        d = np.asarray(b, float) - np.asarray(a, float)
-        L = float(np.hypot(*d))
-        if L < 1e-9:
-            return
-        u = d / L
-        n = np.array([-u[1], u[0]])
-        b = np.asarray(b, float)
-        pg.draw.polygon(surf, colour, [b, b - 9 * u + 5 * n, b - 9 * u - 5 * n])
+        from testbed.render import draw_arrow
+
+        draw_arrow(self.pg, surf, colour, a, b, width, head=(9.0, 5.0))
 
 
 def _mix(a, b, w: float):

@@ -23,17 +23,16 @@ import shapely
 from testbed.render import (
     BANK_COLOUR,
     BERTH_COLOUR,
-    BRIDGE_COLOUR,
     KM_COLOUR,
     LAND_COLOUR,
     LOCK_COLOUR,
-    PIER_COLOUR,
     WATER_COLOUR,
     Renderer,
     _polys,
     _ring_area,
     _View,
     colour_ramp,
+    draw_bridges_and_berths,
 )
 
 TILE = 512
@@ -278,20 +277,10 @@ class MapTiles:
                 pg.draw.circle(surf, KM_COLOUR, p, r_km)
                 pg.draw.circle(surf, (255, 255, 255), p, max(1, r_km - 2))
         if "berths" in flags:
-            for b in m.bridges:
-                for pier in b.piers:
-                    for q in _polys(pier):
-                        pts = view.px(np.asarray(q.exterior.coords))
-                        if len(pts) >= 3:
-                            pg.draw.polygon(surf, PIER_COLOUR, pts)
-                xy = view.px(b.xy)
-                if len(xy) >= 2:
-                    pg.draw.lines(surf, BRIDGE_COLOUR, False, xy, max(3, int(round(12.0 * s))))
-            for bt in m.berths:
+            draw_bridges_and_berths(pg, surf, view, m, max(3, int(round(12.0 * s))), max(3, int(round(4 * s))))
+            for bt in m.berths:  # the quay line's ends
                 d = np.array([math.sin(bt.heading), math.cos(bt.heading)]) * 0.5 * bt.length_m
-                a, c = view.px(bt.xy - d), view.px(bt.xy + d)
-                pg.draw.line(surf, BERTH_COLOUR, a, c, max(3, int(round(4 * s))))
-                for e in (a, c):
+                for e in (view.px(bt.xy - d), view.px(bt.xy + d)):
                     pg.draw.circle(surf, BERTH_COLOUR, e, 2)
         return surf
 
