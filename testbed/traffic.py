@@ -59,11 +59,12 @@ class LaneTable:
             raise TrafficError(f"map {hmap.name!r} has no lanes for traffic")
         ids, xys = [], []
         for ln in hmap.lanes:
+            xy = _without_hairpins(np.asarray(ln.xy, dtype=np.float64))
             ids.append(ln.id)
-            xys.append(ln.xy)
+            xys.append(xy)
             if ln.direction == "both":
                 ids.append(ln.id + "~rev")
-                xys.append(ln.xy[::-1])
+                xys.append(xy[::-1])
         self.ids = ids
         self.xy = np.ascontiguousarray(np.concatenate(xys), dtype=np.float64)
         ss = [np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(a, axis=0).T))]) for a in xys]
@@ -148,6 +149,7 @@ class ScriptedTraffic:
         self.current = np.zeros((n, 2))
         self._vx = np.zeros(n)
         self._vy = np.zeros(n)
+        self._s_lane = np.zeros(n)
         # AIS replay (traffic.source == "ais"): per vessel 1 while it follows its recorded track
         self.mode = np.zeros(n, dtype=np.uint8)
         self.track_of = np.full(n, -1, dtype=np.int64)
@@ -194,6 +196,8 @@ class ScriptedTraffic:
                 x, y, psi = lt.point_at(lane, s)
                 if _near_egos(ego_xy, x, y, ego_clear_m):
                     continue
+                if self._in_mouth(x, y, psi):  # not across a harbour mouth (§ 6.16: it would have waited)
+                    continue
                 if any(math.hypot(x - px, y - py) < self.cfg.min_gap_m + self.length[i] for _, _, px, py in placed):
                     continue
                 ok = True
@@ -215,13 +219,23 @@ class ScriptedTraffic:
             st0 = self.state
             z = self._zone_table_bits(st0.x[sl], st0.y[sl])
             slow = (z & (self.zmasks[M_MOUTH] | self.zmasks[M_BERTH] | self.zmasks[M_NARROW])) != 0
+            slow |= (z & self.zmasks[M_ENTRY]) != 0
             st0.u[sl] = np.where(slow, np.minimum(st0.u[sl], self.zp[ZP_LIM_MOUTH]), st0.u[sl])
-            gate = (z & (self.zmasks[M_MOUTH] | self.zmasks[M_ENTRY])) != 0  # start from rest (§ 6.16)
-            st0.u[sl] = np.where(gate, 0.0, st0.u[sl])
             st0.n[sl] = st0.u[sl] / self.speed_per_rev[sl]
         st = self._clear_motion(sl)
         if mapk is not None:  # the current at the new positions (perception uses ground velocities)
             current_xy_batch(*mapk, st.x[sl], st.y[sl], self.current[sl])
+
+    def _in_mouth(self, x: float, y: float, psi: float) -> bool:
+        """Whether a vessel at (x, y) heading ``psi`` would be leaving, entering or crossing at a harbour
+        mouth (reset time; False while the rules are off)."""
+        if self.zbits.shape[0] <= 1:
+            return False
+        z = int(self._zone_table_bits(np.array([x]), np.array([y]))[0])
+        c = self.hmap.current(np.array([[x, y]]))[0]
+        fl = math.hypot(c[0], c[1])
+        c_up = (math.sin(psi) * c[0] + math.cos(psi) * c[1]) / fl if fl > 0.05 else 0.0
+        return bool(_crossing(z, c_up, self.zmasks))
 
     def _zone_table_bits(self, x, y):
         from testbed.rules.zones import bits_at
@@ -418,7 +432,7 @@ class ScriptedTraffic:
             self.beam, self.speed_per_rev, self.rudder_max, ego.x, ego.y, ego.psi, ego.u, ego.v, ego_cur,
             ego_len, ego_beam, self.cfg.keep_clear_m, self.cfg.min_gap_m, self.rudder_cmd, self.revs_cmd,
             geo, widx, cfield, creach, speeds, self.current, self._vx, self._vy, self.mode, self.zbits, self.zmasks,
-            self.zp, self.lanes.keep_right, KA, eact,
+            self.zp, self.lanes.keep_right, KA, eact, self._s_lane,
         )  # fmt: skip
         nomoto.step_inplace(self.batch, st, self.rudder_cmd, self.revs_cmd, self.current, self.dt)
         if self.replay is not None:
@@ -429,6 +443,24 @@ class ScriptedTraffic:
                     self._replay_step(0, self.E, t_next, (ego.x[k::KA], ego.y[k::KA], ego.psi[k::KA],
                                                           ego.u[k::KA], ego.v[k::KA], ego_cur[k::KA]))  # fmt: skip
             self._take_over()
+
+
+def _without_hairpins(xy: np.ndarray, max_turn_deg: float = 120.0) -> np.ndarray:
+    """The lane polyline without the vertices where it doubles back (turns by more than ``max_turn_deg``),
+    e.g. a lane drawn past a junction and back: a vessel cannot follow such a turn, it would circle."""
+    pts = [p for p in xy]
+    changed = True
+    while changed and len(pts) > 2:
+        changed = False
+        for k in range(1, len(pts) - 1):
+            d0 = pts[k] - pts[k - 1]
+            d1 = pts[k + 1] - pts[k]
+            n = math.hypot(*d0) * math.hypot(*d1)
+            if n > 0 and float(d0 @ d1) / n < math.cos(math.radians(max_turn_deg)):
+                del pts[k]
+                changed = True
+                break
+    return np.array(pts)
 
 
 def _near_egos(ego_xy, x: float, y: float, clear: float) -> bool:
@@ -450,35 +482,20 @@ def _wrap(a):
 
 
 @numba.njit(cache=True)
-def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen, geo, widx,
-                zbits, zmasks, zp, v_des, KA, eact):  # fmt: skip
-    """The speed the traffic rules allow vessel i (see the module docstring)."""
-    la = max(2.5 * length[i], 150.0)
-    z_here = zbits[widx[cell_index(geo, x[i], y[i])]]
-    z_ahead = zbits[widx[cell_index(geo, x[i] + la * sh, y[i] + la * ch)]]
-    z_far = zbits[widx[cell_index(geo, x[i] + 2.0 * la * sh, y[i] + 2.0 * la * ch)]]
-    zz = z_here | z_ahead
-    if (zz | z_far) & (zmasks[M_MOUTH] | zmasks[M_BERTH] | zmasks[M_NARROW]) != 0:  # § 6.20 (in time; in basins)
-        v_des = min(v_des, zp[ZP_LIM_MOUTH])
-    if zp[ZP_HIGH] > 0.5 and zz & zmasks[M_HIGHWATER] != 0:  # § 10.01
-        if zp[ZP_STOP] > 0.5:
-            v_des = 0.0
-        else:
-            v_des = min(v_des, max(zp[ZP_LIM_HW] - (cur[i, 0] * sh + cur[i, 1] * ch), 0.0))
-    # § 6.16: leaving, entering or crossing at a harbour mouth: wait for the through traffic
-    m_gate = zmasks[M_MOUTH] | zmasks[M_ENTRY]
-    if z_here & m_gate == 0:
-        return v_des
-    fl = math.hypot(cur[i, 0], cur[i, 1])
-    c_up = (sh * cur[i, 0] + ch * cur[i, 1]) / fl if fl > 0.05 else 0.0
-    if abs(c_up) >= 0.7 and z_here & zmasks[M_ENTRY] == 0:
-        return v_des  # sailing along the river: a through vessel itself
+def _crossing(z, c_up, zmasks):
+    """Whether a vessel in zone bits ``z`` heading ``c_up`` (+-1 along the current) leaves, enters or
+    crosses at a harbour mouth (§ 6.16; the rule checker's test)."""
+    if z & zmasks[M_ENTRY] != 0:
+        return True
+    return z & zmasks[M_MOUTH] != 0 and abs(c_up) < 0.7 and z & zmasks[M_NARROW] == 0
+
+
+@numba.njit(cache=True)
+def _gate_conflict(e, T, i, px, py, x, y, psi, length, active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen, geo,
+                   widx, zbits, zmasks, gx, gy, cpa_m, horizon, KA, eact):  # fmt: skip
+    """Whether a through vessel (or an ego) would come within the half lengths + ``cpa_m`` of vessel i
+    within ``horizon`` seconds, i at (px, py) moving at (gx, gy) over ground."""
     m_side = zmasks[M_ENTRY] | zmasks[M_NARROW]
-    # the conflict is judged at the speed it would go (not the speed it has while waiting), so that it
-    # does not start off into a conflict and stop again
-    ui = max(math.hypot(vx[i], vy[i]), v_des, 1.0)
-    gx = ui * sh + cur[i, 0]
-    gy = ui * ch + cur[i, 1]
     for k in range(T + KA):
         if k >= T:  # an ego
             me = e * KA + k - T
@@ -506,35 +523,110 @@ def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey,
             ocx = cur[m, 0]
             ocy = cur[m, 1]
             opsi = psi[m]
-        rx = ox - x[i]
-        ry = oy - y[i]
+        rx = ox - px
+        ry = oy - py
+        reach = 0.5 * (length[i] + olen) + cpa_m + horizon * 12.0
+        if rx * rx + ry * ry > reach * reach:
+            continue
+        if zbits[widx[cell_index(geo, ox, oy)]] & m_side != 0:
+            continue  # in an entrance or a canal: not through traffic on the river
+        ofl = math.hypot(ocx, ocy)
+        if not (ofl > 0.05 and abs((math.sin(opsi) * ocx + math.cos(opsi) * ocy) / ofl) >= 0.7):
+            continue  # not sailing along the river
         dvx = ovx - gx
         dvy = ovy - gy
         dv2 = dvx * dvx + dvy * dvy
-        if dv2 < 1e-6:
-            continue
-        tcpa = -(rx * dvx + ry * dvy) / dv2
-        if not 0.0 < tcpa < zp[ZP_CROSS_TCPA]:
-            continue
-        if math.hypot(rx + dvx * tcpa, ry + dvy * tcpa) >= 0.5 * (length[i] + olen) + zp[ZP_CROSS_CPA]:
-            continue
-        if zbits[widx[cell_index(geo, ox, oy)]] & m_side != 0:
-            continue
-        ofl = math.hypot(ocx, ocy)
-        if ofl > 0.05 and abs((math.sin(opsi) * ocx + math.cos(opsi) * ocy) / ofl) >= 0.7:
-            return 0.0  # a through vessel would come too close: wait
+        tcpa = -(rx * dvx + ry * dvy) / dv2 if dv2 > 1e-6 else 0.0
+        tcpa = min(max(tcpa, 0.0), horizon)
+        if math.hypot(rx + dvx * tcpa, ry + dvy * tcpa) < 0.5 * (length[i] + olen) + cpa_m:
+            return True
+    return False
+
+
+@numba.njit(cache=True)
+def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen, geo, widx,
+                zbits, zmasks, zp, v_des, KA, eact):  # fmt: skip
+    """The speed the traffic rules allow vessel i (see the module docstring)."""
+    la = max(2.5 * length[i], 150.0)
+    z_here = zbits[widx[cell_index(geo, x[i], y[i])]]
+    z_ahead = zbits[widx[cell_index(geo, x[i] + la * sh, y[i] + la * ch)]]
+    z_far = zbits[widx[cell_index(geo, x[i] + 2.0 * la * sh, y[i] + 2.0 * la * ch)]]
+    zz = z_here | z_ahead
+    # § 6.20 (reached at the limit: looked for up to 3 look-aheads ahead; in the basins throughout)
+    m_slow = zmasks[M_MOUTH] | zmasks[M_BERTH] | zmasks[M_NARROW]
+    z_slow = zz | z_far | zbits[widx[cell_index(geo, x[i] + 0.5 * la * sh, y[i] + 0.5 * la * ch)]]
+    z_slow |= zbits[widx[cell_index(geo, x[i] + 1.5 * la * sh, y[i] + 1.5 * la * ch)]]
+    z_slow |= zbits[widx[cell_index(geo, x[i] + 3.0 * la * sh, y[i] + 3.0 * la * ch)]]
+    if z_slow & m_slow != 0:
+        v_des = min(v_des, zp[ZP_LIM_MOUTH])
+    if zp[ZP_HIGH] > 0.5 and zz & zmasks[M_HIGHWATER] != 0:  # § 10.01
+        if zp[ZP_STOP] > 0.5:
+            v_des = 0.0
+        else:
+            v_des = min(v_des, max(zp[ZP_LIM_HW] - (cur[i, 0] * sh + cur[i, 1] * ch), 0.0))
+    # § 6.16: leaving, entering or crossing at a harbour mouth: only when no through vessel must change
+    # course or speed. Judged before the vessel gets there (it stops short of the mouth and waits), and
+    # while it waits at rest in a mouth; once under way in the mouth it carries on (stopping there
+    # would take longer than crossing)
+    fl = math.hypot(cur[i, 0], cur[i, 1])
+    c_up = (sh * cur[i, 0] + ch * cur[i, 1]) / fl if fl > 0.05 else 0.0
+    here = _crossing(z_here, c_up, zmasks)
+    if here:
+        px, py = x[i], y[i]
+    elif _crossing(z_ahead, c_up, zmasks):
+        px, py = x[i] + la * sh, y[i] + la * ch
+    elif _crossing(z_far, c_up, zmasks):
+        px, py = x[i] + 2.0 * la * sh, y[i] + 2.0 * la * ch
+    else:
+        return v_des
+    ui = max(math.hypot(vx[i], vy[i]), v_des, 1.0)  # judged at the speed it would go
+    if here and math.hypot(vx[i], vy[i]) > 0.5:
+        horizon = zp[ZP_CROSS_TCPA]  # under way in the mouth: stop only for an imminent conflict
+    else:
+        horizon = zp[ZP_CROSS_TCPA] + 240.0  # about to start or to reach the mouth: the whole passage
+    # at the speed it would go from where it is, and standing at the mouth (while it gathers way there)
+    if _gate_conflict(e, T, i, x[i], y[i], x, y, psi, length, active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen,
+                      geo, widx, zbits, zmasks, ui * sh + cur[i, 0], ui * ch + cur[i, 1], zp[ZP_CROSS_CPA], horizon,
+                      KA, eact):  # fmt: skip
+        return 0.0
+    if _gate_conflict(e, T, i, px, py, x, y, psi, length, active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen,
+                      geo, widx, zbits, zmasks, cur[i, 0], cur[i, 1], zp[ZP_CROSS_CPA], horizon, KA, eact):  # fmt: skip
+        return 0.0
     return v_des
+
+
+@numba.njit(cache=True)
+def _project(lxy, ls, a, b, seg, i, px, py):
+    """Along-lane position of (px, py) on the lane of points lxy[a:b], advancing vessel i's segment index."""
+    k = a + seg[i]
+    while True:
+        dx = lxy[k + 1, 0] - lxy[k, 0]
+        dy = lxy[k + 1, 1] - lxy[k, 1]
+        l2 = dx * dx + dy * dy
+        t = ((px - lxy[k, 0]) * dx + (py - lxy[k, 1]) * dy) / max(l2, 1e-12)
+        if t > 1.0 and k + 2 < b:
+            k += 1
+            continue
+        break
+    seg[i] = k - a
+    t = min(max(t, 0.0), 1.0)
+    return ls[k] + t * math.sqrt(l2)
 
 
 @numba.njit(cache=True)
 def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tgt, active, length, beam, spr,
                    rmax, ex, ey, epsi, eu, ev, ecur, elen, ebeam, keep_clear, min_gap, rud_out, rev_out,
-                   geo, widx, cfield, creach, speeds, cur_out, vx, vy, mode, zbits, zmasks, zp, keep_right, KA, eact):  # fmt: skip
+                   geo, widx, cfield, creach, speeds, cur_out, vx, vy, mode, zbits, zmasks, zp, keep_right, KA, eact,
+                   s_lane):  # fmt: skip
     for e in range(E):
         for j in range(T):
             i = e * T + j
             vx[i] = u[i] * math.sin(psi[i])
             vy[i] = u[i] * math.cos(psi[i])
+            # where each lane follower is along its lane (followers on one lane keep their order)
+            s_lane[i] = -1.0
+            if mode[i] == 0 and active[i] == 1:
+                s_lane[i] = _project(lxy, ls, lstart[lane[i]], lstart[lane[i] + 1], seg, i, x[i], y[i])
         for j in range(T):
             i = e * T + j
             if mode[i] != 0:  # replayed from AIS (1) or from a live feed (2): positioned after the step
@@ -557,17 +649,27 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                     m = e * T + k
                     if m != i and active[m] == 1 and math.hypot(sx - x[m], sy - y[m]) < min_gap + length[m]:
                         clear = False
+                spsi = math.atan2(lxy[a + 1, 0] - sx, lxy[a + 1, 1] - sy)
+                if clear and zbits.shape[0] > 1:
+                    # a lane that starts in a harbour mouth: appear only when no through vessel is near (§ 6.16)
+                    zs = zbits[widx[cell_index(geo, sx, sy)]]
+                    ce, cn = current_at(geo, widx, cfield, creach, speeds, sx, sy)
+                    fl = math.hypot(ce, cn)
+                    c_up = (math.sin(spsi) * ce + math.cos(spsi) * cn) / fl if fl > 0.05 else 0.0
+                    if _crossing(zs, c_up, zmasks) and _gate_conflict(
+                            e, T, i, sx, sy, x, y, psi, length, active, cur_out, vx, vy, ex, ey, epsi, eu, ev, ecur,
+                            elen, geo, widx, zbits, zmasks, ce, cn, zp[ZP_CROSS_CPA], zp[ZP_CROSS_TCPA] + 240.0, KA,
+                            eact):  # fmt: skip
+                        clear = False
                 if clear:
                     x[i] = sx
                     y[i] = sy
-                    psi[i] = math.atan2(lxy[a + 1, 0] - sx, lxy[a + 1, 1] - sy)
+                    psi[i] = spsi
                     u[i] = u_tgt[i]
                     if zbits.shape[0] > 1:
                         zs = zbits[widx[cell_index(geo, sx, sy)]]
-                        if zs & (zmasks[M_MOUTH] | zmasks[M_BERTH] | zmasks[M_NARROW]) != 0:
+                        if zs & (zmasks[M_MOUTH] | zmasks[M_BERTH] | zmasks[M_NARROW] | zmasks[M_ENTRY]) != 0:
                             u[i] = min(u[i], zp[ZP_LIM_MOUTH])
-                        if zs & (zmasks[M_MOUTH] | zmasks[M_ENTRY]) != 0:
-                            u[i] = 0.0  # at a harbour mouth: start from rest, go when the way is clear (§ 6.16)
                     r[i] = 0.0
                     seg[i] = 0
                     active[i] = 1
@@ -578,20 +680,9 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                     cur_out[i, 1] = 0.0
                     u[i] = 0.0
                     continue
-            # projection on the lane, advancing the segment index
+            s_here = _project(lxy, ls, a, b, seg, i, x[i], y[i])
+            s_lane[i] = s_here
             k = a + seg[i]
-            while True:
-                dx = lxy[k + 1, 0] - lxy[k, 0]
-                dy = lxy[k + 1, 1] - lxy[k, 1]
-                l2 = dx * dx + dy * dy
-                t = ((x[i] - lxy[k, 0]) * dx + (y[i] - lxy[k, 1]) * dy) / max(l2, 1e-12)
-                if t > 1.0 and k + 2 < b:
-                    k += 1
-                    continue
-                break
-            seg[i] = k - a
-            t = min(max(t, 0.0), 1.0)
-            s_here = ls[k] + t * math.sqrt(l2)
             if s_here > llen[ln] - 0.5 * length[i] - 5.0:
                 active[i] = 0  # lane end: re-enter at the start when clear
                 x[i] = 1e9
@@ -602,8 +693,8 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                 cur_out[i, 0] = 0.0
                 cur_out[i, 1] = 0.0
                 continue
-            # line-of-sight target
-            s_t = min(s_here + max(2.5 * length[i], 150.0), llen[ln])
+            # line-of-sight target (a short lookahead: a long one cuts the bends towards the other lane)
+            s_t = min(s_here + max(1.2 * length[i], 120.0), llen[ln])
             kk = k
             while kk + 2 < b and ls[kk + 1] < s_t:
                 kk += 1
@@ -616,7 +707,14 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                 sl = max(math.sqrt(sdx * sdx + sdy * sdy), 1e-9)
                 tx += keep_right[ln] * sdy / sl
                 ty -= keep_right[ln] * sdx / sl
+            # steer the course over ground onto the target (the current sets a vessel sideways): the
+            # heading error is corrected by the drift angle once the vessel makes way
             err = _wrap(math.atan2(tx - x[i], ty - y[i]) - psi[i])
+            gvx = vx[i] + cur_out[i, 0]
+            gvy = vy[i] + cur_out[i, 1]
+            if u[i] > 1.0 and gvx * gvx + gvy * gvy > 1.0:
+                drift = _wrap(math.atan2(gvx, gvy) - psi[i])
+                err = _wrap(err - max(min(drift, 0.35), -0.35))
             rud = 1.5 * err - 20.0 * r[i]
             rud_out[i] = min(max(rud, -rmax[i]), rmax[i])
             # speed keeping and giving way
@@ -639,6 +737,16 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                     ox, oy, olen, obeam, is_ego = x[m], y[m], length[m], beam[m], False
                     ovx = vx[m]
                     ovy = vy[m]
+                    if mode[m] == 0 and lane[m] == ln:  # on my lane: keep the order along it, never overtake
+                        ds = s_lane[m] - s_here
+                        if ds > 0.0:
+                            gap = ds - 0.5 * (length[i] + olen)
+                            margin = max(gap - keep_clear, 0.0)
+                            allowed = min(margin / 40.0, math.sqrt(2.0 * 0.015 * margin)) + max(u[m], 0.0)
+                            if gap < keep_clear:
+                                allowed = 0.0
+                            v_des = min(v_des, allowed)
+                        continue
                 rx = ox - x[i]
                 ry = oy - y[i]
                 reach = 0.5 * (length[i] + olen) + keep_clear + 120.0 * (ui + 5.0)
@@ -647,7 +755,9 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                 along = rx * sh + ry * ch
                 lat = rx * ch - ry * sh
                 half = 0.5 * (beam[i] + obeam) + 25.0
-                if along > 0.0 and abs(lat) < half:
+                # an oncoming vessel on my port side with room between the hulls passes port-to-port
+                oncoming = (ovx * sh + ovy * ch) < -0.3 and lat < -(0.5 * (beam[i] + obeam) + 6.0)
+                if along > 0.0 and abs(lat) < half and not (oncoming and not is_ego):
                     gap = along - 0.5 * (length[i] + olen)
                     # the other's speed along my heading, relative to the water I move in (u is
                     # through the water: a vessel drifting with the current is "stopped" for me)
