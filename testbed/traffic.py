@@ -544,19 +544,32 @@ def _gate_conflict(e, T, i, px, py, x, y, psi, length, active, cur, vx, vy, ex, 
 
 
 @numba.njit(cache=True)
+def _lane_point(lxy, ls, k, b, s):
+    """The point at along-lane distance ``s`` (from segment k on, clamped to the lane's end b)."""
+    while k + 2 < b and ls[k + 1] < s:
+        k += 1
+    t = min(max((s - ls[k]) / max(ls[k + 1] - ls[k], 1e-9), 0.0), 1.0)
+    return lxy[k, 0] + t * (lxy[k + 1, 0] - lxy[k, 0]), lxy[k, 1] + t * (lxy[k + 1, 1] - lxy[k, 1])
+
+
+@numba.njit(cache=True)
 def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen, geo, widx,
-                zbits, zmasks, zp, v_des, KA, eact):  # fmt: skip
-    """The speed the traffic rules allow vessel i (see the module docstring)."""
+                zbits, zmasks, zp, v_des, KA, eact, lxy, ls, k, b, s_here):  # fmt: skip
+    """The speed the traffic rules allow vessel i (see the module docstring); zones ahead are looked up
+    along its lane (segment k of the lane ending at point b, at ``s_here``)."""
     la = max(2.5 * length[i], 150.0)
     z_here = zbits[widx[cell_index(geo, x[i], y[i])]]
-    z_ahead = zbits[widx[cell_index(geo, x[i] + la * sh, y[i] + la * ch)]]
-    z_far = zbits[widx[cell_index(geo, x[i] + 2.0 * la * sh, y[i] + 2.0 * la * ch)]]
+    ax, ay = _lane_point(lxy, ls, k, b, s_here + la)
+    fx, fy = _lane_point(lxy, ls, k, b, s_here + 2.0 * la)
+    z_ahead = zbits[widx[cell_index(geo, ax, ay)]]
+    z_far = zbits[widx[cell_index(geo, fx, fy)]]
     zz = z_here | z_ahead
     # § 6.20 (reached at the limit: looked for up to 3 look-aheads ahead; in the basins throughout)
     m_slow = zmasks[M_MOUTH] | zmasks[M_BERTH] | zmasks[M_NARROW]
-    z_slow = zz | z_far | zbits[widx[cell_index(geo, x[i] + 0.5 * la * sh, y[i] + 0.5 * la * ch)]]
-    z_slow |= zbits[widx[cell_index(geo, x[i] + 1.5 * la * sh, y[i] + 1.5 * la * ch)]]
-    z_slow |= zbits[widx[cell_index(geo, x[i] + 3.0 * la * sh, y[i] + 3.0 * la * ch)]]
+    z_slow = zz | z_far
+    for q in (0.5, 1.5, 3.0):
+        qx, qy = _lane_point(lxy, ls, k, b, s_here + q * la)
+        z_slow |= zbits[widx[cell_index(geo, qx, qy)]]
     if z_slow & m_slow != 0:
         v_des = min(v_des, zp[ZP_LIM_MOUTH])
     if zp[ZP_HIGH] > 0.5 and zz & zmasks[M_HIGHWATER] != 0:  # § 10.01
@@ -574,9 +587,9 @@ def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey,
     if here:
         px, py = x[i], y[i]
     elif _crossing(z_ahead, c_up, zmasks):
-        px, py = x[i] + la * sh, y[i] + la * ch
+        px, py = ax, ay
     elif _crossing(z_far, c_up, zmasks):
-        px, py = x[i] + 2.0 * la * sh, y[i] + 2.0 * la * ch
+        px, py = fx, fy
     else:
         return v_des
     ui = max(math.hypot(vx[i], vy[i]), v_des, 1.0)  # judged at the speed it would go
@@ -788,7 +801,7 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                                 v_des = min(v_des, 0.0 if (is_ego and crossing) else 0.25 * u_tgt[i])
             if zbits.shape[0] > 1:
                 v_des = _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur_out, vx, vy, ex, ey, epsi, eu, ev, ecur,
-                                    elen, geo, widx, zbits, zmasks, zp, v_des, KA, eact)
+                                    elen, geo, widx, zbits, zmasks, zp, v_des, KA, eact, lxy, ls, k, b, s_here)
             # proportional speed control: astern revs when faster than wanted (clipped by the actuator)
             rev_out[i] = (v_des + 4.0 * (v_des - ui)) / spr[i]
             ce, cn = current_at(geo, widx, cfield, creach, speeds, x[i], y[i])
