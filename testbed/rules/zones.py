@@ -37,6 +37,9 @@ class ZoneTable:
     masks: np.ndarray  # (N_MASKS,) int64
     gauge_marks: tuple[float, ...]  # high-water marks I, II [m] (empty: the map has none)
     gauge_name: str
+    # (n_water + 1, 2): unit direction of the nearest lane where that lane is one-way (0 elsewhere): a vessel
+    # heading against it is on the wrong side of the fairway (§ 9.04 / § 6.04 fault)
+    lane_dir: np.ndarray
 
     def kind_count(self, kind: str) -> int:
         return sum(k == kind for k in self.kinds)
@@ -88,7 +91,22 @@ def zone_table(hmap) -> ZoneTable:
         marks = tuple(float(v) for v in gauges[0].properties["marks_m"])
         gname = gauges[0].properties["name"]
     return ZoneTable(hmap.name, tuple(f.id for f in feats), tuple(f.properties["name"] for f in feats),
-                     tuple(f.properties["kind"] for f in feats), bits, masks, marks, gname)
+                     tuple(f.properties["kind"] for f in feats), bits, masks, marks, gname, lane_directions(hmap))
+
+
+def lane_directions(hmap) -> np.ndarray:
+    """Per water cell (and a zero land row) the unit direction of the nearest lane when it is one-way."""
+    R = hmap.rasters
+    out = np.zeros((R.n_water + 1, 2))
+    seg = np.asarray(R.lane_segment)
+    if not hmap.lanes or not seg.size:
+        return out
+    one_way = np.array([ln.direction != "both" for ln in hmap.lanes])
+    ok = seg >= 0
+    k = seg[ok]
+    d = hmap._seg_d[k] / np.sqrt(hmap._seg_len2[k])[:, None]
+    out[ok] = d * one_way[hmap._seg_lane[k]][:, None]
+    return out
 
 
 def first_bit(v: int) -> int:
