@@ -252,8 +252,8 @@ class ScriptedTraffic:
         high = not math.isnan(lvl) and bool(marks) and lvl >= marks[0]
         stop = high and len(marks) > 1 and lvl >= marks[1]
         self.zp = np.array([rules_cfg.harbour_mouth_speed_kmh / 3.6 - 0.3, rules_cfg.high_water_speed_kmh / 3.6 - 0.3,
-                            1.0 if high else 0.0, 1.0 if stop else 0.0, rules_cfg.harbour_cpa_m + 30.0,
-                            rules_cfg.harbour_tcpa_s + 30.0])  # fmt: skip
+                            1.0 if high else 0.0, 1.0 if stop else 0.0, rules_cfg.harbour_cpa_m + 80.0,
+                            rules_cfg.harbour_tcpa_s + 60.0])  # fmt: skip
 
     def _place_fixed(self, e: int) -> None:
         """The first ``len(cfg.placed_lanes)`` vessels of env ``e`` at their fixed places (encounters)."""
@@ -491,59 +491,6 @@ def _crossing(z, c_up, zmasks):
 
 
 @numba.njit(cache=True)
-def _gate_conflict(e, T, i, px, py, x, y, psi, length, active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen, geo,
-                   widx, zbits, zmasks, gx, gy, cpa_m, horizon, KA, eact):  # fmt: skip
-    """Whether a through vessel (or an ego) would come within the half lengths + ``cpa_m`` of vessel i
-    within ``horizon`` seconds, i at (px, py) moving at (gx, gy) over ground."""
-    m_side = zmasks[M_ENTRY] | zmasks[M_NARROW]
-    for k in range(T + KA):
-        if k >= T:  # an ego
-            me = e * KA + k - T
-            if eact[me] == 0:
-                continue
-            ox = ex[me]
-            oy = ey[me]
-            olen = elen[me]
-            s = math.sin(epsi[me])
-            c = math.cos(epsi[me])
-            ovx = eu[me] * s + ev[me] * c + ecur[me, 0]
-            ovy = eu[me] * c - ev[me] * s + ecur[me, 1]
-            ocx = ecur[me, 0]
-            ocy = ecur[me, 1]
-            opsi = epsi[me]
-        else:
-            m = e * T + k
-            if m == i or active[m] == 0:
-                continue
-            ox = x[m]
-            oy = y[m]
-            olen = length[m]
-            ovx = vx[m] + cur[m, 0]
-            ovy = vy[m] + cur[m, 1]
-            ocx = cur[m, 0]
-            ocy = cur[m, 1]
-            opsi = psi[m]
-        rx = ox - px
-        ry = oy - py
-        reach = 0.5 * (length[i] + olen) + cpa_m + horizon * 12.0
-        if rx * rx + ry * ry > reach * reach:
-            continue
-        if zbits[widx[cell_index(geo, ox, oy)]] & m_side != 0:
-            continue  # in an entrance or a canal: not through traffic on the river
-        ofl = math.hypot(ocx, ocy)
-        if not (ofl > 0.05 and abs((math.sin(opsi) * ocx + math.cos(opsi) * ocy) / ofl) >= 0.7):
-            continue  # not sailing along the river
-        dvx = ovx - gx
-        dvy = ovy - gy
-        dv2 = dvx * dvx + dvy * dvy
-        tcpa = -(rx * dvx + ry * dvy) / dv2 if dv2 > 1e-6 else 0.0
-        tcpa = min(max(tcpa, 0.0), horizon)
-        if math.hypot(rx + dvx * tcpa, ry + dvy * tcpa) < 0.5 * (length[i] + olen) + cpa_m:
-            return True
-    return False
-
-
-@numba.njit(cache=True)
 def _lane_point(lxy, ls, k, b, s):
     """The point at along-lane distance ``s`` (from segment k on, clamped to the lane's end b)."""
     while k + 2 < b and ls[k + 1] < s:
@@ -553,8 +500,81 @@ def _lane_point(lxy, ls, k, b, s):
 
 
 @numba.njit(cache=True)
+def _passage_conflict(e, T, i, lxy, ls, k, b, s0, u0, vmax, x, y, psi, length, active, cur, vx, vy, ex, ey, epsi, eu,
+                      ev, ecur, elen, geo, widx, cfield, creach, speeds, zbits, zmasks, cpa_m, tcpa, KA, eact):  # fmt: skip
+    """Whether vessel i, sailing on along its lane from ``s0`` (speed ``u0``, gathering way at 0.015 m/s^2 up
+    to ``vmax``), would at any time in the next 4 minutes be leaving, entering or crossing at a harbour mouth
+    with a through vessel (or an ego; both kept at their velocity) coming within the half lengths + ``cpa_m``
+    within ``tcpa`` seconds: what the rule checker calls a § 6.16 conflict. Ends where the lane ends."""
+    m_side = zmasks[M_ENTRY] | zmasks[M_NARROW]
+    s_end = ls[b - 1] - 0.5 * length[i] - 5.0  # the vessel leaves the simulation at its lane's end
+    s = s0
+    v = u0
+    dt = 5.0
+    for step in range(48):
+        t = step * dt
+        if s > s_end:
+            return False
+        mx, my = _lane_point(lxy, ls, k, b, s)
+        nx, ny = _lane_point(lxy, ls, k, b, s + 10.0)
+        tl = max(math.hypot(nx - mx, ny - my), 1e-9)
+        hx = (nx - mx) / tl
+        hy = (ny - my) / tl
+        ce, cn = current_at(geo, widx, cfield, creach, speeds, mx, my)
+        fl = math.hypot(ce, cn)
+        c_up = (hx * ce + hy * cn) / fl if fl > 0.05 else 0.0
+        if v > 0.3 and _crossing(zbits[widx[cell_index(geo, mx, my)]], c_up, zmasks):
+            mgx = v * hx + ce
+            mgy = v * hy + cn
+            for kk in range(T + KA):
+                if kk >= T:  # an ego
+                    me = e * KA + kk - T
+                    if eact[me] == 0:
+                        continue
+                    ox = ex[me]
+                    oy = ey[me]
+                    olen = elen[me]
+                    sn = math.sin(epsi[me])
+                    cs = math.cos(epsi[me])
+                    ovx = eu[me] * sn + ev[me] * cs + ecur[me, 0]
+                    ovy = eu[me] * cs - ev[me] * sn + ecur[me, 1]
+                    ocx = ecur[me, 0]
+                    ocy = ecur[me, 1]
+                    opsi = epsi[me]
+                else:
+                    m = e * T + kk
+                    if m == i or active[m] == 0:
+                        continue
+                    ox = x[m]
+                    oy = y[m]
+                    olen = length[m]
+                    ovx = vx[m] + cur[m, 0]
+                    ovy = vy[m] + cur[m, 1]
+                    ocx = cur[m, 0]
+                    ocy = cur[m, 1]
+                    opsi = psi[m]
+                if zbits[widx[cell_index(geo, ox, oy)]] & m_side != 0:
+                    continue  # in an entrance or a canal: not through traffic on the river
+                ofl = math.hypot(ocx, ocy)
+                if not (ofl > 0.05 and abs((math.sin(opsi) * ocx + math.cos(opsi) * ocy) / ofl) >= 0.7):
+                    continue  # not sailing along the river
+                rx = ox + ovx * t - mx
+                ry = oy + ovy * t - my
+                dvx = ovx - mgx
+                dvy = ovy - mgy
+                dv2 = dvx * dvx + dvy * dvy
+                tc = -(rx * dvx + ry * dvy) / dv2 if dv2 > 1e-6 else 0.0
+                tc = min(max(tc, 0.0), tcpa)
+                if math.hypot(rx + dvx * tc, ry + dvy * tc) < 0.5 * (length[i] + olen) + cpa_m:
+                    return True
+        v = min(v + 0.015 * dt, vmax)
+        s += v * dt
+    return False
+
+
+@numba.njit(cache=True)
 def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen, geo, widx,
-                zbits, zmasks, zp, v_des, KA, eact, lxy, ls, k, b, s_here):  # fmt: skip
+                zbits, zmasks, zp, v_des, KA, eact, lxy, ls, k, b, s_here, cfield, creach, speeds):  # fmt: skip
     """The speed the traffic rules allow vessel i (see the module docstring); zones ahead are looked up
     along its lane (segment k of the lane ending at point b, at ``s_here``)."""
     la = max(2.5 * length[i], 150.0)
@@ -584,27 +604,14 @@ def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey,
     fl = math.hypot(cur[i, 0], cur[i, 1])
     c_up = (sh * cur[i, 0] + ch * cur[i, 1]) / fl if fl > 0.05 else 0.0
     here = _crossing(z_here, c_up, zmasks)
-    if here:
-        px, py = x[i], y[i]
-    elif _crossing(z_ahead, c_up, zmasks):
-        px, py = ax, ay
-    elif _crossing(z_far, c_up, zmasks):
-        px, py = fx, fy
-    else:
+    if not here and not _crossing(z_ahead, c_up, zmasks) and not _crossing(z_far, c_up, zmasks):
         return v_des
-    ui = max(math.hypot(vx[i], vy[i]), v_des, 1.0)  # judged at the speed it would go
     if here and math.hypot(vx[i], vy[i]) > 0.5:
-        horizon = zp[ZP_CROSS_TCPA]  # under way in the mouth: stop only for an imminent conflict
-    else:
-        horizon = zp[ZP_CROSS_TCPA] + 240.0  # about to start or to reach the mouth: the whole passage
-    # at the speed it would go from where it is, and standing at the mouth (while it gathers way there)
-    if _gate_conflict(e, T, i, x[i], y[i], x, y, psi, length, active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen,
-                      geo, widx, zbits, zmasks, ui * sh + cur[i, 0], ui * ch + cur[i, 1], zp[ZP_CROSS_CPA], horizon,
-                      KA, eact):  # fmt: skip
-        return 0.0
-    if _gate_conflict(e, T, i, px, py, x, y, psi, length, active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen,
-                      geo, widx, zbits, zmasks, cur[i, 0], cur[i, 1], zp[ZP_CROSS_CPA], horizon, KA, eact):  # fmt: skip
-        return 0.0
+        return v_des  # under way in the mouth: carry on (it looked before it went; stopping would take longer)
+    if _passage_conflict(e, T, i, lxy, ls, k, b, s_here, math.hypot(vx[i], vy[i]), max(v_des, 1.0), x, y, psi, length,
+                         active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen, geo, widx, cfield, creach, speeds, zbits,
+                         zmasks, zp[ZP_CROSS_CPA], zp[ZP_CROSS_TCPA], KA, eact):  # fmt: skip
+        return 0.0  # wait (short of the mouth, or at rest in it) until the passage is clear
     return v_des
 
 
@@ -669,10 +676,11 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                     ce, cn = current_at(geo, widx, cfield, creach, speeds, sx, sy)
                     fl = math.hypot(ce, cn)
                     c_up = (math.sin(spsi) * ce + math.cos(spsi) * cn) / fl if fl > 0.05 else 0.0
-                    if _crossing(zs, c_up, zmasks) and _gate_conflict(
-                            e, T, i, sx, sy, x, y, psi, length, active, cur_out, vx, vy, ex, ey, epsi, eu, ev, ecur,
-                            elen, geo, widx, zbits, zmasks, ce, cn, zp[ZP_CROSS_CPA], zp[ZP_CROSS_TCPA] + 240.0, KA,
-                            eact):  # fmt: skip
+                    v0 = min(u_tgt[i], zp[ZP_LIM_MOUTH])
+                    if _crossing(zs, c_up, zmasks) and _passage_conflict(
+                            e, T, i, lxy, ls, a, b, 0.0, v0, v0, x, y, psi, length, active, cur_out, vx, vy, ex, ey,
+                            epsi, eu, ev, ecur, elen, geo, widx, cfield, creach, speeds, zbits, zmasks, zp[ZP_CROSS_CPA],
+                            zp[ZP_CROSS_TCPA], KA, eact):  # fmt: skip
                         clear = False
                 if clear:
                     x[i] = sx
@@ -801,7 +809,8 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                                 v_des = min(v_des, 0.0 if (is_ego and crossing) else 0.25 * u_tgt[i])
             if zbits.shape[0] > 1:
                 v_des = _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur_out, vx, vy, ex, ey, epsi, eu, ev, ecur,
-                                    elen, geo, widx, zbits, zmasks, zp, v_des, KA, eact, lxy, ls, k, b, s_here)
+                                    elen, geo, widx, zbits, zmasks, zp, v_des, KA, eact, lxy, ls, k, b, s_here, cfield,
+                                    creach, speeds)
             # proportional speed control: astern revs when faster than wanted (clipped by the actuator)
             rev_out[i] = (v_des + 4.0 * (v_des - ui)) / spr[i]
             ce, cn = current_at(geo, widx, cfield, creach, speeds, x[i], y[i])

@@ -94,21 +94,6 @@ def zone_table(hmap) -> ZoneTable:
                      tuple(f.properties["kind"] for f in feats), bits, masks, marks, gname, lane_directions(hmap))
 
 
-def lane_directions(hmap) -> np.ndarray:
-    """Per water cell (and a zero land row) the unit direction of the nearest lane when it is one-way."""
-    R = hmap.rasters
-    out = np.zeros((R.n_water + 1, 2))
-    seg = np.asarray(R.lane_segment)
-    if not hmap.lanes or not seg.size:
-        return out
-    one_way = np.array([ln.direction != "both" for ln in hmap.lanes])
-    ok = seg >= 0
-    k = seg[ok]
-    d = hmap._seg_d[k] / np.sqrt(hmap._seg_len2[k])[:, None]
-    out[ok] = d * one_way[hmap._seg_lane[k]][:, None]
-    return out
-
-
 def first_bit(v: int) -> int:
     """Index of the lowest set bit of ``v`` (-1 for 0)."""
     return int(math.log2(v & -v)) if v else -1
@@ -124,3 +109,25 @@ def bits_at(zt: ZoneTable, hmap, x, y) -> np.ndarray:
     fy = np.nan_to_num(fy, nan=0.0)
     cell = fx.astype(np.int64) + fy.astype(np.int64) * int(nx)
     return zt.cell_bits[hmap._widx_k[cell]]
+
+
+def lane_directions(hmap, max_m: float = 200.0) -> np.ndarray:
+    """Per water cell (and a zero land row) the unit direction of the nearest one-way lane within ``max_m``
+    (zero where there is none: two-way channels, far from the fairway)."""
+    import shapely
+
+    R = hmap.rasters
+    out = np.zeros((R.n_water + 1, 2))
+    if not hmap.lanes:
+        return out
+    one_way = np.array([ln.direction != "both" for ln in hmap.lanes])
+    segs = np.flatnonzero(one_way[hmap._seg_lane])
+    if not segs.size:
+        return out
+    a = hmap._seg_a[segs]
+    b = a + hmap._seg_d[segs]
+    tree = shapely.STRtree(shapely.linestrings(np.stack([a, b], axis=1)))
+    pi, si = tree.query_nearest(shapely.points(R.water_xy()), max_distance=max_m, all_matches=False)
+    k = segs[si]
+    out[pi] = hmap._seg_d[k] / np.sqrt(hmap._seg_len2[k])[:, None]
+    return out
