@@ -606,12 +606,14 @@ def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey,
     here = _crossing(z_here, c_up, zmasks)
     if not here and not _crossing(z_ahead, c_up, zmasks) and not _crossing(z_far, c_up, zmasks):
         return v_des
-    if here and math.hypot(vx[i], vy[i]) > 0.5:
+    if here and math.hypot(vx[i] + cur[i, 0], vy[i] + cur[i, 1]) > 0.5:
         return v_des  # under way in the mouth: carry on (it looked before it went; stopping would take longer)
     if _passage_conflict(e, T, i, lxy, ls, k, b, s_here, math.hypot(vx[i], vy[i]), max(v_des, 1.0), x, y, psi, length,
                          active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen, geo, widx, cfield, creach, speeds, zbits,
                          zmasks, zp[ZP_CROSS_CPA], zp[ZP_CROSS_TCPA], KA, eact):  # fmt: skip
-        return 0.0  # wait (short of the mouth, or at rest in it) until the passage is clear
+        # wait (short of the mouth, or in it) until the passage is clear, holding its position against the
+        # current (it does not drift into the fairway)
+        return min(max(-(sh * cur[i, 0] + ch * cur[i, 1]), -1.0), 1.0)
     return v_des
 
 
@@ -806,7 +808,12 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                                 # overtaking situations, and for a crossing vessel on the starboard
                                 # side, slow to a quarter
                                 crossing = is_ego and abs(math.cos(epsi[me] - psi[i])) < 0.7071
-                                v_des = min(v_des, 0.0 if (is_ego and crossing) else 0.25 * u_tgt[i])
+                                # traffic converging from starboard (courses 20-120 deg apart, e.g. two lanes
+                                # that join) within a minute: give way by stopping, not only slowing
+                                if not is_ego and tcpa < 60.0:
+                                    cdh = math.cos(psi[m] - psi[i])
+                                    crossing = -0.5 < cdh < 0.94
+                                v_des = min(v_des, 0.0 if crossing else 0.25 * u_tgt[i])
             if zbits.shape[0] > 1:
                 v_des = _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur_out, vx, vy, ex, ey, epsi, eu, ev, ecur,
                                     elen, geo, widx, zbits, zmasks, zp, v_des, KA, eact, lxy, ls, k, b, s_here, cfield,

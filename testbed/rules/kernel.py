@@ -299,9 +299,11 @@ def check_kernel(E, N, dt, x, y, psi, gx, gy, u, cx, cy, length, beam, active, b
                 # area, no longer heading downstream, not yet facing upstream) gives way to an upstream vessel
                 # there (on the same turning area, heading upstream); the more specific clause where both apply
                 zt_ab = za & zb & m_turn
-                turning = (zt_ab != 0 and faced_up[ia] == 0 and cup[a] < 0.7 and abs(u[ia]) > 0.3
+                # under way = moving over ground (a vessel holding its position against the current is waiting)
+                moving_a = gx[ia] * gx[ia] + gy[ia] * gy[ia] > 0.09
+                turning = (zt_ab != 0 and faced_up[ia] == 0 and cup[a] < 0.7 and moving_a
                            and cup[b] <= -0.7 and not small_b)
-                harbour = zh != 0 and crossing_a and through_b and not small_b and abs(u[ia]) > 0.3 and not turning
+                harbour = zh != 0 and crossing_a and through_b and not small_b and moving_a and not turning
                 small = small_a and not small_b
                 if not harbour and not small and not turning and \
                         (pflags[e, a, b] & (PF_HARBOUR | PF_SMALL | PF_TURN)) == 0:
