@@ -501,11 +501,13 @@ def _lane_point(lxy, ls, k, b, s):
 
 @numba.njit(cache=True)
 def _passage_conflict(e, T, i, lxy, ls, k, b, s0, u0, vmax, x, y, psi, length, active, cur, vx, vy, ex, ey, epsi, eu,
-                      ev, ecur, elen, geo, widx, cfield, creach, speeds, zbits, zmasks, cpa_m, tcpa, KA, eact):  # fmt: skip
+                      ev, ecur, elen, geo, widx, cfield, creach, speeds, zbits, zmasks, cpa_m, tcpa, KA, eact, lstart,
+                      lane, seg, s_lane, mode):  # fmt: skip
     """Whether vessel i, sailing on along its lane from ``s0`` (speed ``u0``, gathering way at 0.015 m/s^2 up
     to ``vmax``), would at any time in the next 4 minutes be leaving, entering or crossing at a harbour mouth
     with a through vessel (or an ego; both kept at their velocity) coming within the half lengths + ``cpa_m``
-    within ``tcpa`` seconds: what the rule checker calls a § 6.16 conflict. Ends where the lane ends."""
+    within ``tcpa`` seconds: what the rule checker calls a § 6.16 conflict. Ends where the lane ends. Other
+    lane followers are predicted along their lanes at their speed over ground."""
     m_side = zmasks[M_ENTRY] | zmasks[M_NARROW]
     s_end = ls[b - 1] - 0.5 * length[i] - 5.0  # the vessel leaves the simulation at its lane's end
     s = s0
@@ -558,8 +560,20 @@ def _passage_conflict(e, T, i, lxy, ls, k, b, s0, u0, vmax, x, y, psi, length, a
                 ofl = math.hypot(ocx, ocy)
                 if not (ofl > 0.05 and abs((math.sin(opsi) * ocx + math.cos(opsi) * ocy) / ofl) >= 0.7):
                     continue  # not sailing along the river
-                rx = ox + ovx * t - mx
-                ry = oy + ovy * t - my
+                if kk < T and mode[m] == 0 and s_lane[m] >= 0.0:  # along its lane
+                    og = math.hypot(ovx, ovy)
+                    ob = lstart[lane[m] + 1]
+                    ok0 = lstart[lane[m]] + seg[m]
+                    px, py = _lane_point(lxy, ls, ok0, ob, s_lane[m] + og * t)
+                    qx, qy = _lane_point(lxy, ls, ok0, ob, s_lane[m] + og * t + 10.0)
+                    ql = max(math.hypot(qx - px, qy - py), 1e-9)
+                    ovx = og * (qx - px) / ql
+                    ovy = og * (qy - py) / ql
+                    rx = px - mx
+                    ry = py - my
+                else:
+                    rx = ox + ovx * t - mx
+                    ry = oy + ovy * t - my
                 dvx = ovx - mgx
                 dvy = ovy - mgy
                 dv2 = dvx * dvx + dvy * dvy
@@ -574,7 +588,8 @@ def _passage_conflict(e, T, i, lxy, ls, k, b, s0, u0, vmax, x, y, psi, length, a
 
 @numba.njit(cache=True)
 def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen, geo, widx,
-                zbits, zmasks, zp, v_des, KA, eact, lxy, ls, k, b, s_here, cfield, creach, speeds):  # fmt: skip
+                zbits, zmasks, zp, v_des, KA, eact, lxy, ls, k, b, s_here, cfield, creach, speeds, lstart, lane, seg,
+                s_lane, mode):  # fmt: skip
     """The speed the traffic rules allow vessel i (see the module docstring); zones ahead are looked up
     along its lane (segment k of the lane ending at point b, at ``s_here``)."""
     la = max(2.5 * length[i], 150.0)
@@ -610,7 +625,8 @@ def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey,
         return v_des  # under way in the mouth: carry on (it looked before it went; stopping would take longer)
     if _passage_conflict(e, T, i, lxy, ls, k, b, s_here, math.hypot(vx[i], vy[i]), max(v_des, 1.0), x, y, psi, length,
                          active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen, geo, widx, cfield, creach, speeds, zbits,
-                         zmasks, zp[ZP_CROSS_CPA], zp[ZP_CROSS_TCPA], KA, eact):  # fmt: skip
+                         zmasks, zp[ZP_CROSS_CPA], zp[ZP_CROSS_TCPA], KA, eact, lstart, lane, seg, s_lane,
+                         mode):  # fmt: skip
         # wait (short of the mouth, or in it) until the passage is clear, holding its position against the
         # current (it does not drift into the fairway)
         return min(max(-(sh * cur[i, 0] + ch * cur[i, 1]), -1.0), 1.0)
@@ -682,7 +698,7 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                     if _crossing(zs, c_up, zmasks) and _passage_conflict(
                             e, T, i, lxy, ls, a, b, 0.0, v0, v0, x, y, psi, length, active, cur_out, vx, vy, ex, ey,
                             epsi, eu, ev, ecur, elen, geo, widx, cfield, creach, speeds, zbits, zmasks, zp[ZP_CROSS_CPA],
-                            zp[ZP_CROSS_TCPA], KA, eact):  # fmt: skip
+                            zp[ZP_CROSS_TCPA], KA, eact, lstart, lane, seg, s_lane, mode):  # fmt: skip
                         clear = False
                 if clear:
                     x[i] = sx
@@ -809,15 +825,15 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                                 # side, slow to a quarter
                                 crossing = is_ego and abs(math.cos(epsi[me] - psi[i])) < 0.7071
                                 # traffic converging from starboard (courses 20-120 deg apart, e.g. two lanes
-                                # that join) within a minute: give way by stopping, not only slowing
-                                if not is_ego and tcpa < 60.0:
+                                # that join): give way by stopping, not only slowing
+                                if not is_ego:
                                     cdh = math.cos(psi[m] - psi[i])
                                     crossing = -0.5 < cdh < 0.94
                                 v_des = min(v_des, 0.0 if crossing else 0.25 * u_tgt[i])
             if zbits.shape[0] > 1:
                 v_des = _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur_out, vx, vy, ex, ey, epsi, eu, ev, ecur,
                                     elen, geo, widx, zbits, zmasks, zp, v_des, KA, eact, lxy, ls, k, b, s_here, cfield,
-                                    creach, speeds)
+                                    creach, speeds, lstart, lane, seg, s_lane, mode)
             # proportional speed control: astern revs when faster than wanted (clipped by the actuator)
             rev_out[i] = (v_des + 4.0 * (v_des - ui)) / spr[i]
             ce, cn = current_at(geo, widx, cfield, creach, speeds, x[i], y[i])
