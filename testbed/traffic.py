@@ -637,6 +637,7 @@ def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey,
 def _project(lxy, ls, a, b, seg, i, px, py):
     """Along-lane position of (px, py) on the lane of points lxy[a:b], advancing vessel i's segment index."""
     k = a + seg[i]
+    back = True  # a vessel that drifted back past its segment's start goes back a segment (once per call)
     while True:
         dx = lxy[k + 1, 0] - lxy[k, 0]
         dy = lxy[k + 1, 1] - lxy[k, 1]
@@ -644,6 +645,10 @@ def _project(lxy, ls, a, b, seg, i, px, py):
         t = ((px - lxy[k, 0]) * dx + (py - lxy[k, 1]) * dy) / max(l2, 1e-12)
         if t > 1.0 and k + 2 < b:
             k += 1
+            back = False
+            continue
+        if t < 0.0 and k > a and back:
+            k -= 1
             continue
         break
     seg[i] = k - a
