@@ -86,7 +86,9 @@ class LaneTable:
         return np.array([self.ids.index(i) for i in lane_ids])
 
     def nearest(self, x: float, y: float, psi: float) -> tuple[int, float]:
-        """(lane index, along-track s) of the nearest lane running within 90 deg of heading ``psi``."""
+        """(lane index, along-track s) of the lane to join at (x, y) heading ``psi``: the nearest segment
+        running within 90 deg of the heading, each degree off the heading counting as 4 m (a vessel sailing
+        along the river joins the river lane, not a harbour lane that starts beside it)."""
         best = (math.inf, 0, 0.0)
         for k in range(len(self.ids)):
             a, b = self.start[k], self.start[k + 1]
@@ -95,8 +97,8 @@ class LaneTable:
             l2 = np.maximum((d * d).sum(1), 1e-12)
             t = np.clip(((x - p0[:, 0]) * d[:, 0] + (y - p0[:, 1]) * d[:, 1]) / l2, 0.0, 1.0)
             dist = np.hypot(p0[:, 0] + t * d[:, 0] - x, p0[:, 1] + t * d[:, 1] - y)
-            heading_ok = np.cos(np.arctan2(d[:, 0], d[:, 1]) - psi) > 0.0
-            dist = np.where(heading_ok, dist, np.inf)
+            off = np.abs((np.arctan2(d[:, 0], d[:, 1]) - psi + np.pi) % (2.0 * np.pi) - np.pi)
+            dist = np.where(off < 0.5 * np.pi, dist + 4.0 * np.degrees(off), np.inf)
             m = int(np.argmin(dist))
             if dist[m] < best[0]:
                 best = (float(dist[m]), k, float(self.s[a + m] + t[m] * math.sqrt(l2[m])))
@@ -215,9 +217,17 @@ class ScriptedTraffic:
                 self.active[i] = 0
         if self.cfg.placed_lanes:
             self._place_fixed(e)
-        if self.zbits.shape[0] > 1:  # start within the § 6.20 limit where it applies
+        if self.zbits.shape[0] > 1:  # start within the § 6.20 limit where it applies or is reached soon
             st0 = self.state
             z = self._zone_table_bits(st0.x[sl], st0.y[sl])
+            for j in np.flatnonzero(self.active[sl]):  # the zones ahead along the lane, as the kernel looks
+                i = e * T + j
+                la = max(2.5 * self.length[i], 150.0)
+                b = lt.start[self.lane[i] + 1]
+                s0 = self._s_of(i)
+                for d in (25.0, 50.0, 100.0, 0.5 * la, la, 1.5 * la, 2.0 * la, 3.0 * la):
+                    x, y, _ = lt.point_at(self.lane[i], min(s0 + d, float(lt.s[b - 1])))
+                    z[j] |= self._zone_table_bits(np.array([x]), np.array([y]))[0]
             slow = (z & (self.zmasks[M_MOUTH] | self.zmasks[M_BERTH] | self.zmasks[M_NARROW])) != 0
             slow |= (z & self.zmasks[M_ENTRY]) != 0
             st0.u[sl] = np.where(slow, np.minimum(st0.u[sl], self.zp[ZP_LIM_MOUTH]), st0.u[sl])
@@ -225,6 +235,17 @@ class ScriptedTraffic:
         st = self._clear_motion(sl)
         if mapk is not None:  # the current at the new positions (perception uses ground velocities)
             current_xy_batch(*mapk, st.x[sl], st.y[sl], self.current[sl])
+
+    def _s_of(self, i: int) -> float:
+        """Along-lane position of vessel i (reset time)."""
+        lt = self.lanes
+        a, b = lt.start[self.lane[i]], lt.start[self.lane[i] + 1]
+        p = np.array([self.state.x[i], self.state.y[i]])
+        p0, d = lt.xy[a:b - 1], np.diff(lt.xy[a:b], axis=0)
+        t = np.clip(((p - p0) * d).sum(1) / np.maximum((d * d).sum(1), 1e-12), 0.0, 1.0)
+        dist = np.hypot(*(p0 + t[:, None] * d - p).T)
+        m = int(np.argmin(dist))
+        return float(lt.s[a + m] + t[m] * math.hypot(*d[m]))
 
     def _in_mouth(self, x: float, y: float, psi: float) -> bool:
         """Whether a vessel at (x, y) heading ``psi`` would be leaving, entering or crossing at a harbour
