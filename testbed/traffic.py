@@ -753,7 +753,7 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                 dx0 = lxy[a + 1, 0] - lxy[a, 0]
                 dy0 = lxy[a + 1, 1] - lxy[a, 1]
                 behind = -((x[i] - lxy[a, 0]) * dx0 + (y[i] - lxy[a, 1]) * dy0) / max(math.hypot(dx0, dy0), 1e-9)
-            if s_here > llen[ln] - 0.5 * length[i] - 5.0 or behind > 0.5 * length[i]:
+            if s_here > llen[ln] - 0.5 * length[i] - 5.0 or behind > 20.0:
                 active[i] = 0  # lane end (or pushed back off its start): re-enter at the start when clear
                 x[i] = 1e9
                 y[i] = 1e9

@@ -14,7 +14,7 @@ from testbed.traffic import _project, _without_hairpins
 from testbed.world import World
 
 DEFAULTS = [("PortEntry-v0", {}, "autopilot"), ("RhineTransit-v0", {}, "autopilot")]
-MORE = [("PortEntry-v0", {}, "idle"), ("PortEntry-v0", {"count": 20}, "autopilot"),
+MORE = [("PortEntry-v0", {}, "idle"), ("RhineTransit-v0", {}, "idle"), ("PortEntry-v0", {"count": 20}, "autopilot"),
         ("PortEntry-v0", {"count": 20}, "idle"), ("RhineTransit-v0", {"count": 20}, "autopilot"),
         ("RhineTransit-v0", {"count": 20}, "idle")]
 
