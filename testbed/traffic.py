@@ -525,7 +525,7 @@ def _passage_conflict(e, T, i, lxy, ls, k, b, s0, u0, vmax, x, y, psi, length, a
                       ev, ecur, elen, geo, widx, cfield, creach, speeds, zbits, zmasks, cpa_m, tcpa, KA, eact, lstart,
                       lane, seg, s_lane, mode):  # fmt: skip
     """Whether vessel i, sailing on along its lane from ``s0`` (speed ``u0``, gathering way at 0.015 m/s^2 up
-    to ``vmax``), would at any time in the next 4 minutes be leaving, entering or crossing at a harbour mouth
+    to ``vmax``), would at any time in the next 6 minutes be leaving, entering or crossing at a harbour mouth
     with a through vessel (or an ego; both kept at their velocity) coming within the half lengths + ``cpa_m``
     within ``tcpa`` seconds: what the rule checker calls a § 6.16 conflict. Ends where the lane ends. Other
     lane followers are predicted along their lanes at their speed over ground."""
@@ -534,7 +534,7 @@ def _passage_conflict(e, T, i, lxy, ls, k, b, s0, u0, vmax, x, y, psi, length, a
     s = s0
     v = u0
     dt = 5.0
-    for step in range(48):
+    for step in range(72):
         t = step * dt
         if s > s_end:
             return False
@@ -641,7 +641,10 @@ def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey,
     c_up = (sh * cur[i, 0] + ch * cur[i, 1]) / fl if fl > 0.05 else 0.0
     here = _crossing(z_here, c_up, zmasks)
     if not here and not _crossing(z_ahead, c_up, zmasks) and not _crossing(z_far, c_up, zmasks):
-        return v_des
+        tx3, ty3 = _lane_point(lxy, ls, k, b, s_here + 3.0 * la)
+        z3 = zbits[widx[cell_index(geo, tx3, ty3)]]
+        if not _crossing(z3, c_up, zmasks):  # (far enough ahead to wait short of a mouth's approaches)
+            return v_des
     if here and math.hypot(vx[i] + cur[i, 0], vy[i] + cur[i, 1]) > 0.5:
         return v_des  # under way in the mouth: carry on (it looked before it went; stopping would take longer)
     if _passage_conflict(e, T, i, lxy, ls, k, b, s_here, math.hypot(vx[i], vy[i]), max(v_des, 1.0), x, y, psi, length,
