@@ -658,6 +658,25 @@ def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey,
 
 
 @numba.njit(cache=True)
+def _lane_offset(lxy, ls, k, b, px, py, s_max):
+    """(along-lane position, distance) of the point of the lane nearest to (px, py), searched from segment k
+    on up to along-lane ``s_max``."""
+    best_d = math.inf
+    best_s = 0.0
+    while k + 1 < b and ls[k] <= s_max:
+        dx = lxy[k + 1, 0] - lxy[k, 0]
+        dy = lxy[k + 1, 1] - lxy[k, 1]
+        l2 = max(dx * dx + dy * dy, 1e-12)
+        t = min(max(((px - lxy[k, 0]) * dx + (py - lxy[k, 1]) * dy) / l2, 0.0), 1.0)
+        d = math.hypot(lxy[k, 0] + t * dx - px, lxy[k, 1] + t * dy - py)
+        if d < best_d:
+            best_d = d
+            best_s = ls[k] + t * math.sqrt(l2)
+        k += 1
+    return best_s, best_d
+
+
+@numba.njit(cache=True)
 def _project(lxy, ls, a, b, seg, i, px, py):
     """Along-lane position of (px, py) on the lane of points lxy[a:b], advancing vessel i's segment index."""
     k = a + seg[i]
@@ -787,7 +806,7 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
             gvy = vy[i] + cur_out[i, 1]
             if u[i] > 1.0 and gvx * gvx + gvy * gvy > 1.0:
                 drift = _wrap(math.atan2(gvx, gvy) - psi[i])
-                err = _wrap(err - max(min(drift, 0.35), -0.35))
+                err = _wrap(err - max(min(drift, 0.15), -0.15))
             rud = 1.5 * err - 20.0 * r[i]
             rud_out[i] = min(max(rud, -rmax[i]), rmax[i])
             # speed keeping and giving way
@@ -808,8 +827,8 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                     if m == i or active[m] == 0:
                         continue
                     ox, oy, olen, obeam, is_ego = x[m], y[m], length[m], beam[m], False
-                    ovx = vx[m]
-                    ovy = vy[m]
+                    ovx = vx[m] + cur_out[m, 0]  # over ground, as the ego's
+                    ovy = vy[m] + cur_out[m, 1]
                     if mode[m] == 0 and lane[m] == ln:  # on my lane: keep the order along it, never overtake
                         ds = s_lane[m] - s_here
                         if ds > 0.0:
@@ -830,7 +849,13 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                 half = 0.5 * (beam[i] + obeam) + 25.0
                 # an oncoming vessel on my port side with room between the hulls passes port-to-port
                 oncoming = (ovx * sh + ovy * ch) < -0.3 and lat < -(0.5 * (beam[i] + obeam) + 6.0)
-                if along > 0.0 and abs(lat) < half and not (oncoming and not is_ego):
+                ahead = along > 0.0 and abs(lat) < half and not (oncoming and not is_ego)
+                if is_ego and not ahead and along > 0.0:  # an ego on my lane ahead, round a bend
+                    se, de = _lane_offset(lxy, ls, k, b, ox, oy, s_here + reach)
+                    if de < half and se > s_here:
+                        ahead = True
+                        along = se - s_here
+                if ahead:
                     gap = along - 0.5 * (length[i] + olen)
                     # the other's speed along my heading, relative to the water I move in (u is
                     # through the water: a vessel drifting with the current is "stopped" for me)
@@ -843,8 +868,8 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                         allowed = 0.0
                     v_des = min(v_des, allowed)
                 # crossing / ego encounter: CPA within a ship length in the next 120 s
-                dvx = ovx - ui * sh
-                dvy = ovy - ui * ch
+                dvx = ovx - ui * sh - cur_out[i, 0]  # relative over ground
+                dvy = ovy - ui * ch - cur_out[i, 1]
                 dv2 = dvx * dvx + dvy * dvy
                 if dv2 > 1e-6:
                     tcpa = -(rx * dvx + ry * dvy) / dv2
