@@ -847,6 +847,12 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                 along = rx * sh + ry * ch
                 lat = rx * ch - ry * sh
                 half = 0.5 * (beam[i] + obeam) + 25.0
+                if not is_ego and mode[m] == 0 and keep_right[ln] == 0.0 and keep_right[lane[m]] == 0.0 and \
+                        math.cos(psi[m] - psi[i]) < -0.5:
+                    # an oncoming follower of the other one-way lane, off my lane's line (the river's other
+                    # half, even where a bend shows it on my starboard bow), passes port-to-port
+                    if _lane_offset(lxy, ls, k, b, ox, oy, s_here + reach)[1] > half:
+                        continue
                 # an oncoming vessel on my port side with room between the hulls passes port-to-port
                 oncoming = (ovx * sh + ovy * ch) < -0.3 and lat < -(0.5 * (beam[i] + obeam) + 6.0)
                 ahead = along > 0.0 and abs(lat) < half and not (oncoming and not is_ego)
