@@ -521,20 +521,63 @@ def _lane_point(lxy, ls, k, b, s):
 
 
 @numba.njit(cache=True)
+def _other(e, T, KA, kk, x, y, psi, length, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen):
+    """(x, y, length, ground vx, vy, current x, y, heading) of traffic vessel kk < T or ego kk - T of env e."""
+    if kk >= T:
+        me = e * KA + kk - T
+        sn = math.sin(epsi[me])
+        cs = math.cos(epsi[me])
+        return (ex[me], ey[me], elen[me], eu[me] * sn + ev[me] * cs + ecur[me, 0],
+                eu[me] * cs - ev[me] * sn + ecur[me, 1], ecur[me, 0], ecur[me, 1], epsi[me])
+    m = e * T + kk
+    return x[m], y[m], length[m], vx[m] + cur[m, 0], vy[m] + cur[m, 1], cur[m, 0], cur[m, 1], psi[m]
+
+
+@numba.njit(cache=True)
 def _passage_conflict(e, T, i, lxy, ls, k, b, s0, u0, vmax, x, y, psi, length, active, cur, vx, vy, ex, ey, epsi, eu,
                       ev, ecur, elen, geo, widx, cfield, creach, speeds, zbits, zmasks, cpa_m, tcpa, KA, eact, lstart,
-                      lane, seg, s_lane, mode):  # fmt: skip
+                      lane, seg, s_lane, mode, cand):  # fmt: skip
     """Whether vessel i, sailing on along its lane from ``s0`` (speed ``u0``, gathering way at 0.015 m/s^2 up
     to ``vmax``), would at any time in the next 6 minutes be leaving, entering or crossing at a harbour mouth
     with a through vessel (or an ego; both kept at their velocity) coming within the half lengths + ``cpa_m``
     within ``tcpa`` seconds: what the rule checker calls a § 6.16 conflict. Ends where the lane ends. Other
-    lane followers are predicted along their lanes at their speed over ground."""
+    lane followers are predicted along their lanes at their speed over ground. ``cand`` is scratch (T + KA)."""
     m_side = zmasks[M_ENTRY] | zmasks[M_NARROW]
+    dt = 5.0
+    n_steps = 72
+    # the through vessels that can matter: on the river, sailing along it, not moving away out of reach
+    n_cand = 0
+    for kk in range(T + KA):
+        if kk >= T:
+            if eact[e * KA + kk - T] == 0:
+                continue
+        else:
+            m = e * T + kk
+            if m == i or active[m] == 0:
+                continue
+        ox, oy, olen, ovx, ovy, ocx, ocy, opsi = _other(e, T, KA, kk, x, y, psi, length, cur, vx, vy, ex, ey, epsi,
+                                                        eu, ev, ecur, elen)
+        if zbits[widx[cell_index(geo, ox, oy)]] & m_side != 0:
+            continue  # in an entrance or a canal: not through traffic on the river
+        ofl = math.hypot(ocx, ocy)
+        if not (ofl > 0.05 and abs((math.sin(opsi) * ocx + math.cos(opsi) * ocy) / ofl) >= 0.7):
+            continue  # not sailing along the river
+        rx = ox - x[i]
+        ry = oy - y[i]
+        d = math.hypot(rx, ry)
+        near = 0.5 * (length[i] + olen) + cpa_m + 200.0
+        if d > near and rx * ovx + ry * ovy > 0.0:
+            continue  # moving away from here
+        if d > near + (n_steps * dt + tcpa) * (math.hypot(ovx, ovy) + vmax + 1.0):
+            continue  # cannot get here in time
+        cand[n_cand] = kk
+        n_cand += 1
+    if n_cand == 0:
+        return False
     s_end = ls[b - 1] - 0.5 * length[i] - 5.0  # the vessel leaves the simulation at its lane's end
     s = s0
     v = u0
-    dt = 5.0
-    for step in range(72):
+    for step in range(n_steps):
         t = step * dt
         if s > s_end:
             return False
@@ -549,38 +592,11 @@ def _passage_conflict(e, T, i, lxy, ls, k, b, s0, u0, vmax, x, y, psi, length, a
         if v > 0.3 and _crossing(zbits[widx[cell_index(geo, mx, my)]], c_up, zmasks):
             mgx = v * hx + ce
             mgy = v * hy + cn
-            for kk in range(T + KA):
-                if kk >= T:  # an ego
-                    me = e * KA + kk - T
-                    if eact[me] == 0:
-                        continue
-                    ox = ex[me]
-                    oy = ey[me]
-                    olen = elen[me]
-                    sn = math.sin(epsi[me])
-                    cs = math.cos(epsi[me])
-                    ovx = eu[me] * sn + ev[me] * cs + ecur[me, 0]
-                    ovy = eu[me] * cs - ev[me] * sn + ecur[me, 1]
-                    ocx = ecur[me, 0]
-                    ocy = ecur[me, 1]
-                    opsi = epsi[me]
-                else:
-                    m = e * T + kk
-                    if m == i or active[m] == 0:
-                        continue
-                    ox = x[m]
-                    oy = y[m]
-                    olen = length[m]
-                    ovx = vx[m] + cur[m, 0]
-                    ovy = vy[m] + cur[m, 1]
-                    ocx = cur[m, 0]
-                    ocy = cur[m, 1]
-                    opsi = psi[m]
-                if zbits[widx[cell_index(geo, ox, oy)]] & m_side != 0:
-                    continue  # in an entrance or a canal: not through traffic on the river
-                ofl = math.hypot(ocx, ocy)
-                if not (ofl > 0.05 and abs((math.sin(opsi) * ocx + math.cos(opsi) * ocy) / ofl) >= 0.7):
-                    continue  # not sailing along the river
+            for c in range(n_cand):
+                kk = cand[c]
+                ox, oy, olen, ovx, ovy, ocx, ocy, opsi = _other(e, T, KA, kk, x, y, psi, length, cur, vx, vy, ex, ey,
+                                                                epsi, eu, ev, ecur, elen)
+                m = e * T + kk
                 if kk < T and mode[m] == 0 and s_lane[m] >= 0.0:  # along its lane
                     og = math.hypot(ovx, ovy)
                     ob = lstart[lane[m] + 1]
@@ -610,22 +626,34 @@ def _passage_conflict(e, T, i, lxy, ls, k, b, s0, u0, vmax, x, y, psi, length, a
 @numba.njit(cache=True)
 def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen, geo, widx,
                 zbits, zmasks, zp, v_des, KA, eact, lxy, ls, k, b, s_here, cfield, creach, speeds, lstart, lane, seg,
-                s_lane, mode):  # fmt: skip
+                s_lane, mode, cand):  # fmt: skip
     """The speed the traffic rules allow vessel i (see the module docstring); zones ahead are looked up
     along its lane (segment k of the lane ending at point b, at ``s_here``)."""
     la = max(2.5 * length[i], 150.0)
     z_here = zbits[widx[cell_index(geo, x[i], y[i])]]
-    ax, ay = _lane_point(lxy, ls, k, b, s_here + la)
-    fx, fy = _lane_point(lxy, ls, k, b, s_here + 2.0 * la)
-    z_ahead = zbits[widx[cell_index(geo, ax, ay)]]
-    z_far = zbits[widx[cell_index(geo, fx, fy)]]
+    # the zones along the lane at 0.5, 1, 1.5, 2 and 3 look-aheads (one walk along the lane)
+    z_ahead = 0
+    z_far = 0
+    z3 = 0
+    z_slow = z_here
+    kq = k
+    for q in (0.5, 1.0, 1.5, 2.0, 3.0):
+        sq = s_here + q * la
+        while kq + 2 < b and ls[kq + 1] < sq:
+            kq += 1
+        tq = min(max((sq - ls[kq]) / max(ls[kq + 1] - ls[kq], 1e-9), 0.0), 1.0)
+        zq = zbits[widx[cell_index(geo, lxy[kq, 0] + tq * (lxy[kq + 1, 0] - lxy[kq, 0]),
+                                   lxy[kq, 1] + tq * (lxy[kq + 1, 1] - lxy[kq, 1]))]]
+        z_slow |= zq
+        if q == 1.0:
+            z_ahead = zq
+        elif q == 2.0:
+            z_far = zq
+        elif q == 3.0:
+            z3 = zq
     zz = z_here | z_ahead
     # § 6.20 (reached at the limit: looked for up to 3 look-aheads ahead; in the basins throughout)
     m_slow = zmasks[M_MOUTH] | zmasks[M_BERTH] | zmasks[M_NARROW]
-    z_slow = zz | z_far
-    for q in (0.5, 1.5, 3.0):
-        qx, qy = _lane_point(lxy, ls, k, b, s_here + q * la)
-        z_slow |= zbits[widx[cell_index(geo, qx, qy)]]
     if z_slow & m_slow != 0:
         v_des = min(v_des, zp[ZP_LIM_MOUTH])
     if zp[ZP_HIGH] > 0.5 and zz & zmasks[M_HIGHWATER] != 0:  # § 10.01
@@ -641,8 +669,6 @@ def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey,
     c_up = (sh * cur[i, 0] + ch * cur[i, 1]) / fl if fl > 0.05 else 0.0
     here = _crossing(z_here, c_up, zmasks)
     if not here and not _crossing(z_ahead, c_up, zmasks) and not _crossing(z_far, c_up, zmasks):
-        tx3, ty3 = _lane_point(lxy, ls, k, b, s_here + 3.0 * la)
-        z3 = zbits[widx[cell_index(geo, tx3, ty3)]]
         if not _crossing(z3, c_up, zmasks):  # (far enough ahead to wait short of a mouth's approaches)
             return v_des
     if here and math.hypot(vx[i] + cur[i, 0], vy[i] + cur[i, 1]) > 0.5:
@@ -650,7 +676,7 @@ def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey,
     if _passage_conflict(e, T, i, lxy, ls, k, b, s_here, math.hypot(vx[i], vy[i]), max(v_des, 1.0), x, y, psi, length,
                          active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen, geo, widx, cfield, creach, speeds, zbits,
                          zmasks, zp[ZP_CROSS_CPA], zp[ZP_CROSS_TCPA], KA, eact, lstart, lane, seg, s_lane,
-                         mode):  # fmt: skip
+                         mode, cand):  # fmt: skip
         # wait (short of the mouth, or in it) until the passage is clear, holding its position against the
         # current (it does not drift into the fairway)
         return min(max(-(sh * cur[i, 0] + ch * cur[i, 1]), -1.0), 1.0)
@@ -704,6 +730,7 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                    rmax, ex, ey, epsi, eu, ev, ecur, elen, ebeam, keep_clear, min_gap, rud_out, rev_out,
                    geo, widx, cfield, creach, speeds, cur_out, vx, vy, mode, zbits, zmasks, zp, keep_right, KA, eact,
                    s_lane):  # fmt: skip
+    cand = np.zeros(T + KA, dtype=np.int64)  # scratch of the § 6.16 passage check
     for e in range(E):
         for j in range(T):
             i = e * T + j
@@ -746,7 +773,7 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                     if _crossing(zs, c_up, zmasks) and _passage_conflict(
                             e, T, i, lxy, ls, a, b, 0.0, v0, v0, x, y, psi, length, active, cur_out, vx, vy, ex, ey,
                             epsi, eu, ev, ecur, elen, geo, widx, cfield, creach, speeds, zbits, zmasks, zp[ZP_CROSS_CPA],
-                            zp[ZP_CROSS_TCPA], KA, eact, lstart, lane, seg, s_lane, mode):  # fmt: skip
+                            zp[ZP_CROSS_TCPA], KA, eact, lstart, lane, seg, s_lane, mode, cand):  # fmt: skip
                         clear = False
                 if clear:
                     x[i] = sx
@@ -908,7 +935,7 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
             if zbits.shape[0] > 1:
                 v_des = _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur_out, vx, vy, ex, ey, epsi, eu, ev, ecur,
                                     elen, geo, widx, zbits, zmasks, zp, v_des, KA, eact, lxy, ls, k, b, s_here, cfield,
-                                    creach, speeds, lstart, lane, seg, s_lane, mode)
+                                    creach, speeds, lstart, lane, seg, s_lane, mode, cand)
             # proportional speed control: astern revs when faster than wanted (clipped by the actuator)
             rev_out[i] = (v_des + 4.0 * (v_des - ui)) / spr[i]
             ce, cn = current_at(geo, widx, cfield, creach, speeds, x[i], y[i])
