@@ -36,6 +36,8 @@ def register(sub) -> None:
                     help="start this many seconds after the first timed report")
     ap.add_argument("--to", dest="t_to", type=float, default=None,
                     help="stop this many seconds after the first timed report")
+    ap.add_argument("--assume-rate", type=float, default=None, metavar="HZ",
+                    help="for a file without receive times: take line i to arrive at i / HZ seconds")
     ap.add_argument("--events", type=int, default=10, help="print at most this many events (default 10)")
     ap.add_argument("--out", default=None, help="write the full result (counts and every event) as JSON")
     ap.set_defaults(func=_cmd_check_ais)
@@ -124,13 +126,15 @@ def _cmd_check_ais(args) -> int:
         v = getattr(args, name)
         if v is not None and not v >= 0:
             raise CLIError(f"--{name[2:]} must be >= 0 seconds, got {v}")
+    if args.assume_rate is not None and not args.assume_rate > 0:
+        raise CLIError(f"--assume-rate must be > 0 lines per second, got {args.assume_rate}")
     if args.t_from is not None and args.t_to is not None and args.t_to <= args.t_from:
         raise CLIError(f"--to ({args.t_to}) must be after --from ({args.t_from})")
     try:
         path = recording_path(args.file)
     except FileNotFoundError as exc:
         raise CLIError(str(exc)) from None
-    res = check_recording(path, args.map, args.step, args.t_from, args.t_to)
+    res = check_recording(path, args.map, args.step, args.t_from, args.t_to, assume_rate_hz=args.assume_rate)
     print(format_report(res))
     events = [e for g in res["groups"].values() for e in g["events"]]
     events.sort(key=lambda e: e["time_s"])

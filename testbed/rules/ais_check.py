@@ -99,9 +99,11 @@ def _run_group(hmap, cfg, packed, names, blue, step_s, t0, t1, with_map: bool) -
 
 
 def check_recording(path, map_name: str = "duisburg_ruhrort", step_s: float = 1.0, t_from: float | None = None,
-                    t_to: float | None = None, cfg=None) -> dict:
+                    t_to: float | None = None, cfg=None, assume_rate_hz: float | None = None) -> dict:
     """Check the AIS recording ``path`` against the rules (see the module doc). ``t_from`` / ``t_to``:
-    seconds after the first timed report (default: the whole file). Returns a JSON-able dict."""
+    seconds after the first timed report (default: the whole file). ``assume_rate_hz``: for a file without
+    receive times, line ``i`` is taken to arrive at ``i / rate`` seconds (the ingestion's option; a guess,
+    reported as such). Returns a JSON-able dict."""
     from harbour_maps import load_map
     from harbour_maps.geodesy import LocalFrame
     from testbed.ais.ingest import ingest
@@ -113,7 +115,7 @@ def check_recording(path, map_name: str = "duisburg_ruhrort", step_s: float = 1.
         raise ValueError(f"step_s must be > 0, got {step_s}")
     cfg = cfg or RulesConfig()
     hmap = load_map(map_name)
-    msgs, report = ingest(str(path))
+    msgs, report = ingest(str(path), assume_rate_hz=assume_rate_hz)
     blue_mmsi = {m.mmsi for m in msgs if m.kind == "position" and m.blue_sign}
     tracks = build_tracks(msgs)
     del msgs
@@ -133,7 +135,7 @@ def check_recording(path, map_name: str = "duisburg_ruhrort", step_s: float = 1.
     last = float(max(t.max() for t in times)) if times else math.nan
     t0 = first + (t_from or 0.0) if times else math.nan
     t1 = min(last, first + t_to) if (times and t_to is not None) else last
-    out = {"file": str(path), "map": hmap.name, "step_s": step_s, "first_report_t": first, "last_report_t": last,
+    out = {"file": str(path), "map": hmap.name, "step_s": step_s, "assume_rate_hz": assume_rate_hz, "first_report_t": first, "last_report_t": last,
            "checked_from_t": t0, "checked_to_t": t1,
            "vessels": {"decoded": len(tracks)} | {k: len(v) for k, v in cls.items()},
            "lines": report.lines_read, "messages": report.messages, "ingest": report.as_dict(),
@@ -167,7 +169,9 @@ def format_report(res: dict) -> str:
     lines = [f"{Path(res['file']).name}: {res['lines']} lines, {res['messages']} messages, {v['decoded']} vessels "
              f"decoded = {v['inside_map']} inside map {res['map']} + {v['outside_map']} outside it + "
              f"{v['single_report']} with a single report + {v['no_timed_position']} without a timed position",
-             f"checked {span:.0f} s on a {res['step_s']:g} s grid",
+             f"checked {span:.0f} s on a {res['step_s']:g} s grid"
+             + (f" (times assumed: {res['assume_rate_hz']:g} lines/s where the file has none)"
+                if res.get("assume_rate_hz") else ""),
              f"{'article':8s} {'inside':>7s} {'outside':>8s}"]
     gi, go = res["groups"]["inside_map"], res["groups"]["outside_map"]
     for a in ARTICLE_IDS:
