@@ -13,22 +13,47 @@ Traffic model (all random draws from one ``np.random.Generator(PCG64(seed))``):
   and Belgian (205) stations, ENI numbers of the matching national ranges (04/05, 02/03, 06),
   call signs, names, destinations and ETAs.  Recreational craft send no FI 10 (no ENI).
 * **Rhine through traffic** on ``lane-rhine-up`` / ``lane-rhine-down`` (Poisson arrivals at the lane
-  starts, mean ``mean_interarrival_s`` per direction, and a steady-state population at t = 0), each
-  vessel with its own lateral offset from the lane centre line (+-20 m) and its own speed through the
+  starts, mean ``mean_interarrival_s`` per direction, delayed while the lane start is occupied, and a
+  steady-state population at t = 0), each vessel with its own lateral offset from the lane centre line
+  and its own speed through the
   water (2.5-3.5 m/s for cargo, more for passenger and recreational craft).  Speed over ground =
   speed through the water + the map's current along the track (about 1.3 m/s on the Rhine), so
   upstream traffic is slow over ground and downstream traffic fast.
-* **Port calls**: a share of the arrivals leaves the Rhine into the Ruhrort harbour mouth and goes to
-  a free berth along ``RoutePlanner(hmap).plan(start, berth)``; it lies there moored (nav status 5,
-  SOG 0, heading of the berth, reported every 3 min) for a random time; moored vessels (some already
-  there at t = 0) leave for either end of the Rhine section.  Harbour speed at most 1.8 m/s.
+* **Port calls**: a share of the arrivals (never recreational craft) leaves the Rhine into a Ruhrort
+  harbour and goes to a free berth along ``RoutePlanner(hmap).plan(start, berth)``, kept 12 m to starboard
+  of the harbour lanes; it lies there moored (nav status 5, SOG 0, starboard side to the quay, reported
+  every 3 min) for a random time; moored vessels (some already there at t = 0) leave for either end of the
+  Rhine section.  Harbour speed at most 1.8 m/s.
 * **Kinematics**: vessels move along their (corner-rounded, water-checked) path; the speed over
   ground follows a profile limited by the harbour speed, by the turn rate in bends (SOG x curvature
   <= the type's maximum rate of turn) and by stopping at the berth, with limited acceleration
   (forward/backward pass); the heading turns towards the path tangent at most at the type's rate of
   turn; COG is the path tangent.  Positions are converted with the map frame (grid -> true bearings).
 
-No collision avoidance or overtaking manoeuvres: vessels on the same lane keep their lateral offsets.
+**Traffic rules** (RheinSchPV, the rules and zones of :mod:`testbed.rules`; ``testbed rules check-ais``
+reports no violation on the shipped recording):
+
+* § 6.20: in front of harbour mouths and at berths (the map's ``harbour_mouth`` / ``berth_area`` zones,
+  from 60 m before) at most 11 km/h - 0.4 m/s, both through the water and over ground;
+* § 9.04/6.04: each direction keeps to its own (starboard) lane, each vessel at its own lateral offset
+  (-25..+20 m), so vessels meet port-to-port;
+* § 6.09/6.10, 6.07/6.08, 6.24: a vessel that cannot overtake with more than 10 m (+10 m margin) between
+  the hulls, or is in a narrow fairway or bridge opening, follows the one ahead (matches its speed at a
+  headway beyond the half lengths + 60 m) instead of overtaking;
+* § 1.01/6.02: small craft (< 20 m) keep 110 m to starboard of their lane (the bank side; the large
+  vessels' offsets leave them the room § 6.02 asks for), are faster than any large vessel (so never
+  overtaken), and take the fastest of a few speeds that keeps their closest approach to every larger
+  vessel outside the checker's window;
+* § 6.16: a vessel bound into or out of a harbour waits at a hold point before the mouth (off the zones
+  where § 7.02 forbids lying still) until its manoeuvre, predicted along its path, neither crosses the
+  path of a through vessel (also predicted along its own path) nor meets one starboard-to-starboard nor
+  passes one too close; after 240 s without a gap an arriving vessel sails on along the Rhine;
+* § 9.07 Nr. 5: a downstream vessel bound for the Hafenmund, Hafenkanal or Parallelhafen first sails a
+  loop to face upstream (one that fits the water is searched; without one it does not call);
+* § 7.02: berths in zones where lying still is forbidden are not used; hold points are 40 m clear of them;
+* moored vessels: the checker reads a vessel passing a moored one on the same course as overtaking
+  (§ 6.07 in the basins) and one with it on its starboard side on an opposite course as a meeting
+  (§ 6.04), so berths are allocated (and departures wait) so that no vessel passes a moored one that way.
 """
 
 from __future__ import annotations
