@@ -160,11 +160,15 @@ def _chaikin(p: np.ndarray, it: int) -> np.ndarray:
 
 
 def _densify(p: np.ndarray, step: float) -> np.ndarray:
-    out = [p[:1]]
-    for a, b in zip(p[:-1], p[1:], strict=True):
-        n = max(1, int(math.ceil(math.hypot(*(b - a)) / step)))
-        out.append(a + (b - a) * (np.arange(1, n + 1)[:, None] / n))
-    return np.vstack(out)
+    """Points every <= ``step`` metres along the polyline ``p`` (vectorised; the same numbers as the
+    per-segment ``a + (b - a) * k / n``)."""
+    if len(p) < 2:
+        return p[:1].copy()
+    d = p[1:] - p[:-1]
+    n = np.array([max(1, int(math.ceil(math.hypot(*row) / step))) for row in d.tolist()], dtype=np.int64)
+    idx = np.repeat(np.arange(len(n)), n)
+    k = np.arange(int(n.sum()), dtype=np.int64) - np.repeat(np.cumsum(n) - n, n) + 1
+    return np.vstack([p[:1], p[:-1][idx] + d[idx] * (k / n[idx])[:, None]])
 
 
 def _normals(p: np.ndarray) -> np.ndarray:
