@@ -756,6 +756,7 @@ class _Synth:
         all other vessels (§ 6.02)."""
         n = len(under)
         lim = vprof.copy()
+        self.follow = np.full(n, np.inf)
         if n < 2:
             return lim
         P = np.array([s.pos for s in under])
@@ -782,7 +783,8 @@ class _Synth:
         np.fill_diagonal(ahead, False)
         vlead = V[None, :] * cosh
         allowed = np.maximum(vlead + 0.01 * (along - half_l - 60.0), 0.0)
-        lim = np.minimum(lim, np.where(ahead, allowed, np.inf).min(axis=1))
+        self.follow = np.where(ahead, allowed, np.inf).min(axis=1)
+        lim = np.minimum(lim, self.follow)
         # small craft: the fastest of a few speeds with no close approach to a larger vessel (off a harbour
         # mouth, where the current does not run along the Rhine, no crossing into its path either, § 6.16)
         mouth = (zb & (self.m_mouth | self.m_entry)) != 0
@@ -827,7 +829,8 @@ class _Synth:
                 self.give_up(ship, t)
             elif ship.gate_i >= 0 and ship.s >= ship.gate_s - 300.0 and t >= ship.next_look:
                 ship.next_look = t + GATE_EVERY_S
-                if self.way_clear(ship, until_s=ship.s_end if ship.berth is not None else None):
+                # not while it is held up by a vessel ahead (its manoeuvre would take longer than predicted)
+                if self.follow[k] >= float(np.interp(ship.s, ship.s_arr, ship.vfree)) - 0.05 and self.way_clear(ship, until_s=ship.s_end if ship.berth is not None else None):
                     self.waits.append(t - ship.held_since if ship.held_since >= 0 else 0.0)
                     ship.vmax = ship.vfree
                     ship.gate_i, ship.gate_s = -1, math.inf
