@@ -160,11 +160,15 @@ def _chaikin(p: np.ndarray, it: int) -> np.ndarray:
 
 
 def _densify(p: np.ndarray, step: float) -> np.ndarray:
-    out = [p[:1]]
-    for a, b in zip(p[:-1], p[1:], strict=True):
-        n = max(1, int(math.ceil(math.hypot(*(b - a)) / step)))
-        out.append(a + (b - a) * (np.arange(1, n + 1)[:, None] / n))
-    return np.vstack(out)
+    """Points every <= ``step`` metres along the polyline ``p`` (vectorised; the same numbers as the
+    per-segment ``a + (b - a) * k / n``)."""
+    if len(p) < 2:
+        return p[:1].copy()
+    d = p[1:] - p[:-1]
+    n = np.array([max(1, int(math.ceil(math.hypot(*row) / step))) for row in d.tolist()], dtype=np.int64)
+    idx = np.repeat(np.arange(len(n)), n)
+    k = np.arange(int(n.sum()), dtype=np.int64) - np.repeat(np.cumsum(n) - n, n) + 1
+    return np.vstack([p[:1], p[:-1][idx] + d[idx] * (k / n[idx])[:, None]])
 
 
 def _normals(p: np.ndarray) -> np.ndarray:
@@ -598,18 +602,29 @@ class _Synth:
         self.moor(ship, t_until)
         self.ships.append(ship)
 
-    def give_up(self, ship: _Ship, t: float) -> None:
+    def give_up(self, ship: _Ship, t: float) -> bool:
         """A vessel bound for a berth that found no gap in the through traffic (``MAX_HOLD_S``) sails on
-        along the Rhine instead (it would block the lane behind it)."""
+        along the Rhine instead (it would block the lane behind it) - once that does not take it into the
+        path of a vessel already crossing at the mouth (§ 6.16). Returns whether it sailed on."""
+        import copy
+
         lane = self.up if ship.upstream else self.down
+        pos, psi = ship.pos.copy(), ship.psi
+        trial = copy.copy(ship)
+        self.set_path(trial, self.smooth(self.planner.plan(pos, lane.xy[-1])), stop=False, gate=False)
+        trial.s, trial.sog, trial.pos, trial.psi = 0.0, 0.0, pos, psi
+        if not self.way_clear(trial, until_s=min(trial.s_end, 1500.0), skip=ship):
+            return False
         self.berth_free[ship.berth] = True
         ship.berth = None
         self.gave_up += 1
         ship.ais.static.destination = str(self.rng.choice(_UPSTREAM_DEST if ship.upstream else _DOWNSTREAM_DEST))
-        pos, psi = ship.pos.copy(), ship.psi
         self.waits.append(t - ship.held_since)
-        self.set_path(ship, self.smooth(self.planner.plan(pos, lane.xy[-1])), stop=False, gate=False)
+        for k in ("xy", "s_arr", "s_list", "s_end", "theta", "vmax", "vfree", "tfree", "zb", "cup", "gate_s",
+                  "gate_i", "cross_end_s"):
+            setattr(ship, k, getattr(trial, k))
         ship.s, ship.sog, ship.pos, ship.psi, ship.held_since = 0.0, 0.0, pos, psi, -1.0
+        return True
 
     def departure_path(self, ship: _Ship) -> np.ndarray:
         """From the berth to either end of the Rhine section (drawn once; the other end when the first would
@@ -680,7 +695,7 @@ class _Synth:
         xy = np.column_stack([np.interp(s, ship.s_arr, ship.xy[:, 0]), np.interp(s, ship.s_arr, ship.xy[:, 1])])
         return xy, np.interp(s, ship.s_arr, ship.theta), v
 
-    def way_clear(self, ship: _Ship, until_s: float | None = None) -> bool:
+    def way_clear(self, ship: _Ship, until_s: float | None = None, skip: _Ship | None = None) -> bool:
         """Can ``ship`` (waiting at its hold point) make its harbour-mouth manoeuvre now without forcing a
         through vessel to change course or speed (§ 6.16), meeting it starboard-to-starboard (§ 9.04) or
         passing it too close (§ 6.09)? Every other vessel is predicted along its own path."""
@@ -695,7 +710,7 @@ class _Synth:
         sa0, ca0 = math.sin(ship.cog), math.cos(ship.cog)
         az = self.bits(axy)
         acup = self.cup_at(axy, ath)
-        others = [o for o in self.ships if o is not ship and o.xy is not None]  # moored vessels: at the quay
+        others = [o for o in self.ships if o is not ship and o is not skip and o.xy is not None]  # moored: at quay
         if not others:
             return True
         K, J = len(taus), len(others)
@@ -752,6 +767,7 @@ class _Synth:
         all other vessels (§ 6.02)."""
         n = len(under)
         lim = vprof.copy()
+        self.follow = np.full(n, np.inf)
         if n < 2:
             return lim
         P = np.array([s.pos for s in under])
@@ -778,7 +794,8 @@ class _Synth:
         np.fill_diagonal(ahead, False)
         vlead = V[None, :] * cosh
         allowed = np.maximum(vlead + 0.01 * (along - half_l - 60.0), 0.0)
-        lim = np.minimum(lim, np.where(ahead, allowed, np.inf).min(axis=1))
+        self.follow = np.where(ahead, allowed, np.inf).min(axis=1)
+        lim = np.minimum(lim, self.follow)
         # small craft: the fastest of a few speeds with no close approach to a larger vessel (off a harbour
         # mouth, where the current does not run along the Rhine, no crossing into its path either, § 6.16)
         mouth = (zb & (self.m_mouth | self.m_entry)) != 0
@@ -818,12 +835,14 @@ class _Synth:
                 ship.ais.rot_deg_min = math.degrees(turn / dt) * 60.0
                 continue
             k = under.index(ship)
+            gave = False
             if ship.gate_i >= 0 and ship.held_since >= 0 and t - ship.held_since > MAX_HOLD_S and \
                     ship.upstream is not None:
-                self.give_up(ship, t)
-            elif ship.gate_i >= 0 and ship.s >= ship.gate_s - 300.0 and t >= ship.next_look:
+                gave = self.give_up(ship, t)
+            if not gave and ship.gate_i >= 0 and ship.s >= ship.gate_s - 300.0 and t >= ship.next_look:
                 ship.next_look = t + GATE_EVERY_S
-                if self.way_clear(ship, until_s=ship.s_end if ship.berth is not None else None):
+                # not while it is held up by a vessel ahead (its manoeuvre would take longer than predicted)
+                if self.follow[k] >= float(np.interp(ship.s, ship.s_arr, ship.vfree)) - 0.05 and self.way_clear(ship, until_s=ship.s_end if ship.berth is not None else None):
                     self.waits.append(t - ship.held_since if ship.held_since >= 0 else 0.0)
                     ship.vmax = ship.vfree
                     ship.gate_i, ship.gate_s = -1, math.inf

@@ -113,3 +113,16 @@ def test_real_recording_with_assumed_times_is_checked_outside_the_map():
     _counts_add_up(res)
     assert res["vessels"]["outside_map"] > 100 and res["groups"]["outside_map"]["segments"] > 100
     assert res["groups"]["outside_map"]["frame"]["proj"] == "aeqd"
+
+
+def test_synthesiser_is_rule_compliant_for_another_seed(tmp_path):
+    """Not only the shipped file: half an hour of seed 1 (port calls, departures and small craft included)."""
+    from testbed.ais.synth import write_synth
+
+    out = tmp_path / "seed1.nmea"
+    st = write_synth(out, hours=0.5, seed=1)
+    assert st["vessels"] >= 20
+    res = check_recording(out)
+    _counts_add_up(res)
+    g = res["groups"]["inside_map"]
+    assert g["events"] == [], g["events"][:5]
