@@ -154,18 +154,18 @@ def SB3VecEnv(scenario: str | ScenarioConfig = "Channel-v0", num_envs: int = 8, 
             reward = reward.astype(np.float32)
             self._ep_return += reward
             self._ep_length += 1
-            info_arrays = _infos(w)
             self._ep_comps += w.comps * w.weights
             done = term | trunc
             obs = w.obs.copy()
+            # a fresh empty dict per env (SB3 and wrappers may write into them); the per-env figures only
+            # for the envs whose episode ended, read before their reset
             infos = [{} for _ in range(self.num_envs)]
-            for e in np.flatnonzero(done):
-                e = int(e)
+            for e in np.flatnonzero(done).tolist():
                 infos[e] = {
                     "terminal_observation": obs[e].copy(),
                     "TimeLimit.truncated": bool(trunc[e] and not term[e]),
-                    "is_success": bool(info_arrays["is_success"][e]),
-                    "outcome": info_arrays["outcome"][e],
+                    "is_success": bool(w.feats[e, ob.F_REACHED] > 0),
+                    "outcome": w.outcome(e),
                     # what SB3's Monitor adds: return, length, wall-clock seconds since the env was made
                     "episode": {"r": round(float(self._ep_return[e]), 6), "l": int(self._ep_length[e]),
                                 "t": round(time.time() - self._t_start, 6)},
