@@ -16,8 +16,9 @@ result is a polyline that the environment's route features and the autopilot fol
 
 from __future__ import annotations
 
+import numba
 import numpy as np
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
@@ -65,6 +66,13 @@ class RoutePlanner:
         self._rows = np.concatenate(rows)
         self._cols = np.concatenate(cols)
         self._costs = np.concatenate(costs)
+        # the lane graph in canonical CSR form (rows sorted, columns sorted within a row), with room for the
+        # start and goal nodes S = n, G = n + 1; plan() inserts their edges without a COO round trip
+        n = len(self.nodes)
+        base = coo_matrix((self._costs, (self._rows, self._cols)), shape=(n + 2, n + 2)).tocsr()
+        self._csr = None
+        if base.nnz == len(self._rows):  # no duplicate edges (summed by tocsr): the fast graph is the same graph
+            self._csr = (base.indptr.astype(np.int64), base.indices, base.data, np.diff(base.indptr))
 
     def _clear(self, a: np.ndarray, b: np.ndarray, step_m: float = 10.0) -> np.ndarray:
         """(N,) True where the straight segments a->b stay clearance_m away from the banks."""
@@ -110,21 +118,143 @@ class RoutePlanner:
                              f"{goal.round(1).tolist()} is not within {4 * r:.0f} m of a lane in clear water")  # fmt: skip
         n = len(self.nodes)
         S, G = n, n + 1
-        rows = np.concatenate([self._rows, np.full(si.size, S), gi])
-        cols = np.concatenate([self._cols, si, np.full(gi.size, G)])
-        costs = np.concatenate([self._costs, sd + 1e-3, gd + 1e-3])
-        graph = coo_matrix((costs, (rows, cols)), shape=(n + 2, n + 2)).tocsr()
-        dist, pred = dijkstra(graph, directed=True, indices=S, return_predecessors=True)
+        dist, pred = self._shortest(si, sd + 1e-3, gi, gd + 1e-3)
         if not np.isfinite(dist[G]):
             raise RouteError(f"map {self.map.name!r}: no route along the lanes from "
                              f"{start.round(1).tolist()} to {goal.round(1).tolist()}")  # fmt: skip
         path = []
+        pred = pred.tolist()
         k = pred[G]
         while k != S:
             path.append(k)
             k = pred[k]
         pts = np.vstack([start, self.nodes[path[::-1]], goal])
         return _simplify(pts)
+
+    def _shortest(self, si: np.ndarray, s_cost: np.ndarray, gi: np.ndarray, g_cost: np.ndarray):
+        """(dist, pred) of Dijkstra from S over the lane graph plus S -> si and gi -> G, as scipy's
+        ``dijkstra`` returns them for the path to G. The compiled search stops once G is settled; where it
+        meets an exact tie (a candidate distance equal to a node's current one, which scipy's heap may
+        break the other way) it gives up and scipy's search on the same CSR graph decides."""
+        if self._csr is not None:
+            indptr, indices, data, _ = self._csr
+            g_edge = np.full(len(self.nodes), np.nan)
+            g_edge[gi] = g_cost
+            order = np.argsort(si, kind="stable")
+            dist, pred, tie = _dijkstra_to_goal(indptr, indices, data, si[order].astype(np.int64),
+                                                s_cost[order], g_edge)  # fmt: skip
+            if not tie:
+                return dist, pred
+        graph = self._graph(si, s_cost, gi, g_cost)
+        return dijkstra(graph, directed=True, indices=len(self.nodes), return_predecessors=True)
+
+    def _graph(self, si: np.ndarray, s_cost: np.ndarray, gi: np.ndarray, g_cost: np.ndarray) -> csr_matrix:
+        """The lane graph plus edges S -> si and gi -> G (S = n, G = n + 1), in the canonical CSR form that
+        ``coo_matrix(...).tocsr()`` of all edges gives (so Dijkstra sees the same arrays in the same order)."""
+        n = len(self.nodes)
+        S, G = n, n + 1
+        if self._csr is None:
+            rows = np.concatenate([self._rows, np.full(si.size, S), gi])
+            cols = np.concatenate([self._cols, si, np.full(gi.size, G)])
+            costs = np.concatenate([self._costs, s_cost, g_cost])
+            return coo_matrix((costs, (rows, cols)), shape=(n + 2, n + 2)).tocsr()
+        indptr, indices, data, row_len = self._csr
+        extra = np.zeros(n + 2, dtype=np.int64)
+        extra[gi] = 1  # one edge to G at the end of each row gi (G is the largest column)
+        extra[S] = si.size
+        new_len = row_len + extra
+        new_ptr = np.zeros(n + 3, dtype=np.int64)
+        np.cumsum(new_len, out=new_ptr[1:])
+        nnz = int(new_ptr[-1])
+        new_idx = np.empty(nnz, dtype=indices.dtype)
+        new_dat = np.empty(nnz, dtype=np.float64)
+        pos = np.arange(len(indices)) + np.repeat(new_ptr[:-1] - indptr[:-1], row_len)
+        new_idx[pos] = indices
+        new_dat[pos] = data
+        ends = new_ptr[gi + 1] - 1
+        new_idx[ends] = G
+        new_dat[ends] = g_cost
+        order = np.argsort(si, kind="stable")
+        a = new_ptr[S]
+        new_idx[a:a + si.size] = si[order]
+        new_dat[a:a + si.size] = s_cost[order]
+        return csr_matrix((new_dat, new_idx, new_ptr.astype(indices.dtype)), shape=(n + 2, n + 2))
+
+
+@numba.njit(cache=True)
+def _dijkstra_to_goal(indptr, indices, data, si, s_cost, g_edge):
+    """Dijkstra from S = n (edges to ``si``) to G = n + 1 (edges from the nodes where ``g_edge`` is not
+    NaN) over the CSR lane graph, with a binary heap, stopping when G is settled. Returns (dist, pred,
+    tie): ``tie`` is True when a relaxation produced exactly a node's current tentative distance."""
+    n = len(g_edge)
+    S, G = n, n + 1
+    dist = np.full(n + 2, np.inf)
+    pred = np.full(n + 2, -9999, dtype=np.int64)
+    done = np.zeros(n + 2, dtype=np.bool_)
+    cap = len(data) + len(si) + n + 4
+    hk = np.empty(cap)
+    hv = np.empty(cap, dtype=np.int64)
+    size = 0
+    tie = False
+    dist[S] = 0.0
+    hk[0] = 0.0
+    hv[0] = S
+    size = 1
+    while size > 0:
+        key, u = hk[0], hv[0]
+        size -= 1
+        if size > 0:  # sift the last entry down from the root
+            k, v = hk[size], hv[size]
+            i = 0
+            while True:
+                c = 2 * i + 1
+                if c >= size:
+                    break
+                if c + 1 < size and hk[c + 1] < hk[c]:
+                    c += 1
+                if hk[c] < k:
+                    hk[i], hv[i] = hk[c], hv[c]
+                    i = c
+                else:
+                    break
+            hk[i], hv[i] = k, v
+        if done[u] or key > dist[u]:
+            continue
+        done[u] = True
+        if u == G:
+            break
+        if u == S:
+            m = len(si)
+        elif u < n:
+            m = indptr[u + 1] - indptr[u] + (0 if np.isnan(g_edge[u]) else 1)
+        else:
+            m = 0
+        for q in range(m):
+            if u == S:
+                j, w = si[q], s_cost[q]
+            elif q < indptr[u + 1] - indptr[u]:
+                j, w = indices[indptr[u] + q], data[indptr[u] + q]
+            else:
+                j, w = G, g_edge[u]
+            if done[j]:
+                continue
+            c = key + w
+            if c < dist[j]:
+                dist[j] = c
+                pred[j] = u
+                i = size  # sift up
+                size += 1
+                while i > 0:
+                    p = (i - 1) // 2
+                    if hk[p] > c:
+                        hk[i], hv[i] = hk[p], hv[p]
+                        i = p
+                    else:
+                        break
+                hk[i], hv[i] = c, j
+            elif c == dist[j]:
+                tie = True
+    return dist, pred, tie
 
 
 def _densify(xy: np.ndarray, spacing: float) -> np.ndarray:
@@ -138,6 +268,13 @@ def _densify(xy: np.ndarray, spacing: float) -> np.ndarray:
 
 def _simplify(pts: np.ndarray, min_len: float = 5.0) -> np.ndarray:
     """Drop repeated points (closer than min_len) but keep both ends."""
+    n = len(pts)
+    if n > 2:  # fast path: every inner point is min_len from its predecessor, so each one is kept
+        step = np.hypot(pts[1:-1, 0] - pts[:-2, 0], pts[1:-1, 1] - pts[:-2, 1])
+        if (step >= min_len).all():
+            if np.hypot(*(pts[-1] - pts[-2])) < min_len:
+                return np.concatenate([pts[:-2], pts[-1:]])
+            return pts[np.arange(n)]
     keep = [0]
     for i in range(1, len(pts) - 1):
         if np.hypot(*(pts[i] - pts[keep[-1]])) >= min_len:

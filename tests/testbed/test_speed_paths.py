@@ -1,0 +1,81 @@
+"""The fast paths of reset and step give exactly what the straightforward code gives (issue 10 §4)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse import coo_matrix
+
+from testbed.route import _simplify
+from testbed.world import map_bundle
+
+
+def _simplify_loop(pts: np.ndarray, min_len: float = 5.0) -> np.ndarray:
+    keep = [0]
+    for i in range(1, len(pts) - 1):
+        if np.hypot(*(pts[i] - pts[keep[-1]])) >= min_len:
+            keep.append(i)
+    if np.hypot(*(pts[-1] - pts[keep[-1]])) < min_len and len(keep) > 1:
+        keep.pop()
+    keep.append(len(pts) - 1)
+    return pts[keep]
+
+
+def test_planner_graph_is_the_coo_graph():
+    """The CSR with the start and goal edges inserted is array for array the one tocsr() builds."""
+    _, planner, _ = map_bundle("duisburg_ruhrort")
+    assert planner._csr is not None
+    n = len(planner.nodes)
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        si = rng.choice(n, size=int(rng.integers(0, 30)), replace=False)
+        gi = rng.choice(n, size=int(rng.integers(1, 30)), replace=False)
+        sc, gc = rng.uniform(1, 300, si.size), rng.uniform(1, 300, gi.size)
+        fast = planner._graph(si, sc, gi, gc)
+        rows = np.concatenate([planner._rows, np.full(si.size, n), gi])
+        cols = np.concatenate([planner._cols, si, np.full(gi.size, n + 1)])
+        ref = coo_matrix((np.concatenate([planner._costs, sc, gc]), (rows, cols)), shape=(n + 2, n + 2)).tocsr()
+        assert np.array_equal(fast.indptr, ref.indptr)
+        assert np.array_equal(fast.indices, ref.indices)
+        assert np.array_equal(fast.data, ref.data)
+
+
+def test_simplify_matches_the_loop():
+    rng = np.random.default_rng(1)
+    for k in range(300):
+        n = int(rng.integers(2, 40))
+        steps = rng.uniform(0.0, 12.0 if k % 2 else 60.0, (n, 2))
+        pts = np.cumsum(steps, axis=0)
+        if k % 3 == 0:
+            pts[-1] = pts[-2] + 1.0  # an end closer than min_len to the last inner point
+        assert np.array_equal(_simplify(pts), _simplify_loop(pts))
+
+
+def test_compiled_dijkstra_plans_the_scipy_routes():
+    """Routes between random water points: the compiled search (with its scipy fallback on exact ties)
+    gives the same polylines as scipy's Dijkstra on the COO-built graph, and it decides most of them."""
+    import testbed.route as route
+
+    hmap, planner, _ = map_bundle("duisburg_ruhrort")
+    water = hmap.rasters.water_xy()
+    rng = np.random.default_rng(2)
+    csr, decided = planner._csr, 0
+    orig = route._dijkstra_to_goal
+    try:
+        def spy(*a):
+            nonlocal decided
+            out = orig(*a)
+            decided += not out[2]
+            return out
+
+        route._dijkstra_to_goal = spy
+        for _ in range(120):
+            a, b = water[rng.integers(len(water))], water[rng.integers(len(water))]
+            fast = planner.plan(a, b)
+            planner._csr = None
+            ref = planner.plan(a, b)
+            planner._csr = csr
+            assert np.array_equal(fast, ref)
+    finally:
+        planner._csr = csr
+        route._dijkstra_to_goal = orig
+    assert decided > 60
