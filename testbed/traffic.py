@@ -86,6 +86,33 @@ class LaneTable:
 
     def nearest(self, x: float, y: float, psi: float) -> tuple[int, float]:
         """(lane index, along-track s) of the nearest lane running within 90 deg of heading ``psi``."""
+        if not hasattr(self, "_segs"):
+            self._segs = self._segments()
+        p0x, p0y, dx, dy, l2, hd, s0, lane = self._segs
+        t = np.clip(((x - p0x) * dx + (y - p0y) * dy) / l2, 0.0, 1.0)
+        dist = np.hypot(p0x + t * dx - x, p0y + t * dy - y)
+        dist = np.where(np.cos(hd - psi) > 0.0, dist, np.inf)
+        m = int(np.argmin(dist))  # the first smallest: the lowest lane, then the first segment, as per lane
+        if not dist[m] < math.inf:
+            return 0, 0.0
+        return int(lane[m]), float(s0[m] + t[m] * math.sqrt(l2[m]))
+
+    def _segments(self) -> tuple:
+        """Every lane's segments in lane order, for :meth:`nearest` (computed lane by lane as
+        :meth:`_nearest_loop` does, so the values are the same)."""
+        cols: list[list] = [[] for _ in range(8)]
+        for k in range(len(self.ids)):
+            a, b = self.start[k], self.start[k + 1]
+            p0, p1 = self.xy[a:b - 1], self.xy[a + 1:b]
+            d = p1 - p0
+            l2 = np.maximum((d * d).sum(1), 1e-12)
+            for c, v in zip(cols, (p0[:, 0], p0[:, 1], d[:, 0], d[:, 1], l2, np.arctan2(d[:, 0], d[:, 1]),
+                                   self.s[a:b - 1], np.full(b - a - 1, k)), strict=True):  # fmt: skip
+                c.append(v)
+        return tuple(np.concatenate(c) for c in cols)
+
+    def _nearest_loop(self, x: float, y: float, psi: float) -> tuple[int, float]:
+        """:meth:`nearest` lane by lane (the reference the tests compare it with)."""
         best = (math.inf, 0, 0.0)
         for k in range(len(self.ids)):
             a, b = self.start[k], self.start[k + 1]
@@ -292,22 +319,20 @@ class ScriptedTraffic:
         first = pk.t[pk.start[:-1]]
         last = pk.t[pk.start[1:] - 1]
         live = np.flatnonzero((last >= start) & (first <= start + horizon))
-        if len(live):
-            keep = []
-            for k in live:
-                a, b = pk.start[k], pk.start[k + 1]
-                tk = pk.t[a:b]
-                win = (tk >= start) & (tk <= start + horizon)
-                if goal_xy is not None:
-                    if any(_min_dist(pk.x[a:b][win], pk.y[a:b][win], g) <= goal_clear_m
-                           for g in np.reshape(goal_xy, (-1, 2))):  # fmt: skip
-                        continue
-                early = (tk >= start - 30.0) & (tk <= start + 60.0 * cfg.ais_speedup)
-                if any(_min_dist(pk.x[a:b][early], pk.y[a:b][early], p) <= ego_clear_m
-                       for p in np.reshape(ego_xy, (-1, 2))):  # fmt: skip
-                    continue
-                keep.append(k)
-            live = np.asarray(keep, dtype=np.int64)
+        if len(live):  # all live tracks at once (per track: the smallest distance in the window, inf without one)
+            n = pk.start[live + 1] - pk.start[live]
+            seg = np.concatenate([[0], np.cumsum(n)[:-1]])
+            idx = np.arange(int(n.sum())) + np.repeat(pk.start[live] - seg, n)
+            tk, xk, yk = pk.t[idx], pk.x[idx], pk.y[idx]
+            win = (tk >= start) & (tk <= start + horizon)
+            early = (tk >= start - 30.0) & (tk <= start + 60.0 * cfg.ais_speedup)
+            drop = np.zeros(len(live), dtype=bool)
+            if goal_xy is not None:
+                for g in np.reshape(goal_xy, (-1, 2)):
+                    drop |= _min_dist_tracks(xk, yk, win, seg, g) <= goal_clear_m
+            for p in np.reshape(ego_xy, (-1, 2)):
+                drop |= _min_dist_tracks(xk, yk, early, seg, p) <= ego_clear_m
+            live = live[~drop].astype(np.int64)
         # tracks live at the start first (nearest first), then those that appear later (earliest first)
         order = sorted(live, key=lambda k: (first[k] > start, first[k], k))
         chosen = order[:T]
@@ -442,6 +467,13 @@ def _min_dist(xs: np.ndarray, ys: np.ndarray, p) -> float:
     """The smallest distance from the points (xs, ys) to ``p``; inf without points."""
     d = np.hypot(xs - p[0], ys - p[1])
     return float(d.min()) if d.size else math.inf
+
+
+def _min_dist_tracks(xs: np.ndarray, ys: np.ndarray, mask: np.ndarray, seg: np.ndarray, p) -> np.ndarray:
+    """Per track (samples from ``seg[i]`` to the next offset): :func:`_min_dist` of its samples in ``mask``."""
+    d = np.hypot(xs - p[0], ys - p[1])
+    d[~mask] = np.inf
+    return np.minimum.reduceat(d, seg)
 
 
 @numba.njit(cache=True)

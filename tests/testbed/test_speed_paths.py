@@ -79,3 +79,40 @@ def test_compiled_dijkstra_plans_the_scipy_routes():
         planner._csr = csr
         route._dijkstra_to_goal = orig
     assert decided > 60
+
+
+def test_nearest_lane_matches_the_lane_loop():
+    from testbed.traffic import LaneTable
+
+    hmap = map_bundle("duisburg_ruhrort")[0]
+    lanes = LaneTable(hmap)
+    water = hmap.rasters.water_xy()
+    rng = np.random.default_rng(3)
+    for _ in range(400):
+        x, y = water[rng.integers(len(water))] + rng.normal(0.0, 5.0, 2)
+        psi = float(rng.uniform(-4.0, 4.0))
+        assert lanes.nearest(float(x), float(y), psi) == lanes._nearest_loop(float(x), float(y), psi)
+
+
+def test_replay_track_distances_match_per_track():
+    """The vectorised start/goal clearance test of the AIS replay reset, track by track."""
+    from testbed.env import resolve_config
+    from testbed.traffic import _min_dist, _min_dist_tracks
+    from testbed.world import World
+
+    pk = World(resolve_config("PortEntry-v1", None, {}), 1).traffic.replay
+    rng = np.random.default_rng(4)
+    live = np.arange(pk.n_tracks)
+    n = pk.start[live + 1] - pk.start[live]
+    seg = np.concatenate([[0], np.cumsum(n)[:-1]])
+    idx = np.arange(int(n.sum())) + np.repeat(pk.start[live] - seg, n)
+    t0, t1 = pk.span()
+    for _ in range(20):
+        start = rng.uniform(t0, t1)
+        mask = (pk.t[idx] >= start) & (pk.t[idx] <= start + rng.uniform(10.0, 3000.0))
+        p = rng.normal(0.0, 800.0, 2)
+        got = _min_dist_tracks(pk.x[idx], pk.y[idx], mask, seg, p)
+        for k in live:
+            a, b = pk.start[k], pk.start[k + 1]
+            m = mask[seg[k]:seg[k] + n[k]]
+            assert got[k] == _min_dist(pk.x[a:b][m], pk.y[a:b][m], p)
