@@ -471,8 +471,8 @@ def _min_dist(xs: np.ndarray, ys: np.ndarray, p) -> float:
 
 def _min_dist_tracks(xs: np.ndarray, ys: np.ndarray, mask: np.ndarray, seg: np.ndarray, p) -> np.ndarray:
     """Per track (samples from ``seg[i]`` to the next offset): :func:`_min_dist` of its samples in ``mask``."""
-    d = np.hypot(xs - p[0], ys - p[1])
-    d[~mask] = np.inf
+    d = np.full(len(xs), np.inf)
+    d[mask] = np.hypot(xs[mask] - p[0], ys[mask] - p[1])
     return np.minimum.reduceat(d, seg)
 
 
