@@ -105,48 +105,82 @@ class RoutePlanner:
 
     def plan(self, start_xy, goal_xy, attach_radius_m: float | None = None) -> np.ndarray:
         """(P, 2) polyline from ``start_xy`` to ``goal_xy`` along the lane network."""
-        start = np.asarray(start_xy, dtype=np.float64).reshape(2)
-        goal = np.asarray(goal_xy, dtype=np.float64).reshape(2)
-        r = attach_radius_m or self.link_radius_m
-        for radius in (r, 2 * r, 4 * r):
-            si, sd = self._attach(start, radius)
-            gi, gd = self._attach(goal, radius)
-            if si.size and gi.size:
-                break
-        else:
-            raise RouteError(f"map {self.map.name!r}: start {start.round(1).tolist()} or goal "
-                             f"{goal.round(1).tolist()} is not within {4 * r:.0f} m of a lane in clear water")  # fmt: skip
-        n = len(self.nodes)
-        S, G = n, n + 1
-        dist, pred = self._shortest(si, sd + 1e-3, gi, gd + 1e-3)
-        if not np.isfinite(dist[G]):
-            raise RouteError(f"map {self.map.name!r}: no route along the lanes from "
-                             f"{start.round(1).tolist()} to {goal.round(1).tolist()}")  # fmt: skip
-        path = []
-        pred = pred.tolist()
-        k = pred[G]
-        while k != S:
-            path.append(k)
-            k = pred[k]
-        pts = np.vstack([start, self.nodes[path[::-1]], goal])
-        return _simplify(pts)
+        route = self.plan_many(start_xy, [goal_xy], attach_radius_m)[0]
+        if isinstance(route, RouteError):
+            raise route
+        return route
 
-    def _shortest(self, si: np.ndarray, s_cost: np.ndarray, gi: np.ndarray, g_cost: np.ndarray):
-        """(dist, pred) of Dijkstra from S over the lane graph plus S -> si and gi -> G, as scipy's
-        ``dijkstra`` returns them for the path to G. The compiled search stops once G is settled; where it
-        meets an exact tie (a candidate distance equal to a node's current one, which scipy's heap may
-        break the other way) it gives up and scipy's search on the same CSR graph decides."""
+    def plan_many(self, start_xy, goals, attach_radius_m: float | None = None) -> list:
+        """:meth:`plan` from one start to each of ``goals``, sharing one search: per goal the (P, 2)
+        polyline, or the :class:`RouteError` that :meth:`plan` would raise for it."""
+        start = np.asarray(start_xy, dtype=np.float64).reshape(2)
+        r = attach_radius_m or self.link_radius_m
+        out: list = [None] * len(goals)
+        groups: dict[float, list] = {}  # attach radius -> (goal index, goal, gi, gd)
+        starts: dict[float, tuple] = {}
+        for q, goal_xy in enumerate(goals):
+            goal = np.asarray(goal_xy, dtype=np.float64).reshape(2)
+            for radius in (r, 2 * r, 4 * r):
+                if radius not in starts:
+                    starts[radius] = self._attach(start, radius)
+                si = starts[radius][0]
+                gi, gd = self._attach(goal, radius)
+                if si.size and gi.size:
+                    groups.setdefault(radius, []).append((q, goal, gi, gd))
+                    break
+            else:
+                out[q] = RouteError(f"map {self.map.name!r}: start {start.round(1).tolist()} or goal "
+                                    f"{goal.round(1).tolist()} is not within {4 * r:.0f} m of a lane in clear water")  # fmt: skip
+        n = len(self.nodes)
+        S = n
+        for radius, members in groups.items():
+            si, sd = starts[radius]
+            found = self._shortest_many(si, sd + 1e-3, [(gi, gd + 1e-3) for _, _, gi, gd in members])
+            for (q, goal, _, _), (dist_g, pred) in zip(members, found, strict=True):
+                if not np.isfinite(dist_g):
+                    out[q] = RouteError(f"map {self.map.name!r}: no route along the lanes from "
+                                        f"{start.round(1).tolist()} to {goal.round(1).tolist()}")  # fmt: skip
+                    continue
+                path = []
+                k = pred[-1]
+                while k != S:
+                    path.append(k)
+                    k = pred[k]
+                out[q] = _simplify(np.vstack([start, self.nodes[path[::-1]], goal]))
+        return out
+
+    def _shortest_many(self, si: np.ndarray, s_cost: np.ndarray, goals: list) -> list:
+        """Per goal (gi, g_cost): (distance to G, pred) of Dijkstra from S over the lane graph plus S -> si
+        and gi -> G (S = n, G = n + 1), as scipy's ``dijkstra`` gives them on that graph, ``pred`` a list
+        indexed like scipy's predecessors with G's entry last. One compiled search serves all goals (each
+        G a sink, which changes no other node's distance); it stops once every G is settled. Where it meets
+        an exact tie (a candidate distance equal to a node's current one, which scipy's heap may break the
+        other way) scipy's search on the same CSR graph decides instead, goal by goal."""
+        n = len(self.nodes)
         if self._csr is not None:
             indptr, indices, data, _ = self._csr
-            g_edge = np.full(len(self.nodes), np.nan)
-            g_edge[gi] = g_cost
+            cnt = np.zeros(n + 1, dtype=np.int64)
+            for gi, _ in goals:
+                cnt[gi + 1] += 1
+            g_ptr = np.cumsum(cnt)
+            g_goal = np.empty(g_ptr[-1], dtype=np.int64)
+            g_cost = np.empty(g_ptr[-1])
+            fill = g_ptr[:-1].copy()
+            for k, (gi, gc) in enumerate(goals):  # goal by goal: each node's goal edges in goal order
+                g_goal[fill[gi]] = k
+                g_cost[fill[gi]] = gc
+                fill[gi] += 1
             order = np.argsort(si, kind="stable")
-            dist, pred, tie = _dijkstra_to_goal(indptr, indices, data, si[order].astype(np.int64),
-                                                s_cost[order], g_edge)  # fmt: skip
+            dist, pred, tie = _dijkstra_to_goals(indptr, indices, data, si[order].astype(np.int64), s_cost[order],
+                                                 g_ptr, g_goal, g_cost, len(goals))  # fmt: skip
             if not tie:
-                return dist, pred
-        graph = self._graph(si, s_cost, gi, g_cost)
-        return dijkstra(graph, directed=True, indices=len(self.nodes), return_predecessors=True)
+                pl = pred[: n + 1].tolist()
+                return [(dist[n + 1 + k], [*pl, int(pred[n + 1 + k])]) for k in range(len(goals))]
+        out = []
+        for gi, gc in goals:
+            dist, pred = dijkstra(self._graph(si, s_cost, gi, gc), directed=True, indices=n, return_predecessors=True)
+            out.append((dist[n + 1], pred.tolist()))
+        return out
 
     def _graph(self, si: np.ndarray, s_cost: np.ndarray, gi: np.ndarray, g_cost: np.ndarray) -> csr_matrix:
         """The lane graph plus edges S -> si and gi -> G (S = n, G = n + 1), in the canonical CSR form that
@@ -182,24 +216,25 @@ class RoutePlanner:
 
 
 @numba.njit(cache=True)
-def _dijkstra_to_goal(indptr, indices, data, si, s_cost, g_edge):
-    """Dijkstra from S = n (edges to ``si``) to G = n + 1 (edges from the nodes where ``g_edge`` is not
-    NaN) over the CSR lane graph, with a binary heap, stopping when G is settled. Returns (dist, pred,
-    tie): ``tie`` is True when a relaxation produced exactly a node's current tentative distance."""
-    n = len(g_edge)
-    S, G = n, n + 1
-    dist = np.full(n + 2, np.inf)
-    pred = np.full(n + 2, -9999, dtype=np.int64)
-    done = np.zeros(n + 2, dtype=np.bool_)
-    cap = len(data) + len(si) + n + 4
+def _dijkstra_to_goals(indptr, indices, data, si, s_cost, g_ptr, g_goal, g_cost, m):
+    """Dijkstra from S = n (edges to ``si``) over the CSR lane graph, with sinks G_k = n + 1 + k reached
+    from node u over the edges ``g_ptr[u]:g_ptr[u + 1]`` of ``g_goal`` / ``g_cost``; a binary heap,
+    stopping once all m sinks are settled. Returns (dist, pred, tie): ``tie`` is True when a relaxation
+    produced exactly a node's current tentative distance (where scipy's heap might choose otherwise)."""
+    n = len(g_ptr) - 1
+    S = n
+    dist = np.full(n + 1 + m, np.inf)
+    pred = np.full(n + 1 + m, -9999, dtype=np.int64)
+    done = np.zeros(n + 1 + m, dtype=np.bool_)
+    cap = len(data) + len(si) + len(g_goal) + n + 4
     hk = np.empty(cap)
     hv = np.empty(cap, dtype=np.int64)
-    size = 0
-    tie = False
-    dist[S] = 0.0
     hk[0] = 0.0
     hv[0] = S
+    dist[S] = 0.0
     size = 1
+    tie = False
+    left = m
     while size > 0:
         key, u = hk[0], hv[0]
         size -= 1
@@ -218,24 +253,27 @@ def _dijkstra_to_goal(indptr, indices, data, si, s_cost, g_edge):
                 else:
                     break
             hk[i], hv[i] = k, v
-        if done[u] or key > dist[u]:
+        if done[u]:
             continue
         done[u] = True
-        if u == G:
-            break
+        if u > S:  # a goal sink
+            left -= 1
+            if left == 0:
+                break
+            continue
         if u == S:
-            m = len(si)
-        elif u < n:
-            m = indptr[u + 1] - indptr[u] + (0 if np.isnan(g_edge[u]) else 1)
+            a, b = 0, len(si)
         else:
-            m = 0
-        for q in range(m):
+            a, b = indptr[u], indptr[u + 1]
+            b += g_ptr[u + 1] - g_ptr[u]
+        for q in range(a, b):
             if u == S:
                 j, w = si[q], s_cost[q]
-            elif q < indptr[u + 1] - indptr[u]:
-                j, w = indices[indptr[u] + q], data[indptr[u] + q]
+            elif q < indptr[u + 1]:
+                j, w = indices[q], data[q]
             else:
-                j, w = G, g_edge[u]
+                e = g_ptr[u] + q - indptr[u + 1]
+                j, w = n + 1 + g_goal[e], g_cost[e]
             if done[j]:
                 continue
             c = key + w

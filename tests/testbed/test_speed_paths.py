@@ -59,7 +59,7 @@ def test_compiled_dijkstra_plans_the_scipy_routes():
     water = hmap.rasters.water_xy()
     rng = np.random.default_rng(2)
     csr, decided = planner._csr, 0
-    orig = route._dijkstra_to_goal
+    orig = route._dijkstra_to_goals
     try:
         def spy(*a):
             nonlocal decided
@@ -67,7 +67,7 @@ def test_compiled_dijkstra_plans_the_scipy_routes():
             decided += not out[2]
             return out
 
-        route._dijkstra_to_goal = spy
+        route._dijkstra_to_goals = spy
         for _ in range(120):
             a, b = water[rng.integers(len(water))], water[rng.integers(len(water))]
             fast = planner.plan(a, b)
@@ -77,7 +77,7 @@ def test_compiled_dijkstra_plans_the_scipy_routes():
             assert np.array_equal(fast, ref)
     finally:
         planner._csr = csr
-        route._dijkstra_to_goal = orig
+        route._dijkstra_to_goals = orig
     assert decided > 60
 
 
@@ -116,3 +116,22 @@ def test_replay_track_distances_match_per_track():
             a, b = pk.start[k], pk.start[k + 1]
             m = mask[seg[k]:seg[k] + n[k]]
             assert got[k] == _min_dist(pk.x[a:b][m], pk.y[a:b][m], p)
+
+
+def test_plan_many_is_plan_per_goal():
+    """One search for several goals gives each goal the route plan() (scipy's search) gives it."""
+    hmap, planner, _ = map_bundle("duisburg_ruhrort")
+    water = hmap.rasters.water_xy()
+    rng = np.random.default_rng(5)
+    csr = planner._csr
+    try:
+        for _ in range(40):
+            a = water[rng.integers(len(water))]
+            goals = [water[rng.integers(len(water))] for _ in range(int(rng.integers(1, 4)))]
+            many = planner.plan_many(a, goals)
+            planner._csr = None
+            for g, got in zip(goals, many, strict=True):
+                assert np.array_equal(got, planner.plan(a, g))
+            planner._csr = csr
+    finally:
+        planner._csr = csr
