@@ -218,28 +218,34 @@ class RoutePlanner:
 @numba.njit(cache=True)
 def _dijkstra_to_goals(indptr, indices, data, si, s_cost, g_ptr, g_goal, g_cost, m):
     """Dijkstra from S = n (edges to ``si``) over the CSR lane graph, with sinks G_k = n + 1 + k reached
-    from node u over the edges ``g_ptr[u]:g_ptr[u + 1]`` of ``g_goal`` / ``g_cost``; a binary heap,
-    stopping once all m sinks are settled. Returns (dist, pred, tie): ``tie`` is True when a relaxation
-    produced exactly a node's current tentative distance (where scipy's heap might choose otherwise)."""
+    from node u over the edges ``g_ptr[u]:g_ptr[u + 1]`` of ``g_goal`` / ``g_cost``; an indexed binary heap
+    (decrease-key), stopping once all m sinks are settled. Returns (dist, pred, tie): ``tie`` is True when
+    a relaxation produced exactly a node's current tentative distance (where scipy's heap might choose
+    otherwise)."""
     n = len(g_ptr) - 1
     S = n
-    dist = np.full(n + 1 + m, np.inf)
-    pred = np.full(n + 1 + m, -9999, dtype=np.int64)
-    done = np.zeros(n + 1 + m, dtype=np.bool_)
-    cap = len(data) + len(si) + len(g_goal) + n + 4
-    hk = np.empty(cap)
-    hv = np.empty(cap, dtype=np.int64)
+    N = n + 1 + m
+    dist = np.full(N, np.inf)
+    pred = np.full(N, -9999, dtype=np.int64)
+    done = np.zeros(N, dtype=np.bool_)
+    pos = np.full(N, -1, dtype=np.int64)  # heap position of a node, -1: not in the heap
+    hk = np.empty(N)
+    hv = np.empty(N, dtype=np.int64)
     hk[0] = 0.0
     hv[0] = S
+    pos[S] = 0
     dist[S] = 0.0
     size = 1
     tie = False
     left = m
     while size > 0:
-        key, u = hk[0], hv[0]
+        key = hk[0]
+        u = hv[0]
+        pos[u] = -1
         size -= 1
-        if size > 0:  # sift the last entry down from the root
-            k, v = hk[size], hv[size]
+        if size > 0:
+            k = hk[size]
+            v = hv[size]
             i = 0
             while True:
                 c = 2 * i + 1
@@ -248,13 +254,15 @@ def _dijkstra_to_goals(indptr, indices, data, si, s_cost, g_ptr, g_goal, g_cost,
                 if c + 1 < size and hk[c + 1] < hk[c]:
                     c += 1
                 if hk[c] < k:
-                    hk[i], hv[i] = hk[c], hv[c]
+                    hk[i] = hk[c]
+                    hv[i] = hv[c]
+                    pos[hv[i]] = i
                     i = c
                 else:
                     break
-            hk[i], hv[i] = k, v
-        if done[u]:
-            continue
+            hk[i] = k
+            hv[i] = v
+            pos[v] = i
         done[u] = True
         if u > S:  # a goal sink
             left -= 1
@@ -268,28 +276,37 @@ def _dijkstra_to_goals(indptr, indices, data, si, s_cost, g_ptr, g_goal, g_cost,
             b += g_ptr[u + 1] - g_ptr[u]
         for q in range(a, b):
             if u == S:
-                j, w = si[q], s_cost[q]
+                j = si[q]
+                w = s_cost[q]
             elif q < indptr[u + 1]:
-                j, w = indices[q], data[q]
+                j = indices[q]
+                w = data[q]
             else:
                 e = g_ptr[u] + q - indptr[u + 1]
-                j, w = n + 1 + g_goal[e], g_cost[e]
+                j = n + 1 + g_goal[e]
+                w = g_cost[e]
             if done[j]:
                 continue
             c = key + w
             if c < dist[j]:
                 dist[j] = c
                 pred[j] = u
-                i = size  # sift up
-                size += 1
+                i = pos[j]
+                if i < 0:
+                    i = size
+                    size += 1
                 while i > 0:
-                    p = (i - 1) // 2
+                    p = (i - 1) >> 1
                     if hk[p] > c:
-                        hk[i], hv[i] = hk[p], hv[p]
+                        hk[i] = hk[p]
+                        hv[i] = hv[p]
+                        pos[hv[i]] = i
                         i = p
                     else:
                         break
-                hk[i], hv[i] = c, j
+                hk[i] = c
+                hv[i] = j
+                pos[j] = i
             elif c == dist[j]:
                 tie = True
     return dist, pred, tie
