@@ -71,6 +71,7 @@ class RoutePlanner:
         n = len(self.nodes)
         base = coo_matrix((self._costs, (self._rows, self._cols)), shape=(n + 2, n + 2)).tocsr()
         self._csr = None
+        self._goal_cache: dict = {}  # (goal bytes, radius) -> _attach result (read-only use)
         if base.nnz == len(self._rows):  # no duplicate edges (summed by tocsr): the fast graph is the same graph
             self._csr = (base.indptr.astype(np.int64), base.indices, base.data, np.diff(base.indptr))
 
@@ -84,6 +85,16 @@ class RoutePlanner:
         pts = a[:, None, :] + (b - a)[:, None, :] * t[None, :, None]
         sd = self.map.signed_distance(pts.reshape(-1, 2)).reshape(len(a), k)
         return sd.min(axis=1) >= self.clearance_m
+
+    def _attach_goal(self, xy: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_attach` of a goal, remembered by its exact position (scenarios reuse a few goals)."""
+        key = (xy.tobytes(), float(radius))
+        hit = self._goal_cache.get(key)
+        if hit is None:
+            if len(self._goal_cache) >= 256:
+                self._goal_cache.clear()
+            hit = self._goal_cache[key] = self._attach(xy, radius)
+        return hit
 
     def _attach(self, xy: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
         idx = np.asarray(self._tree.query_ball_point(xy, radius), dtype=np.intp)
@@ -124,7 +135,7 @@ class RoutePlanner:
                 if radius not in starts:
                     starts[radius] = self._attach(start, radius)
                 si = starts[radius][0]
-                gi, gd = self._attach(goal, radius)
+                gi, gd = self._attach_goal(goal, radius)
                 if si.size and gi.size:
                     groups.setdefault(radius, []).append((q, goal, gi, gd))
                     break

@@ -334,7 +334,7 @@ class ScriptedTraffic:
                 drop |= _min_dist_tracks(xk, yk, early, seg, p) <= ego_clear_m
             live = live[~drop].astype(np.int64)
         # tracks live at the start first (nearest first), then those that appear later (earliest first)
-        order = sorted(live, key=lambda k: (first[k] > start, first[k], k))
+        order = live[np.lexsort((live, first[live], first[live] > start))]
         chosen = order[:T]
         sl = slice(e * T, (e + 1) * T)
         self.mode[sl] = 0
