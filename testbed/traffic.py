@@ -319,19 +319,11 @@ class ScriptedTraffic:
         first = pk.t[pk.start[:-1]]
         last = pk.t[pk.start[1:] - 1]
         live = np.flatnonzero((last >= start) & (first <= start + horizon))
-        if len(live):  # all live tracks at once (per track: the smallest distance in the window, inf without one)
-            n = pk.start[live + 1] - pk.start[live]
-            seg = np.concatenate([[0], np.cumsum(n)[:-1]])
-            idx = np.arange(int(n.sum())) + np.repeat(pk.start[live] - seg, n)
-            tk, xk, yk = pk.t[idx], pk.x[idx], pk.y[idx]
-            win = (tk >= start) & (tk <= start + horizon)
-            early = (tk >= start - 30.0) & (tk <= start + 60.0 * cfg.ais_speedup)
-            drop = np.zeros(len(live), dtype=bool)
-            if goal_xy is not None:
-                for g in np.reshape(goal_xy, (-1, 2)):
-                    drop |= _min_dist_tracks(xk, yk, win, seg, g) <= goal_clear_m
-            for p in np.reshape(ego_xy, (-1, 2)):
-                drop |= _min_dist_tracks(xk, yk, early, seg, p) <= ego_clear_m
+        if len(live):  # per live track: its smallest distance to a goal / ego start within the window
+            pts = np.empty((0, 2)) if goal_xy is None else np.reshape(np.asarray(goal_xy, dtype=np.float64), (-1, 2))
+            drop = _tracks_near(pk.t, pk.x, pk.y, pk.start, live, start, start + horizon, pts, goal_clear_m)
+            drop |= _tracks_near(pk.t, pk.x, pk.y, pk.start, live, start - 30.0, start + 60.0 * cfg.ais_speedup,
+                                 np.reshape(np.asarray(ego_xy, dtype=np.float64), (-1, 2)), ego_clear_m)  # fmt: skip
             live = live[~drop].astype(np.int64)
         # tracks live at the start first (nearest first), then those that appear later (earliest first)
         order = live[np.lexsort((live, first[live], first[live] > start))]
@@ -469,11 +461,37 @@ def _min_dist(xs: np.ndarray, ys: np.ndarray, p) -> float:
     return float(d.min()) if d.size else math.inf
 
 
-def _min_dist_tracks(xs: np.ndarray, ys: np.ndarray, mask: np.ndarray, seg: np.ndarray, p) -> np.ndarray:
-    """Per track (samples from ``seg[i]`` to the next offset): :func:`_min_dist` of its samples in ``mask``."""
-    d = np.full(len(xs), np.inf)
-    d[mask] = np.hypot(xs[mask] - p[0], ys[mask] - p[1])
-    return np.minimum.reduceat(d, seg)
+@numba.njit(cache=True)
+def _tracks_near(pt, px, py, pstart, live, lo, hi, pts, clear):
+    """Per track ``live[q]``: whether :func:`_min_dist` of its samples with ``lo <= t <= hi`` to any of the
+    points ``pts`` (P, 2) is ``<= clear`` (a NaN distance in the window makes that minimum NaN: not near,
+    as ``ndarray.min``). Only samples within ``clear`` on both axes can be that close (hypot is never
+    below either leg), so the distance is computed for those alone."""
+    out = np.zeros(len(live), dtype=np.bool_)
+    for q in range(len(live)):
+        k = live[q]
+        for g in range(pts.shape[0]):
+            near = False
+            nan = False
+            for s in range(pstart[k], pstart[k + 1]):
+                if not (pt[s] >= lo and pt[s] <= hi):
+                    continue
+                dx = px[s] - pts[g, 0]
+                dy = py[s] - pts[g, 1]
+                if dx != dx or dy != dy:
+                    d = math.hypot(dx, dy)
+                    if d != d:
+                        nan = True
+                        break
+                    continue
+                if abs(dx) > clear or abs(dy) > clear:
+                    continue
+                if math.hypot(dx, dy) <= clear:
+                    near = True
+            if near and not nan:
+                out[q] = True
+                break
+    return out
 
 
 @numba.njit(cache=True)

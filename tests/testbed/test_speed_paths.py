@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.sparse import coo_matrix
 
@@ -94,28 +96,49 @@ def test_nearest_lane_matches_the_lane_loop():
         assert lanes.nearest(float(x), float(y), psi) == lanes._nearest_loop(float(x), float(y), psi)
 
 
-def test_replay_track_distances_match_per_track():
-    """The vectorised start/goal clearance test of the AIS replay reset, track by track."""
+def test_replay_track_clearance_matches_per_track():
+    """The compiled start/goal clearance test of the AIS replay reset, track by track against _min_dist."""
     from testbed.env import resolve_config
-    from testbed.traffic import _min_dist, _min_dist_tracks
+    from testbed.traffic import _min_dist, _tracks_near
     from testbed.world import World
 
     pk = World(resolve_config("PortEntry-v1", None, {}), 1).traffic.replay
     rng = np.random.default_rng(4)
-    live = np.arange(pk.n_tracks)
-    n = pk.start[live + 1] - pk.start[live]
-    seg = np.concatenate([[0], np.cumsum(n)[:-1]])
-    idx = np.arange(int(n.sum())) + np.repeat(pk.start[live] - seg, n)
+    live = np.arange(pk.n_tracks, dtype=np.int64)
     t0, t1 = pk.span()
-    for _ in range(20):
-        start = rng.uniform(t0, t1)
-        mask = (pk.t[idx] >= start) & (pk.t[idx] <= start + rng.uniform(10.0, 3000.0))
-        p = rng.normal(0.0, 800.0, 2)
-        got = _min_dist_tracks(pk.x[idx], pk.y[idx], mask, seg, p)
-        for k in live:
-            a, b = pk.start[k], pk.start[k + 1]
-            m = mask[seg[k]:seg[k] + n[k]]
-            assert got[k] == _min_dist(pk.x[a:b][m], pk.y[a:b][m], p)
+    hits = 0
+    for _ in range(60):
+        lo = rng.uniform(t0, t1)
+        hi = lo + rng.uniform(10.0, 3000.0)
+        k = int(rng.integers(pk.n_tracks))  # points near a recorded sample, so that some tracks are near
+        s = int(rng.integers(pk.start[k], pk.start[k + 1]))
+        pts = np.array([[pk.x[s], pk.y[s]]]) + rng.normal(0.0, 200.0, (int(rng.integers(1, 3)), 2))
+        clear = float(rng.uniform(50.0, 400.0))
+        got = _tracks_near(pk.t, pk.x, pk.y, pk.start, live, lo, hi, pts, clear)
+        for q in live:
+            a, b = pk.start[q], pk.start[q + 1]
+            m = (pk.t[a:b] >= lo) & (pk.t[a:b] <= hi)
+            want = any(_min_dist(pk.x[a:b][m], pk.y[a:b][m], p) <= clear for p in pts)
+            assert got[q] == want
+            hits += want
+    assert hits > 0
+
+
+def test_compiled_hypot_is_numpy_hypot():
+    """The replay clearance kernel's math.hypot gives numpy's np.hypot, bit for bit."""
+    import numba
+
+    @numba.njit
+    def hyp(a, b, out):
+        for i in range(len(a)):
+            out[i] = math.hypot(a[i], b[i])
+
+    rng = np.random.default_rng(6)
+    a = rng.normal(0.0, 1.0, 20000) * 10.0 ** rng.uniform(-3, 5, 20000)
+    b = rng.normal(0.0, 1.0, 20000) * 10.0 ** rng.uniform(-3, 5, 20000)
+    out = np.empty_like(a)
+    hyp(a, b, out)
+    assert np.array_equal(out, np.hypot(a, b))
 
 
 def test_plan_many_is_plan_per_goal():
