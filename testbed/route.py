@@ -10,8 +10,15 @@ The fairway lanes of a map (:attr:`harbour_maps.HarbourMap.lanes`) become a grap
   cost factor ``junction_cost`` so that routes follow lanes where they can.
 
 A route from a start position to a goal position connects both ends to the visible nodes nearby and
-takes the shortest path (Dijkstra, scipy). Planning happens at reset, never inside ``step``; the
-result is a polyline that the environment's route features and the autopilot follow.
+takes the shortest path. Planning happens at reset, never inside ``step``; the result is a polyline
+that the environment's route features and the autopilot follow.
+
+The search is scipy's Dijkstra on the lane graph plus the start and goal edges, computed fast: the graph
+is kept in canonical CSR form and the start/goal edges are inserted without a COO round trip; a
+compiled Dijkstra (indexed binary heap) stops once the goal is settled and serves several goals from
+one start in one pass (:meth:`RoutePlanner.plan_many`). Where it meets an exact tie between two
+candidate distances (which scipy's Fibonacci heap might break the other way) scipy's search on the same
+graph decides, so the routes are exactly scipy's.
 """
 
 from __future__ import annotations
