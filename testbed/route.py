@@ -149,28 +149,21 @@ class RoutePlanner:
             else:
                 out[q] = RouteError(f"map {self.map.name!r}: start {start.round(1).tolist()} or goal "
                                     f"{goal.round(1).tolist()} is not within {4 * r:.0f} m of a lane in clear water")  # fmt: skip
-        n = len(self.nodes)
-        S = n
         for radius, members in groups.items():
             si, sd = starts[radius]
             found = self._shortest_many(si, sd + 1e-3, [(gi, gd + 1e-3) for _, _, gi, gd in members])
-            for (q, goal, _, _), (dist_g, pred) in zip(members, found, strict=True):
+            for (q, goal, _, _), (dist_g, path) in zip(members, found, strict=True):
                 if not np.isfinite(dist_g):
                     out[q] = RouteError(f"map {self.map.name!r}: no route along the lanes from "
                                         f"{start.round(1).tolist()} to {goal.round(1).tolist()}")  # fmt: skip
                     continue
-                path = []
-                k = pred[-1]
-                while k != S:
-                    path.append(k)
-                    k = pred[k]
-                out[q] = _simplify(np.vstack([start, self.nodes[path[::-1]], goal]))
+                out[q] = _simplify(np.vstack([start, self.nodes[path], goal]))
         return out
 
     def _shortest_many(self, si: np.ndarray, s_cost: np.ndarray, goals: list) -> list:
-        """Per goal (gi, g_cost): (distance to G, pred) of Dijkstra from S over the lane graph plus S -> si
-        and gi -> G (S = n, G = n + 1), as scipy's ``dijkstra`` gives them on that graph, ``pred`` a list
-        indexed like scipy's predecessors with G's entry last. One compiled search serves all goals (each
+        """Per goal (gi, g_cost): (distance to G, the path's nodes from S to G, both excluded) of Dijkstra from
+        S over the lane graph plus S -> si and gi -> G (S = n, G = n + 1), as scipy's ``dijkstra`` gives them
+        on that graph (path None where G is not reached). One compiled search serves all goals (each
         G a sink, which changes no other node's distance); it stops once every G is settled. Where it meets
         an exact tie (a candidate distance equal to a node's current one, which scipy's heap may break the
         other way) scipy's search on the same CSR graph decides instead, goal by goal."""
@@ -192,12 +185,13 @@ class RoutePlanner:
             dist, pred, tie = _dijkstra_to_goals(indptr, indices, data, si[order].astype(np.int64), s_cost[order],
                                                  g_ptr, g_goal, g_cost, len(goals))  # fmt: skip
             if not tie:
-                pl = pred[: n + 1].tolist()
-                return [(dist[n + 1 + k], [*pl, int(pred[n + 1 + k])]) for k in range(len(goals))]
+                return [(dist[n + 1 + k], _walk(pred, n, n + 1 + k) if np.isfinite(dist[n + 1 + k]) else None)
+                        for k in range(len(goals))]  # fmt: skip
         out = []
         for gi, gc in goals:
             dist, pred = dijkstra(self._graph(si, s_cost, gi, gc), directed=True, indices=n, return_predecessors=True)
-            out.append((dist[n + 1], pred.tolist()))
+            ok = np.isfinite(dist[n + 1])
+            out.append((dist[n + 1], _walk(pred.astype(np.int64), n, n + 1) if ok else None))
         return out
 
     def _graph(self, si: np.ndarray, s_cost: np.ndarray, gi: np.ndarray, g_cost: np.ndarray) -> csr_matrix:
@@ -328,6 +322,23 @@ def _dijkstra_to_goals(indptr, indices, data, si, s_cost, g_ptr, g_goal, g_cost,
             elif c == dist[j]:
                 tie = True
     return dist, pred, tie
+
+
+@numba.njit(cache=True)
+def _walk(pred, S, g):
+    """The nodes on the predecessor chain from S to ``g`` (both excluded), in order from S."""
+    m = 0
+    k = pred[g]
+    while k != S:
+        m += 1
+        k = pred[k]
+    out = np.empty(m, dtype=np.int64)
+    k = pred[g]
+    while k != S:
+        m -= 1
+        out[m] = k
+        k = pred[k]
+    return out
 
 
 def _densify(xy: np.ndarray, spacing: float) -> np.ndarray:
