@@ -158,3 +158,32 @@ def test_plan_many_is_plan_per_goal():
             planner._csr = csr
     finally:
         planner._csr = csr
+
+
+def test_sb3_done_infos_match_the_vector_env():
+    """The SB3 adapter's per-env figures at an episode's end (built only for the envs that ended) are the
+    native VectorEnv's for the same seeds and actions: outcome, is_success and the final observation."""
+    from testbed.vector_env import DuisburgVectorEnv, SB3VecEnv
+
+    kw = {"overrides": ["time_limit_s=400"]}
+    sb3 = SB3VecEnv("PortEntry-v1", num_envs=4, seed=7, **kw)
+    native = DuisburgVectorEnv(4, "PortEntry-v1", **kw)
+    assert np.array_equal(sb3.reset(), native.reset(seed=7)[0])
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        a = rng.uniform(-1.0, 1.0, (4, 2)).astype(np.float32)
+        a[:2] = (1.0, 1.0)  # hard over at full revs: some envs ground or collide before the time limit
+        sb3.step_async(a)
+        _, rew, done, infos = sb3.step_wait()
+        obs, nrew, term, trunc, ninfo = native.step(a)
+        assert np.array_equal(rew, nrew.astype(np.float32))
+        if done.any():
+            break
+    assert done.any() and np.array_equal(done, term | trunc)
+    assert "grounding" in [infos[e]["outcome"] for e in np.flatnonzero(done)]
+    for e in np.flatnonzero(done):
+        assert infos[e]["outcome"] == ninfo["outcome"][e]
+        assert infos[e]["is_success"] == bool(ninfo["is_success"][e])
+        assert infos[e]["TimeLimit.truncated"] == bool(trunc[e] and not term[e])
+        assert np.array_equal(infos[e]["terminal_observation"], obs[e])
+    assert all(infos[e] == {} for e in np.flatnonzero(~done))
