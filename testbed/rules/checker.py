@@ -154,7 +154,8 @@ class RuleChecker:
         rk.check_kernel(self.E, self.N, self.dt, self.x, self.y, self.psi, self.gx, self.gy, self.u, self.cx,
                         self.cy, self.length, self.beam, self.active, self.blue, self._geo, self._widx,
                         zt.cell_bits, zt.masks, self.params, self.prev_z, self.faced_up, self.still_t, self.vflags,
-                        self.prev_along, self.pflags, self.counts, self.vcounts, self.ev, self.ev_n)  # fmt: skip
+                        self.prev_along, self.pflags, self.counts, self.vcounts, self.ev, self.ev_n,
+                        zt.lane_dir)  # fmt: skip
         n = int(self.ev_n[0])
         if n:
             self._collect(n, t)
@@ -191,11 +192,13 @@ class RuleChecker:
             zone = zone_label(self.zones, int(row[8])) if row[8] >= 0 else ""
             where = f"in {zone}" if zone else ""
             ztext = where if r == R_STILL else (zone or "the fairway")
-            text = rule.template.format(a=na, b=nb, v1=row[6], v2=row[7], zone=ztext)
-            both = rule.id in ("9.04", "6.04")
+            template = rule.variants[int(row[9]) - 1] if row[9] > 0 else rule.template
+            text = template.format(a=na, b=nb, v1=row[6], v2=row[7], zone=ztext)
             vessels = (na, nb) if b >= 0 else (na,)
+            fault = int(row[10])
+            at_fault = tuple(n for n, bit in zip(vessels, (1, 2), strict=False) if fault & bit)
             v = Violation(rule.article, rule.id, e, float(t[e]), float(row[4]), float(row[5]), vessels,
-                          vessels if both else (na,), zone, text)
+                          at_fault, zone, text)
             self.events[e].append(v)
             self.step_events.append(v)
         if n > m:  # more events than the buffer: still counted (counts), described up to the buffer
