@@ -149,8 +149,8 @@ class AutopilotConfig:
     decel_basin: float = 0.004  # braking profile in the basin [m/s^2]
     v_berth: float = 0.25  # speed aimed for abeam the berth
     # inland rules (RheinSchPV) the observation lets the autopilot see
-    v_mouth: float = 2.85  # § 6.20: speed through the water near a harbour mouth (checker limit 11 km/h = 3.06 m/s)
-    mouth_excess_m: float = 110.0  # a ray this much beyond the bank line on its side: an opening in the bank
+    v_mouth: float = 3.0  # § 6.20: speed through the water near a harbour mouth (checker limit 11 km/h = 3.06 m/s)
+    mouth_excess_m: float = 50.0  # a ray this much beyond the bank line on its side: an opening in the bank
     mouth_ahead_m: float = 450.0  # openings whose bank crossing lies this far ahead (along the bow) ...
     mouth_behind_m: float = 60.0  # ... to this far behind are near
     mouth_hold_m: float = 230.0  # the speed stays reduced until the opening is this far astern
