@@ -59,7 +59,8 @@ Control laws (angles in rad, speeds in m/s, ``dt`` the control step):
   ahead, while a ray nearer the bow meets the bank again (so not the inner side of a bend), looks into an
   opening in the bank. The speed through the water is then held at ``v_mouth`` (under the checker's
   11 km/h) until the opening is ``mouth_hold_m`` astern or the ship is inside the harbour (narrower water,
-  where the harbour speeds apply). Openings too narrow for a ray to look into from ahead (a side canal a
+  where the harbour speeds apply), but never below ``mouth_min_sog`` over ground against the current (at
+  high discharge the ship would otherwise stall in front of the mouth). Openings too narrow for a ray to look into from ahead (a side canal a
   few tens of metres wide) are not seen: the autopilot has no chart, only the observation.
 """
 
@@ -155,6 +156,7 @@ class AutopilotConfig:
     mouth_behind_m: float = 60.0  # ... to this far behind are near
     mouth_hold_m: float = 230.0  # the speed stays reduced until the opening is this far astern
     mouth_bank_m: float = 400.0  # banks farther than this abeam are not looked at (open water)
+    mouth_min_sog: float = 1.6  # ... but at least this over ground against the current [m/s]
     mouth_wide_m: float = 200.0  # ... only where the water is wider than this (the river)
     mouth_resume_m: float = 40.0  # ... and a ray nearer the bow meets the bank within this of the line
 
@@ -303,7 +305,7 @@ class Autopilot:
         v_des = np.where(pre | act, np.minimum(np.where(act, np.inf, v_des), v_b), v_des)
         v_des = np.minimum(v_des, v_cap)
         # § 6.20: reduced speed through the water in front of harbour mouths (an opening in a bank)
-        v_des = np.minimum(v_des, self._mouth_limit(lens, stb, port, u, dt, width >= c.mouth_wide_m))
+        v_des = np.minimum(v_des, self._mouth_limit(lens, stb, port, u, c_fwd, dt, width >= c.mouth_wide_m))
 
         # ---- speed control: feed-forward + PI ----
         err = v_des - u
@@ -319,7 +321,7 @@ class Autopilot:
         engine = np.clip(engine, floor, 1.0)
         return np.stack([rudder, engine], axis=1).astype(np.float32)
 
-    def _mouth_limit(self, lens, stb, port, u, dt, river):
+    def _mouth_limit(self, lens, stb, port, u, c_fwd, dt, river):
         """Speed limit (N,) near a harbour mouth (RheinSchPV § 6.20), from the range rays: on each side the
         bank line lies at the beam rays' lateral distance (``stb``, ``port``); a ray that runs more than
         ``mouth_excess_m`` beyond that line, where it crosses it ahead of (or just behind) the ship, looks
@@ -344,7 +346,8 @@ class Autopilot:
         dist = np.where(hit, cross_along + c.mouth_hold_m, 0.0).max(axis=1)
         self.mouth_m = np.maximum(self.mouth_m - np.maximum(u, 0.0) * dt, dist)
         self.mouth_m = np.where(river, self.mouth_m, 0.0)  # (in the harbour the speed is the harbour's)
-        return np.where(self.mouth_m > 0.0, c.v_mouth, np.inf)
+        # (against a strong current the limit still leaves mouth_min_sog over ground: never stall)
+        return np.where(self.mouth_m > 0.0, np.maximum(c.v_mouth, c.mouth_min_sog - c_fwd), np.inf)
 
     def _berth(self, o, u, r, lens, dgoal, gbear, gerr):
         """Guidance onto a berth: (approaching (N,), active (N,), course rel. heading, yaw-rate
