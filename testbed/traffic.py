@@ -881,8 +881,18 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                     ox, oy, olen, obeam, is_ego = x[m], y[m], length[m], beam[m], False
                     ovx = vx[m] + cur_out[m, 0]  # over ground, as the ego's
                     ovy = vy[m] + cur_out[m, 1]
-                    if mode[m] == 0 and lane[m] == ln:  # on my lane: keep the order along it, never overtake
-                        ds = s_lane[m] - s_here
+                    same = mode[m] == 0 and lane[m] == ln
+                    ds = s_lane[m] - s_here
+                    if mode[m] == 0 and not same and s_lane[m] >= 0.0:
+                        # two lanes that end at one place (harbour lanes into one entrance) merge there: the
+                        # one nearer its end goes first, the other follows it as on one lane
+                        bm = lstart[lane[m] + 1] - 1
+                        if math.hypot(lxy[bm, 0] - lxy[b - 1, 0], lxy[bm, 1] - lxy[b - 1, 1]) < 100.0:
+                            rem_m = llen[lane[m]] - s_lane[m]
+                            if rem_m < llen[ln] - s_here and llen[ln] - s_here < 600.0:
+                                same = True
+                                ds = llen[ln] - s_here - rem_m
+                    if same:  # on my lane: keep the order along it, never overtake
                         if ds > 0.0:
                             gap = ds - 0.5 * (length[i] + olen)
                             margin = max(gap - keep_clear, 0.0)
@@ -899,6 +909,12 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                 along = rx * sh + ry * ch
                 lat = rx * ch - ry * sh
                 half = 0.5 * (beam[i] + obeam) + 25.0
+                if not is_ego and mode[m] == 0 and keep_right[ln] == 0.0 and keep_right[lane[m]] == 0.0 and \
+                        math.cos(psi[m] - psi[i]) < -0.5:
+                    # an oncoming follower of the other one-way lane, off my lane's line (the river's other
+                    # half, even where a bend shows it on my starboard bow), passes port-to-port
+                    if _lane_offset(lxy, ls, k, b, ox, oy, s_here + reach)[1] > half:
+                        continue
                 # an oncoming vessel on my port side with room between the hulls passes port-to-port
                 oncoming = (ovx * sh + ovy * ch) < -0.3 and lat < -(0.5 * (beam[i] + obeam) + 6.0)
                 ahead = along > 0.0 and abs(lat) < half and not (oncoming and not is_ego)
