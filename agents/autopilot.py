@@ -53,6 +53,15 @@ Control laws (angles in rad, speeds in m/s, ``dt`` the control step):
   crossing from starboard makes the ship alter course to starboard (inland rule: port to port), a
   vessel ahead in the lane (same direction, slower) or any close risk makes it slow down; a vessel
   very close ahead caps the speed at the target's speed along our heading.
+- **Harbour mouths** (RheinSchPV § 6.20, reduced speed in front of harbour mouths): in the river (water
+  wider than ``mouth_wide_m``) the bank line on each side lies at the beam rays' lateral distance; a ray
+  that runs more than ``mouth_excess_m`` beyond that line, where it crosses it up to ``mouth_ahead_m``
+  ahead, while a ray nearer the bow meets the bank again (so not the inner side of a bend), looks into an
+  opening in the bank. The speed through the water is then held at ``v_mouth`` (under the checker's
+  11 km/h) until the opening is ``mouth_hold_m`` astern or the ship is inside the harbour (narrower water,
+  where the harbour speeds apply), but never below ``mouth_min_sog`` over ground against the current (at
+  high discharge the ship would otherwise stall in front of the mouth). Openings too narrow for a ray to look into from ahead (a side canal a
+  few tens of metres wide) are not seen: the autopilot has no chart, only the observation.
 """
 
 from __future__ import annotations
@@ -140,6 +149,16 @@ class AutopilotConfig:
     v_basin: float = 1.2  # speed in the basin before braking
     decel_basin: float = 0.004  # braking profile in the basin [m/s^2]
     v_berth: float = 0.25  # speed aimed for abeam the berth
+    # inland rules (RheinSchPV) the observation lets the autopilot see
+    v_mouth: float = 3.0  # § 6.20: speed through the water near a harbour mouth (checker limit 11 km/h = 3.06 m/s)
+    mouth_excess_m: float = 50.0  # a ray this much beyond the bank line on its side: an opening in the bank
+    mouth_ahead_m: float = 450.0  # openings whose bank crossing lies this far ahead (along the bow) ...
+    mouth_behind_m: float = 60.0  # ... to this far behind are near
+    mouth_hold_m: float = 230.0  # the speed stays reduced until the opening is this far astern
+    mouth_bank_m: float = 400.0  # banks farther than this abeam are not looked at (open water)
+    mouth_min_sog: float = 1.6  # ... but at least this over ground against the current [m/s]
+    mouth_wide_m: float = 200.0  # ... only where the water is wider than this (the river)
+    mouth_resume_m: float = 40.0  # ... and a ray nearer the bow meets the bank within this of the line
 
 
 def _ang(s, c):
@@ -162,6 +181,14 @@ class Autopilot:
         else:
             half = np.radians(fov) / 2
             self._angles = np.linspace(-half, half, self.n_rays) if self.n_rays > 1 else np.zeros(1)
+        # for each ray, the (up to 3) rays next to it towards the bow on the same side (-1: none)
+        fwd = np.full((self.n_rays, 3), -1, dtype=np.int64)
+        for k, a in enumerate(self._angles):
+            cand = [j for j in np.argsort(-np.abs(self._angles)) if np.sign(self._angles[j]) == np.sign(a)
+                    and abs(self._angles[j]) < abs(a) and abs(np.sin(self._angles[j])) > 0.25]
+            cand = sorted(cand, key=lambda j: abs(a) - abs(self._angles[j]))[:3]
+            fwd[k, :len(cand)] = cand
+        self._fwd = fwd
 
     # -- state ------------------------------------------------------------------------------------
     def _alloc(self, n: int) -> None:
@@ -175,13 +202,14 @@ class Autopilot:
         self.basin = np.zeros(n, dtype=bool)  # latched: the turn onto the berth line has begun
         self.canal_a = np.full(n, np.nan)  # the canal before the turn (route direction rel. the axis) ...
         self.canal_k = np.zeros(n)  # ... and its offset in the berth frame
+        self.mouth_m = np.zeros(n)  # distance still to run at reduced speed past a harbour mouth (§ 6.20)
 
     def reset(self, mask=None) -> None:
         """Clear the internal state of the envs in ``mask`` (bool (N,) or indices; None: all)."""
         if mask is None:
             self._alloc(self._n)
             return
-        for a in (self.cross_i, self.heading_i, self.speed_i, self.side, self.canal_k):
+        for a in (self.cross_i, self.heading_i, self.speed_i, self.side, self.canal_k, self.mouth_m):
             a[mask] = 0.0
         self.canal_a[mask] = np.nan
         self.quay[mask] = False
@@ -276,6 +304,8 @@ class Autopilot:
         v_des = np.minimum(np.minimum(cruise, v_brake), v_turn)
         v_des = np.where(pre | act, np.minimum(np.where(act, np.inf, v_des), v_b), v_des)
         v_des = np.minimum(v_des, v_cap)
+        # § 6.20: reduced speed through the water in front of harbour mouths (an opening in a bank)
+        v_des = np.minimum(v_des, self._mouth_limit(lens, stb, port, u, c_fwd, dt, width >= c.mouth_wide_m))
 
         # ---- speed control: feed-forward + PI ----
         err = v_des - u
@@ -290,6 +320,34 @@ class Autopilot:
         floor = np.maximum(floor, kick)  # (no kick while giving way: slowing down comes first)
         engine = np.clip(engine, floor, 1.0)
         return np.stack([rudder, engine], axis=1).astype(np.float32)
+
+    def _mouth_limit(self, lens, stb, port, u, c_fwd, dt, river):
+        """Speed limit (N,) near a harbour mouth (RheinSchPV § 6.20), from the range rays: on each side the
+        bank line lies at the beam rays' lateral distance (``stb``, ``port``); a ray that runs more than
+        ``mouth_excess_m`` beyond that line, where it crosses it ahead of (or just behind) the ship, looks
+        into an opening in the bank: a harbour mouth or a side water. The limit then holds until the
+        opening is ``mouth_hold_m`` astern (the mouth zone reaches ~150 m around the opening). Openings are
+        looked for only in the river (``river``: water wider than ``mouth_wide_m``), not in the harbour's
+        canals and basins, where the speed is low anyway."""
+        c = self.cfg
+        ang = self._angles[None, :]
+        s = np.abs(np.sin(ang))
+        d = np.where(ang > 0, stb[:, None], port[:, None])  # the bank line on the ray's side
+        ok = (s > 0.25) & (d < c.mouth_bank_m) & river[:, None]
+        cross_along = d * np.cos(ang) / np.maximum(s, 1e-6)  # where the ray meets the bank line
+        beyond = lens * s - d  # how far the ray's end lies beyond the bank line
+        # (the bank goes on beyond the opening: one of the next rays towards the bow meets it near the line;
+        # on the inner side of a bend every ray further forward runs long too)
+        fwd = self._fwd
+        b_fwd = np.where(fwd[None, :, :] >= 0, np.take(beyond, np.maximum(fwd, 0), axis=1), np.inf)
+        resumes = (b_fwd < c.mouth_resume_m).any(axis=2)
+        hit = (ok & resumes & (beyond > c.mouth_excess_m) & (cross_along < c.mouth_ahead_m)
+               & (cross_along > -c.mouth_behind_m))
+        dist = np.where(hit, cross_along + c.mouth_hold_m, 0.0).max(axis=1)
+        self.mouth_m = np.maximum(self.mouth_m - np.maximum(u, 0.0) * dt, dist)
+        self.mouth_m = np.where(river, self.mouth_m, 0.0)  # (in the harbour the speed is the harbour's)
+        # (against a strong current the limit still leaves mouth_min_sog over ground: never stall)
+        return np.where(self.mouth_m > 0.0, np.maximum(c.v_mouth, c.mouth_min_sog - c_fwd), np.inf)
 
     def _berth(self, o, u, r, lens, dgoal, gbear, gerr):
         """Guidance onto a berth: (approaching (N,), active (N,), course rel. heading, yaw-rate

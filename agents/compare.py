@@ -54,6 +54,8 @@ def run_episodes(policy, cfg, seeds, n_envs: int = 32) -> list[dict]:
             if slot[e] >= 0 and (term[e] or trunc[e]):
                 res[slot[e]] = {"seed": seeds[slot[e]], "outcome": str(outs[e]), "return": float(ret[e]),
                                 "time_s": float(world.t[e])}  # fmt: skip
+                if world.rules is not None:  # the ego's rule violations of the episode, per article id
+                    res[slot[e]]["rule_violations"] = world.rules.counts_by_article(e, 0)
                 if nxt < len(seeds):
                     start(e)
                 else:
@@ -68,7 +70,16 @@ def summarise(episodes: list[dict]) -> dict:
     return {"episodes": n, "success_rate": c.get("goal", 0) / n, "collisions": c.get("collision", 0),
             "groundings": c.get("grounding", 0), "collisions_plus_groundings": c.get("collision", 0) + c.get("grounding", 0),
             "time_limit": c.get("time_limit", 0), "out_of_map": c.get("out_of_map", 0),
-            "mean_return": float(np.mean([e["return"] for e in episodes]))}  # fmt: skip
+            "mean_return": float(np.mean([e["return"] for e in episodes])),
+            "rule_violations": rule_totals(episodes)}  # fmt: skip
+
+
+def rule_totals(episodes: list[dict]) -> dict[str, int] | None:
+    """The ego's rule violations summed over the episodes, per article id (None with the rules off)."""
+    per = [e["rule_violations"] for e in episodes if e.get("rule_violations") is not None]
+    if not per:
+        return None
+    return {k: int(sum(p[k] for p in per)) for k in per[0]}
 
 
 def _seeds(text: str) -> list[int]:
@@ -107,6 +118,11 @@ def main(argv=None) -> int:
     for spec, r in table.items():
         print(f"{spec:45s} {r['success_rate']:8.1%} {r['collisions']:8d} {r['groundings']:8d} "
               f"{r['collisions_plus_groundings']:8d} {r['time_limit']:8d} {r['mean_return']:9.1f}")  # fmt: skip
+    for spec, r in table.items():
+        if r["rule_violations"] is not None:
+            bad = {k: v for k, v in r["rule_violations"].items() if v}
+            text = ", ".join(f"§{k} {v}" for k, v in bad.items()) or "none"
+            print(f"{spec}: rule violations of the ego ({r['episodes']} episodes): {text}")
     if args.json:
         from atomicio import atomic_open
 

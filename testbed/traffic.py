@@ -88,7 +88,36 @@ class LaneTable:
     def nearest(self, x: float, y: float, psi: float) -> tuple[int, float]:
         """(lane index, along-track s) of the lane to join at (x, y) heading ``psi``: the nearest segment
         running within 90 deg of the heading, each degree off the heading counting as 4 m (a vessel sailing
-        along the river joins the river lane, not a harbour lane that starts beside it)."""
+        along the river joins the river lane, not a harbour lane that starts beside it). One vectorised
+        pass over every lane's segments; :meth:`_nearest_loop` is the lane-by-lane reference."""
+        if not hasattr(self, "_segs"):
+            self._segs = self._segments()
+        p0x, p0y, dx, dy, l2, hd, s0, lane = self._segs
+        t = np.clip(((x - p0x) * dx + (y - p0y) * dy) / l2, 0.0, 1.0)
+        dist = np.hypot(p0x + t * dx - x, p0y + t * dy - y)
+        off = np.abs((hd - psi + np.pi) % (2.0 * np.pi) - np.pi)
+        dist = np.where(off < 0.5 * np.pi, dist + 4.0 * np.degrees(off), np.inf)
+        m = int(np.argmin(dist))  # the first smallest: the lowest lane, then the first segment, as per lane
+        if not dist[m] < math.inf:
+            return 0, 0.0
+        return int(lane[m]), float(s0[m] + t[m] * math.sqrt(l2[m]))
+
+    def _segments(self) -> tuple:
+        """Every lane's segments in lane order, for :meth:`nearest` (computed lane by lane as
+        :meth:`_nearest_loop` does, so the values are the same)."""
+        cols: list[list] = [[] for _ in range(8)]
+        for k in range(len(self.ids)):
+            a, b = self.start[k], self.start[k + 1]
+            p0, p1 = self.xy[a:b - 1], self.xy[a + 1:b]
+            d = p1 - p0
+            l2 = np.maximum((d * d).sum(1), 1e-12)
+            for c, v in zip(cols, (p0[:, 0], p0[:, 1], d[:, 0], d[:, 1], l2, np.arctan2(d[:, 0], d[:, 1]),
+                                   self.s[a:b - 1], np.full(b - a - 1, k)), strict=True):  # fmt: skip
+                c.append(v)
+        return tuple(np.concatenate(c) for c in cols)
+
+    def _nearest_loop(self, x: float, y: float, psi: float) -> tuple[int, float]:
+        """:meth:`nearest` lane by lane (the reference the tests compare it with)."""
         best = (math.inf, 0, 0.0)
         for k in range(len(self.ids)):
             a, b = self.start[k], self.start[k + 1]
@@ -327,24 +356,14 @@ class ScriptedTraffic:
         first = pk.t[pk.start[:-1]]
         last = pk.t[pk.start[1:] - 1]
         live = np.flatnonzero((last >= start) & (first <= start + horizon))
-        if len(live):
-            keep = []
-            for k in live:
-                a, b = pk.start[k], pk.start[k + 1]
-                tk = pk.t[a:b]
-                win = (tk >= start) & (tk <= start + horizon)
-                if goal_xy is not None:
-                    if any(_min_dist(pk.x[a:b][win], pk.y[a:b][win], g) <= goal_clear_m
-                           for g in np.reshape(goal_xy, (-1, 2))):  # fmt: skip
-                        continue
-                early = (tk >= start - 30.0) & (tk <= start + 60.0 * cfg.ais_speedup)
-                if any(_min_dist(pk.x[a:b][early], pk.y[a:b][early], p) <= ego_clear_m
-                       for p in np.reshape(ego_xy, (-1, 2))):  # fmt: skip
-                    continue
-                keep.append(k)
-            live = np.asarray(keep, dtype=np.int64)
+        if len(live):  # per live track: its smallest distance to a goal / ego start within the window
+            pts = np.empty((0, 2)) if goal_xy is None else np.reshape(np.asarray(goal_xy, dtype=np.float64), (-1, 2))
+            drop = _tracks_near(pk.t, pk.x, pk.y, pk.start, live, start, start + horizon, pts, goal_clear_m)
+            drop |= _tracks_near(pk.t, pk.x, pk.y, pk.start, live, start - 30.0, start + 60.0 * cfg.ais_speedup,
+                                 np.reshape(np.asarray(ego_xy, dtype=np.float64), (-1, 2)), ego_clear_m)  # fmt: skip
+            live = live[~drop].astype(np.int64)
         # tracks live at the start first (nearest first), then those that appear later (earliest first)
-        order = sorted(live, key=lambda k: (first[k] > start, first[k], k))
+        order = live[np.lexsort((live, first[live], first[live] > start))]
         chosen = order[:T]
         sl = slice(e * T, (e + 1) * T)
         self.mode[sl] = 0
@@ -495,6 +514,39 @@ def _min_dist(xs: np.ndarray, ys: np.ndarray, p) -> float:
     """The smallest distance from the points (xs, ys) to ``p``; inf without points."""
     d = np.hypot(xs - p[0], ys - p[1])
     return float(d.min()) if d.size else math.inf
+
+
+@numba.njit(cache=True)
+def _tracks_near(pt, px, py, pstart, live, lo, hi, pts, clear):
+    """Per track ``live[q]``: whether :func:`_min_dist` of its samples with ``lo <= t <= hi`` to any of the
+    points ``pts`` (P, 2) is ``<= clear`` (a NaN distance in the window makes that minimum NaN: not near,
+    as ``ndarray.min``). Only samples within ``clear`` on both axes can be that close (hypot is never
+    below either leg), so the distance is computed for those alone."""
+    out = np.zeros(len(live), dtype=np.bool_)
+    for q in range(len(live)):
+        k = live[q]
+        for g in range(pts.shape[0]):
+            near = False
+            nan = False
+            for s in range(pstart[k], pstart[k + 1]):
+                if not (pt[s] >= lo and pt[s] <= hi):
+                    continue
+                dx = px[s] - pts[g, 0]
+                dy = py[s] - pts[g, 1]
+                if dx != dx or dy != dy:
+                    d = math.hypot(dx, dy)
+                    if d != d:
+                        nan = True
+                        break
+                    continue
+                if abs(dx) > clear or abs(dy) > clear:
+                    continue
+                if math.hypot(dx, dy) <= clear:
+                    near = True
+            if near and not nan:
+                out[q] = True
+                break
+    return out
 
 
 @numba.njit(cache=True)

@@ -159,7 +159,8 @@ def episode_task(task: dict, policy=None) -> dict:
             if task.get("deadline") is not None:
                 mono_deadline = time.monotonic() + max(0.0, task["deadline"] - time.time())
             try:
-                res = run_episode(case, seed, policy, limits, record, mono_deadline, task.get("agent"))
+                res = run_episode(case, seed, policy, limits, record, mono_deadline, task.get("agent"),
+                                  task.get("rule_penalty"))
             except Exception as exc:  # the evaluator's own failure (env, recorder): never stop the others
                 tb = traceback.format_exc(limit=3)
                 res = EpisodeResult(case.id, seed, "crashed", f"evaluator error: {type(exc).__name__}: {exc}", log=tb)
@@ -244,7 +245,8 @@ def evaluate(submission, suite: Suite, store, backend: str = "local", workers: i
         staged = Path(tempfile.mkdtemp(prefix="testbed-staged-")) / target.id
         spec = str(stage(target.spec, staged))
     tasks = [{"case": c, "seed": s, "spec": spec, "limits": limits, "sandbox": sandbox, "record": record,
-              "deadline": deadline, "submission_id": target.id, "agent": f"{target.team} / {target.name}"}
+              "deadline": deadline, "submission_id": target.id, "agent": f"{target.team} / {target.name}",
+              "rule_penalty": dict(suite.rule_penalty)}
              for c, s in todo]  # fmt: skip
     try:
         if backend == "local":

@@ -19,6 +19,8 @@ evaluator applied; there is no second physics. :class:`EpisodeMetrics` accumulat
 ``engine_activity``         sum |change of the engine command| per minute
 ``rule_violations``         the ego's inland-rule violations in the episode (RheinSchPV, ``testbed.rules``;
                             the sum over articles of ``info["rule_violations"]``), None with the rules off
+``rule_violations.<id>``    the same per article id (``rule_violations.9.04``, ``rule_violations.6.20``, ...;
+                            :data:`RULE_COLUMNS`, one per article the checker knows)
 ``progress``                1 - final distance to the goal / initial distance, clipped to [0, 1]
 ``link_*``                  outage fraction, handovers, data and command loss fractions, fail-safe seconds,
                             mean data latency [ms] (finite ones), minimum SINR [dB]
@@ -36,6 +38,15 @@ Episode quality, in [0, 1]::
 
 with ``safe = 0`` after a collision, grounding or leaving the map, else 1. An episode whose status is
 not ``finished`` (crashed, timeout, invalid_action, rejected) has ``q = 0``.
+
+Rule violations (suite 1.2 on; :data:`testbed.evaluation.suite.RULE_PENALTY`, per article id) multiply
+``q`` by::
+
+    rules = max(0, 1 - sum over articles a of penalty_a * rule_violations.a)
+
+so one § 9.04 meeting starboard-to-starboard (penalty 0.1) costs a tenth of the episode's quality, one
+§ 6.20 speeding past a harbour mouth (0.05) a twentieth. Suites up to 1.1 had no such factor; their stored
+rows keep the quality they were scored with.
 
 Per case, ``Q`` is the mean ``q`` over the case's seeds that the submission has results for, and
 ``Q_idle``, ``Q_auto`` the same means of the do-nothing policy (``idle``) and the autopilot on the same
@@ -56,6 +67,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from testbed.rules.articles import ARTICLE_IDS
+
 AUTOPILOT_SCORE = 100.0
 IDLE_SCORE = 0.0
 SCORE_FLOOR = -100.0
@@ -68,12 +81,16 @@ METRIC_COLUMNS = (
     "link_cmd_loss_frac", "link_failsafe_s", "link_latency_ms", "link_min_sinr_db", "steps",
     "late_steps", "return", "time_s", "quality",
 )  # fmt: skip
+RULE_COLUMNS = tuple(f"rule_violations.{a}" for a in ARTICLE_IDS)  # per article id, after the columns above
+METRIC_COLUMNS = METRIC_COLUMNS + RULE_COLUMNS
 
 
 class EpisodeMetrics:
     """Accumulates one episode's metrics from the reset info, each step's info and the applied action."""
 
-    def __init__(self, dt: float, time_limit_s: float, energy_weight: float, reset_info: dict):
+    def __init__(self, dt: float, time_limit_s: float, energy_weight: float, reset_info: dict,
+                 rule_penalty: dict[str, float] | None = None):  # fmt: skip
+        self.rule_penalty = rule_penalty
         self.dt = float(dt)
         self.time_limit_s = float(time_limit_s)
         self.energy_weight = float(energy_weight)
@@ -173,12 +190,24 @@ class EpisodeMetrics:
             "return": self.ret,
             "time_s": float(info.get("time_s", self.steps * self.dt)),
         }
-        m["quality"] = episode_quality(m, self.time_limit_s, "finished")
+        per = info.get("rule_violations")
+        for a, col in zip(ARTICLE_IDS, RULE_COLUMNS, strict=True):
+            m[col] = int(per.get(a, 0)) if isinstance(per, dict) else None
+        m["quality"] = episode_quality(m, self.time_limit_s, "finished", self.rule_penalty)
         return m
 
 
-def episode_quality(m: dict, time_limit_s: float, status: str) -> float:
-    """The episode quality ``q`` in [0, 1] (formula in the module docstring)."""
+def rules_factor(m: dict, rule_penalty: dict[str, float] | None) -> float:
+    """``max(0, 1 - sum_a penalty_a * rule_violations.a)`` (1 without penalties or rule counts)."""
+    if not rule_penalty:
+        return 1.0
+    total = sum(float(w) * float(m.get(f"rule_violations.{a}") or 0) for a, w in rule_penalty.items())
+    return max(0.0, 1.0 - total)
+
+
+def episode_quality(m: dict, time_limit_s: float, status: str, rule_penalty: dict[str, float] | None = None) -> float:
+    """The episode quality ``q`` in [0, 1] (formula in the module docstring); ``rule_penalty``: the suite's
+    penalty per rule violation, per article id (None: no rule factor, as in suites up to 1.1)."""
     if status != "finished":
         return 0.0
     if m.get("outcome") in ("collision", "grounding", "left_map"):
@@ -189,7 +218,17 @@ def episode_quality(m: dict, time_limit_s: float, status: str) -> float:
     if success and m.get("time_to_goal_s") is not None:
         speed = max(0.0, 1.0 - float(m["time_to_goal_s"]) / float(time_limit_s))
     q = 0.25 * progress + 0.5 * success + 0.25 * success * speed
-    return q * (1.0 - 0.5 * min(1.0, float(m.get("near_miss_s") or 0.0) / NEAR_MISS_FULL_S))
+    q *= 1.0 - 0.5 * min(1.0, float(m.get("near_miss_s") or 0.0) / NEAR_MISS_FULL_S)
+    return q * rules_factor(m, rule_penalty)
+
+
+def rule_means(rows: list[dict]) -> dict[str, float]:
+    """Mean violations per episode per article id over the rows that have per-article counts (rows of
+    suites before 1.2, or with the rules off, have none); {} when no row has them."""
+    have = [r for r in rows if r.get(RULE_COLUMNS[0]) is not None]
+    if not have:
+        return {}
+    return {a: sum(int(r[c] or 0) for r in have) / len(have) for a, c in zip(ARTICLE_IDS, RULE_COLUMNS, strict=True)}
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .metrics import score
+from .metrics import RULE_COLUMNS, rule_means, score
 from .store import Store
 
 IDLE, AUTO = "baseline:idle", "baseline:autopilot"
@@ -39,6 +39,11 @@ class Entry:
     late_steps: int
     rows: list[dict] = field(default_factory=list)
     note: str = ""
+    rules: dict[str, float] = field(default_factory=dict)  # mean violations per episode, per article id
+
+    @property
+    def rules_total(self) -> float:
+        return sum(self.rules.values()) if self.rules else math.nan
 
 
 def leaderboard(store: Store, suite: str, suite_version: str | None = None) -> tuple[list[Entry], list[str], str]:
@@ -86,7 +91,8 @@ def leaderboard(store: Store, suite: str, suite_version: str | None = None) -> t
             statuses[r["status"]] = statuses.get(r["status"], 0) + 1
         entries.append(Entry(sid, meta["team"], meta["name"], meta["kind"], overall, per, len(rs), statuses,
                              sum(int(r["success"] or 0) for r in rs) / len(rs),
-                             sum(int(r["late_steps"] or 0) for r in rs), rs, note))  # fmt: skip
+                             sum(int(r["late_steps"] or 0) for r in rs), rs, note,
+                             rule_means([r for r in rs if r["status"] == "finished"])))  # fmt: skip
     entries.sort(key=lambda e: (-(e.overall if not math.isnan(e.overall) else -1e9), e.name))
     return entries, cases, suite_version
 
@@ -99,7 +105,7 @@ def format_table(entries: list[Entry], cases: list[str], suite: str, version: st
     """The ranked terminal table (baselines marked with *)."""
     if not entries:
         return f"no results for suite {suite!r} in this store"
-    head = ["rank", "team / name", "score", "episodes", "success", "statuses"] + (cases if per_case else [])
+    head = ["rank", "team / name", "score", "episodes", "success", "viol/ep", "statuses"] + (cases if per_case else [])
     lines = []
     rank = 0
     for e in entries:
@@ -107,15 +113,41 @@ def format_table(entries: list[Entry], cases: list[str], suite: str, version: st
         if not is_base:
             rank += 1
         st = ", ".join(f"{k} {v}" for k, v in sorted(e.statuses.items()))
-        row = ["*" if is_base else str(rank), f"{e.team} / {e.name}"[:40], _fmt(e.overall), str(e.episodes),
-               f"{100 * e.success_rate:.0f} %", st] + ([_fmt(e.per_case.get(c)) for c in cases] if per_case else [])  # fmt: skip
+        row = (["*" if is_base else str(rank), f"{e.team} / {e.name}"[:40], _fmt(e.overall), str(e.episodes),
+                f"{100 * e.success_rate:.0f} %", _fmt(e.rules_total, 2), st]
+               + ([_fmt(e.per_case.get(c)) for c in cases] if per_case else []))  # fmt: skip
         lines.append(row)
     widths = [max(len(head[i]), *(len(r[i]) for r in lines)) for i in range(len(head))]
     out = [f"suite {suite} v{version}: score 0 = do nothing (idle), 100 = autopilot; * = baseline"]
     out.append("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)))
     out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in lines]
     notes = [f"{e.team} / {e.name}: {e.note}" for e in entries if e.note]
+    arts = _rule_articles(entries)
+    if arts:
+        out.append("rule violations per finished episode, per article (RheinSchPV; viol/ep = their sum):")
+        w = max(len(f"{e.team} / {e.name}"[:40]) for e in entries)
+        out.append("  " + " " * w + "".join(f"{'§' + a:>8s}" for a in arts))
+        for e in entries:
+            if e.rules:
+                out.append("  " + f"{e.team} / {e.name}"[:40].ljust(w) + "".join(f"{e.rules[a]:8.2f}" for a in arts))
     return "\n".join(out + notes)
+
+
+def _rule_articles(entries: list[Entry]) -> list[str]:
+    """The article ids with a violation in any entry (in the checker's order)."""
+    from testbed.rules.articles import ARTICLE_IDS
+
+    return [a for a in ARTICLE_IDS if any(e.rules.get(a) for e in entries)]
+
+
+def _rules_text(r: dict) -> str:
+    """One episode's violations, e.g. "§6.20 2, §9.07 1" ("-" without per-article counts, "0" for none)."""
+    from testbed.rules.articles import ARTICLE_IDS
+
+    if r.get(RULE_COLUMNS[0]) is None:
+        return "-"
+    parts = [f"§{a} {int(r[c])}" for a, c in zip(ARTICLE_IDS, RULE_COLUMNS, strict=True) if r.get(c)]
+    return ", ".join(parts) or "0"
 
 
 _CSS = """
@@ -177,10 +209,11 @@ def export_html(store: Store, suite: str, out_dir: str | os.PathLike, suite_vers
          f"<style>{_CSS}</style></head><body>",
          f"<h1>Duisburg Smart Shipping Testbed: leaderboard, suite <code>{esc(suite)}</code> v{esc(version)}</h1>",
          f"<div class='sub'>simulator {esc(testbed.__version__)} &middot; score per case = 100 &times; (Q &minus; Q<sub>idle</sub>) / "
-         "(Q<sub>autopilot</sub> &minus; Q<sub>idle</sub>) between the baselines, up to 200 above, down to &minus;100 below (formula: testbed/evaluation/metrics.py); overall = mean over cases; "
+         "(Q<sub>autopilot</sub> &minus; Q<sub>idle</sub>) between the baselines, up to 200 above, down to &minus;100 below (formula: testbed/evaluation/metrics.py; "
+         "from suite 1.2 on each rule violation lowers the episode quality by its article's penalty); overall = mean over cases; "
          "do nothing = 0, autopilot = 100. Baselines in italics. Click a column to sort.</div>",
          "<table class='sortable' id='board'><thead><tr><th>rank</th><th class='l'>team</th><th class='l'>name</th>"
-         "<th>score</th><th>episodes</th><th>success %</th><th>late steps</th><th class='l'>statuses</th>"
+         "<th>score</th><th>episodes</th><th>success %</th><th>late steps</th><th title='rule violations per finished episode'>rule viol./ep</th><th class='l'>statuses</th>"
          + "".join(f"<th>{esc(c)}</th>" for c in cases) + "</tr></thead><tbody>"]  # fmt: skip
     rank = 0
     for e in entries:
@@ -190,17 +223,29 @@ def export_html(store: Store, suite: str, out_dir: str | os.PathLike, suite_vers
         h.append(f"<tr class='{'base' if base else ''}'>" + cell("ref" if base else str(rank))
                  + f"<td class='l'>{esc(e.team)}</td><td class='l'><a href='#{esc(e.submission)}'>{esc(e.name)}</a></td>"
                  + cell(e.overall) + cell(e.episodes, nd=0) + cell(100 * e.success_rate, nd=0) + cell(e.late_steps, nd=0)
-                 + f"<td class='l'>{esc(st)}</td>"
+                 + cell(e.rules_total, nd=2) + f"<td class='l'>{esc(st)}</td>"
                  + "".join(cell(e.per_case.get(c), "good" if (e.per_case.get(c) or 0) >= 100 else "") for c in cases)
                  + "</tr>")  # fmt: skip
-    h.append("</tbody></table><h2>Episodes</h2>")
+    h.append("</tbody></table>")
+    arts = _rule_articles(entries)
+    if arts:
+        h.append("<h2>Rule violations per episode</h2><div class='sub'>mean over the finished episodes, per "
+                 "RheinSchPV article (testbed rules list)</div><table class='sortable' id='rules'><thead><tr>"
+                 "<th class='l'>team</th><th class='l'>name</th>" + "".join(f"<th>&sect;{esc(a)}</th>" for a in arts)
+                 + "</tr></thead><tbody>")  # fmt: skip
+        for e in entries:
+            if e.rules:
+                h.append(f"<tr class='{'base' if e.kind == 'baseline' else ''}'><td class='l'>{esc(e.team)}</td>"
+                         f"<td class='l'>{esc(e.name)}</td>" + "".join(cell(e.rules[a], nd=2) for a in arts) + "</tr>")
+        h.append("</tbody></table>")
+    h.append("<h2>Episodes</h2>")
     for e in entries:
         h.append(f"<details id='{esc(e.submission)}'><summary>{esc(e.team)} / {esc(e.name)} "
                  f"&mdash; {_fmt(e.overall)} ({esc(e.submission)})</summary>"
                  + (f"<p>{esc(e.note)}</p>" if e.note else "")
                  + "<table class='sortable'><thead><tr><th class='l'>case</th><th>seed</th><th class='l'>status</th>"
                  "<th class='l'>outcome</th><th>quality</th><th>min CPA m</th><th>near misses</th><th>time to goal s</th>"
-                 "<th>energy</th><th>XTE RMS m</th><th>late</th><th class='l'>reason</th><th class='l'>replay</th>"
+                 "<th>energy</th><th>XTE RMS m</th><th>late</th><th class='l'>rule violations</th><th class='l'>reason</th><th class='l'>replay</th>"
                  "</tr></thead><tbody>")  # fmt: skip
         for r in e.rows:
             link = ""
@@ -227,12 +272,14 @@ def export_html(store: Store, suite: str, out_dir: str | os.PathLike, suite_vers
                      + f"{esc(str(r.get('outcome') or '-'))}</td>" + cell(r["quality"], nd=3)
                      + cell(r["min_cpa_m"], nd=0) + cell(r["near_misses"], nd=0) + cell(r["time_to_goal_s"], nd=0)
                      + cell(r["energy"], nd=0) + cell(r["cross_track_rms_m"]) + cell(r["late_steps"], nd=0)
+                     + f"<td class='l'>{esc(_rules_text(r))}</td>"
                      + f"<td class='l'>{esc((r.get('reason') or '')[:160])}</td><td class='l'>{link}</td></tr>")  # fmt: skip
         h.append("</tbody></table></details>")
     meta = {"suite": suite, "suite_version": version, "simulator_version": testbed.__version__,
             "entries": [{"submission": e.submission, "team": e.team, "name": e.name, "kind": e.kind,
                          "overall": None if math.isnan(e.overall) else e.overall,
-                         "per_case": {k: (None if math.isnan(v) else v) for k, v in e.per_case.items()}}
+                         "per_case": {k: (None if math.isnan(v) else v) for k, v in e.per_case.items()},
+                         "rule_violations_per_episode": e.rules}
                         for e in entries]}  # fmt: skip
     h.append(f"<script type='application/json' id='data'>{esc(json.dumps(meta, allow_nan=False, default=str))}</script>")
     h.append(f"<script>{_JS}</script></body></html>")

@@ -89,9 +89,11 @@ def make_env(case, record: str | Path | None = None, agent: str | None = None):
 
 
 def run_episode(case, seed: int, policy, limits: Limits = DEFAULT_LIMITS, record: str | Path | None = None,
-                deadline: float | None = None, agent: str | None = None) -> EpisodeResult:  # fmt: skip
+                deadline: float | None = None, agent: str | None = None,
+                rule_penalty: dict[str, float] | None = None) -> EpisodeResult:  # fmt: skip
     """Run one episode of ``case`` with ``seed``. ``policy``: a :class:`PolicyProcess` (not started) or
-    :class:`InProcessPolicy`. ``deadline``: a ``time.monotonic()`` value (the submission's hard deadline)."""
+    :class:`InProcessPolicy`. ``deadline``: a ``time.monotonic()`` value (the submission's hard deadline).
+    ``rule_penalty``: the suite's penalty per rule violation and article (the quality's rule factor)."""
     t0 = time.monotonic()
     end = t0 + limits.episode_deadline_s
     if deadline is not None:
@@ -107,7 +109,7 @@ def run_episode(case, seed: int, policy, limits: Limits = DEFAULT_LIMITS, record
             policy.start(env.observation_space, env.action_space)
             policy.reset(seed)
             obs, info = env.reset(seed=int(seed))
-            acc = EpisodeMetrics(cfg.dt, cfg.time_limit_s, cfg.reward.energy, info)
+            acc = EpisodeMetrics(cfg.dt, cfg.time_limit_s, cfg.reward.energy, info, rule_penalty)
             last = np.zeros(2)
             i = 0
             while True:
@@ -134,7 +136,7 @@ def run_episode(case, seed: int, policy, limits: Limits = DEFAULT_LIMITS, record
         env.close()
     metrics = acc.result() if acc is not None else {}
     if metrics:
-        metrics["quality"] = episode_quality(metrics, cfg.time_limit_s, status)
+        metrics["quality"] = episode_quality(metrics, cfg.time_limit_s, status, rule_penalty)
     else:
         metrics = {"quality": 0.0}
     return EpisodeResult(case.id, int(seed), status, reason, metrics, log, time.monotonic() - t0,

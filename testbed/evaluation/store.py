@@ -17,11 +17,15 @@ import sqlite3
 import time
 from pathlib import Path
 
-from .metrics import METRIC_COLUMNS
+from .metrics import METRIC_COLUMNS, RULE_COLUMNS
 
 _TEXT = {"outcome"}
 _INT = {"success", "collision", "grounding", "near_misses", "link_handovers", "steps", "late_steps",
-        "rule_violations"}  # fmt: skip
+        "rule_violations", *RULE_COLUMNS}  # fmt: skip
+
+
+def _coltype(c: str) -> str:
+    return "TEXT" if c in _TEXT else "INTEGER" if c in _INT else "REAL"
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS submissions (
@@ -32,7 +36,7 @@ CREATE TABLE IF NOT EXISTS episodes (
     submission TEXT NOT NULL, suite TEXT NOT NULL, suite_version TEXT NOT NULL, case_id TEXT NOT NULL,
     config_hash TEXT NOT NULL, seed INTEGER NOT NULL, sim_version TEXT NOT NULL,
     status TEXT NOT NULL, reason TEXT,
-    {", ".join(f'"{c}" {"TEXT" if c in _TEXT else "INTEGER" if c in _INT else "REAL"}' for c in METRIC_COLUMNS)},
+    {", ".join(f'"{c}" {_coltype(c)}' for c in METRIC_COLUMNS)},
     log TEXT, replay TEXT, verified INTEGER, wall_s REAL, created REAL NOT NULL,
     PRIMARY KEY (submission, suite, suite_version, case_id, config_hash, seed)
 );
@@ -56,6 +60,12 @@ class Store:
             self.conn.execute("PRAGMA synchronous=NORMAL")
             with self.conn:
                 self.conn.executescript(SCHEMA)
+                # a store written before a metric existed (e.g. the per-article rule columns of suite 1.2):
+                # add the column; the old rows read NULL there
+                have = {r[1] for r in self.conn.execute("PRAGMA table_info(episodes)")}
+                for c in METRIC_COLUMNS:
+                    if c not in have:
+                        self.conn.execute(f'ALTER TABLE episodes ADD COLUMN "{c}" {_coltype(c)}')
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a results database ({exc})") from None
         self.conn.row_factory = sqlite3.Row

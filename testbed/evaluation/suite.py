@@ -27,7 +27,14 @@ Every case's resolved :class:`~testbed.config.ScenarioConfig` is hashed
 (:func:`config_hash`: SHA-256 of its canonical JSON); every result row stores that hash, the suite
 version and the simulator version, so that rows from a changed case never mix with new ones.
 
-``SUITE_VERSION`` changes whenever a case, override or seed list changes.
+``SUITE_VERSION`` changes whenever a case, override or seed list, or the score formula changes. Rows
+are stored per suite version, so results of an older version stay readable (``testbed results show
+--suite-version 1.1``) and are never mixed with the current ones.
+
+Each suite carries the penalty per rule violation, per article id (:data:`RULE_PENALTY`; the episode
+quality's rule factor, :mod:`testbed.evaluation.metrics`): 0.1 for the articles about meeting, overtaking,
+crossing at harbour mouths, turning before the Ruhrort entries and giving way; 0.05 for speeding and
+lying still.
 """
 
 from __future__ import annotations
@@ -41,7 +48,12 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-SUITE_VERSION = "1.1"  # 1.1: port_entry time limit 3600 s for the redrawn port (issue 14); 1.0: 2400 s
+SUITE_VERSION = "1.2"  # 1.2: the rule factor in the episode quality (RULE_PENALTY), the autopilot baseline
+# slows at harbour mouths (issue 13); 1.1: port_entry time limit 3600 s for the redrawn port (issue 14); 1.0: 2400 s
+RULE_PENALTY: dict[str, float] = {
+    "9.04": 0.1, "6.04": 0.1, "6.09": 0.1, "6.07": 0.1, "6.24": 0.1, "6.16": 0.1, "9.07": 0.1,
+    "6.20": 0.05, "10.01": 0.05, "7.02": 0.05, "6.02": 0.1,
+}  # fmt: skip
 SECRET_ENV = "TESTBED_FINAL_SECRET"
 SECRET_FILE_ENV = "TESTBED_FINAL_SECRET_FILE"
 
@@ -81,6 +93,15 @@ class Suite:
     version: str
     cases: tuple[Case, ...]
     public: bool = True
+    rule_penalty: dict[str, float] = field(default_factory=lambda: dict(RULE_PENALTY))  # per article id
+
+    def __post_init__(self):
+        from testbed.rules.articles import check_article_ids
+
+        check_article_ids(list(self.rule_penalty), f"suite {self.name!r}: rule_penalty")
+        bad = {k: v for k, v in self.rule_penalty.items() if not (isinstance(v, int | float) and 0 <= v <= 1)}
+        if bad:
+            raise SuiteError(f"suite {self.name!r}: rule_penalty {bad}: each penalty must lie in [0, 1]")
 
     def case(self, case_id: str) -> Case:
         for c in self.cases:

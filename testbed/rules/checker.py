@@ -113,6 +113,7 @@ class RuleChecker:
         self._t = np.zeros(E)
         self.events: list[list[Violation]] = [[] for _ in range(E)]  # this episode's events per env
         self.step_events: list[Violation] = []  # the events of the last check (every env)
+        self.names: list[str] | None = None  # vessel names of an env in events (None: ego / traffic_<j>)
 
     # -- state --------------------------------------------------------------------------------------------
     def reset_env(self, e: int) -> None:
@@ -160,6 +161,16 @@ class RuleChecker:
             self._collect(n, t)
         return n
 
+    def check_state(self, t: np.ndarray, x, y, psi, gx, gy, u, cx, cy, length, beam, active) -> int:
+        """Run the check on raw state arrays (E * N each: position, heading, ground velocity, speed through
+        the water along the heading, current, hull length and beam, active flag) instead of the world's
+        (:func:`testbed.rules.ais_check.check_recording` feeds recorded AIS this way). Same kernel, same state."""
+        for dst, src in ((self.x, x), (self.y, y), (self.psi, psi), (self.gx, gx), (self.gy, gy), (self.u, u),
+                         (self.cx, cx), (self.cy, cy), (self.length, length), (self.beam, beam),
+                         (self.active, active)):
+            dst[:] = src
+        return self.check(t)
+
     def bind_map(self, geo: np.ndarray, widx: np.ndarray) -> RuleChecker:
         self._geo = geo
         self._widx = widx
@@ -176,8 +187,8 @@ class RuleChecker:
         for row in self.ev[:m]:
             e, r, a, b = int(row[0]), int(row[1]), int(row[2]), int(row[3])
             rule = RULES[r]
-            na = vessel_name(a, K)
-            nb = vessel_name(b, K) if b >= 0 else ""
+            na = self.names[a] if self.names else vessel_name(a, K)
+            nb = (self.names[b] if self.names else vessel_name(b, K)) if b >= 0 else ""
             zone = zone_label(self.zones, int(row[8])) if row[8] >= 0 else ""
             where = f"in {zone}" if zone else ""
             ztext = where if r == R_STILL else (zone or "the fairway")

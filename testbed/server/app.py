@@ -218,6 +218,7 @@ def create_app(cfg: EventConfig, supervisor=None, ray_note: str = "") -> FastAPI
             "case_scores": db.loads(row["case_scores"]) if show else {},
             "episodes": [_ep_json(row, e, show) for e in eps] if show else [],
         }
+        out["rule_means"] = _rule_means(out["episodes"])
         return out
 
     def _may_see_message(row, p) -> bool:
@@ -227,6 +228,7 @@ def create_app(cfg: EventConfig, supervisor=None, ray_note: str = "") -> FastAPI
         base = f"/api/submissions/{sub['id']}/episodes/{e['idx']}"
         d = {"idx": e["idx"], "case": e["case_name"], "seed": e["seed"], "status": e["status"],
              "score": e["score"], "metrics": db.loads(e["metrics"])}
+        d["rules"] = _rules_text(d["metrics"])
         if e["replay"]:
             d["replay_url"] = f"/api/submissions/{sub['id']}/replays/{_replay_name(e)}"
             d["trajectory_url"] = base + "/trajectory"
@@ -762,8 +764,27 @@ def create_app(cfg: EventConfig, supervisor=None, ray_note: str = "") -> FastAPI
     return app
 
 
-_METRIC_ORDER = ("outcome", "progress", "time_to_goal_s", "min_cpa_m", "near_misses", "cross_track_rms_m",
-                 "energy", "late_steps")
+_METRIC_ORDER = ("outcome", "progress", "time_to_goal_s", "min_cpa_m", "near_misses", "rule_violations",
+                 "cross_track_rms_m", "energy", "late_steps")
+
+
+def _rules_text(metrics: dict) -> str:
+    """An episode's rule violations per article, e.g. "§6.20 2, §9.07 1" ("" without per-article counts)."""
+    from testbed.evaluation.metrics import RULE_COLUMNS
+    from testbed.rules.articles import ARTICLE_IDS
+
+    if metrics.get(RULE_COLUMNS[0]) is None:
+        return ""
+    return ", ".join(f"§{a} {int(metrics[c])}" for a, c in zip(ARTICLE_IDS, RULE_COLUMNS, strict=True)
+                     if metrics.get(c)) or "none"
+
+
+def _rule_means(episodes: list[dict]) -> dict[str, float]:
+    """Mean rule violations per finished episode per article id (only articles with any)."""
+    from testbed.evaluation.metrics import rule_means
+
+    m = rule_means([e["metrics"] for e in episodes if e["status"] == "finished"])
+    return {a: v for a, v in m.items() if v}
 
 
 def _replay_name(e) -> str:
@@ -772,10 +793,11 @@ def _replay_name(e) -> str:
 
 
 _LABELS = {"time_to_goal_s": "time to goal [s]", "min_cpa_m": "min CPA [m]", "near_misses": "near misses",
-           "cross_track_rms_m": "cross-track RMS [m]", "late_steps": "late steps"}
+           "cross_track_rms_m": "cross-track RMS [m]", "late_steps": "late steps",
+           "rule_violations": "rule violations"}
 
 
-def _metric_keys(episodes: list[dict], n: int = 7) -> list[str]:
+def _metric_keys(episodes: list[dict], n: int = 8) -> list[str]:
     """The metrics shown as columns of the episode table (the documented ones, in this order)."""
     present = {k for e in episodes for k, v in e["metrics"].items() if v is not None}
     return [k for k in _METRIC_ORDER if k in present][:n]
