@@ -280,6 +280,10 @@ def score(ev: dict) -> tuple[float, float]:
 
 
 # -- the callback -------------------------------------------------------------------------------------
+# the value-function parameters of SB3's actor-critic policies (MLP and recurrent); all others are the actor's
+CRITIC_PREFIXES = ("value_net.", "mlp_extractor.value_net.", "lstm_critic.", "critic.")
+
+
 def _make_callback(run_dir: Path, cfg: dict, ctx: dict, state: dict, total: int):
     """``ctx`` holds the current stage's ``scen`` (ScenarioConfig) and ``vecnorm``; a curriculum swaps them."""
     from stable_baselines3.common.callbacks import BaseCallback
@@ -293,6 +297,10 @@ def _make_callback(run_dir: Path, cfg: dict, ctx: dict, state: dict, total: int)
     keep = int(cfg.get("keep_checkpoints", 3))
     off_policy = cfg["algo"]["name"] in ("sac", "td3")
     seeds = val_seeds(int(ev_cfg["episodes"]))
+    warmup = int(float((cfg.get("pretrain") or {}).get("critic_warmup_steps", 0) or 0))
+    if warmup > 0 and cfg["algo"]["name"] not in ("ppo", "recurrent_ppo"):
+        raise TrainError(f"pretrain.critic_warmup_steps={warmup}: only for ppo and recurrent_ppo "
+                         f"(algo {cfg['algo']['name']!r} has no separate value function to warm up)")
     fields = (["step", "wall_s", "steps_per_s", "episodes", "ep_return", "ep_length", "success_rate"]
               + [f"outcome_{k}" for k in OUTCOMES] + [f"reward_{c}" for c in ob.COMPONENTS]
               + ["eval_success_rate", "eval_return"])  # fmt: skip
@@ -317,6 +325,21 @@ def _make_callback(run_dir: Path, cfg: dict, ctx: dict, state: dict, total: int)
                 self._postfix()
             if state.get("pretrain") and not state.get("evals"):
                 self._evaluate()  # the cloned policy, before any RL
+            self._freeze_actor()
+
+        def _on_rollout_end(self) -> None:
+            self._freeze_actor()
+
+        def _freeze_actor(self) -> None:
+            """Critic warm-up (``pretrain.critic_warmup_steps``): while fewer steps than that have run, only
+            the value function learns, so that PPO's first updates of a cloned policy use advantages from a
+            fitted critic instead of an untrained one."""
+            if warmup <= 0:
+                return
+            frozen = self.num_timesteps < warmup
+            for name, p in self.model.policy.named_parameters():
+                if not name.startswith(CRITIC_PREFIXES):
+                    p.requires_grad_(not frozen)
 
         def _postfix(self) -> None:
             last = state.get("last_eval")

@@ -144,13 +144,11 @@ class Task:
             b = self.berths[gc.berths[int(rng.integers(len(gc.berths)))]]
             best = None
             direction = np.array([math.sin(b.heading), math.cos(b.heading)])
-            for sign in (1.0, -1.0):  # approach from astern of either mooring heading
-                approach = b.xy - sign * direction * 1.2 * ego_len
-                if self.map.signed_distance(approach[None])[0] <= 0.0:
-                    continue
-                try:
-                    r = planner.plan(start, approach)
-                except RouteError:
+            # approach from astern of either mooring heading (one route search for both)
+            approaches = [b.xy - sign * direction * 1.2 * ego_len for sign in (1.0, -1.0)]
+            approaches = [a for a in approaches if self.map.signed_distance(a[None])[0] > 0.0]
+            for r in planner.plan_many(start, approaches):
+                if isinstance(r, RouteError):
                     continue
                 r = np.vstack([r, b.xy])
                 length = float(np.hypot(*np.diff(r, axis=0).T).sum())

@@ -59,11 +59,12 @@ class LaneTable:
             raise TrafficError(f"map {hmap.name!r} has no lanes for traffic")
         ids, xys = [], []
         for ln in hmap.lanes:
+            xy = _without_hairpins(np.asarray(ln.xy, dtype=np.float64))
             ids.append(ln.id)
-            xys.append(ln.xy)
+            xys.append(xy)
             if ln.direction == "both":
                 ids.append(ln.id + "~rev")
-                xys.append(ln.xy[::-1])
+                xys.append(xy[::-1])
         self.ids = ids
         self.xy = np.ascontiguousarray(np.concatenate(xys), dtype=np.float64)
         ss = [np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(a, axis=0).T))]) for a in xys]
@@ -85,7 +86,38 @@ class LaneTable:
         return np.array([self.ids.index(i) for i in lane_ids])
 
     def nearest(self, x: float, y: float, psi: float) -> tuple[int, float]:
-        """(lane index, along-track s) of the nearest lane running within 90 deg of heading ``psi``."""
+        """(lane index, along-track s) of the lane to join at (x, y) heading ``psi``: the nearest segment
+        running within 90 deg of the heading, each degree off the heading counting as 4 m (a vessel sailing
+        along the river joins the river lane, not a harbour lane that starts beside it). One vectorised
+        pass over every lane's segments; :meth:`_nearest_loop` is the lane-by-lane reference."""
+        if not hasattr(self, "_segs"):
+            self._segs = self._segments()
+        p0x, p0y, dx, dy, l2, hd, s0, lane = self._segs
+        t = np.clip(((x - p0x) * dx + (y - p0y) * dy) / l2, 0.0, 1.0)
+        dist = np.hypot(p0x + t * dx - x, p0y + t * dy - y)
+        off = np.abs((hd - psi + np.pi) % (2.0 * np.pi) - np.pi)
+        dist = np.where(off < 0.5 * np.pi, dist + 4.0 * np.degrees(off), np.inf)
+        m = int(np.argmin(dist))  # the first smallest: the lowest lane, then the first segment, as per lane
+        if not dist[m] < math.inf:
+            return 0, 0.0
+        return int(lane[m]), float(s0[m] + t[m] * math.sqrt(l2[m]))
+
+    def _segments(self) -> tuple:
+        """Every lane's segments in lane order, for :meth:`nearest` (computed lane by lane as
+        :meth:`_nearest_loop` does, so the values are the same)."""
+        cols: list[list] = [[] for _ in range(8)]
+        for k in range(len(self.ids)):
+            a, b = self.start[k], self.start[k + 1]
+            p0, p1 = self.xy[a:b - 1], self.xy[a + 1:b]
+            d = p1 - p0
+            l2 = np.maximum((d * d).sum(1), 1e-12)
+            for c, v in zip(cols, (p0[:, 0], p0[:, 1], d[:, 0], d[:, 1], l2, np.arctan2(d[:, 0], d[:, 1]),
+                                   self.s[a:b - 1], np.full(b - a - 1, k)), strict=True):  # fmt: skip
+                c.append(v)
+        return tuple(np.concatenate(c) for c in cols)
+
+    def _nearest_loop(self, x: float, y: float, psi: float) -> tuple[int, float]:
+        """:meth:`nearest` lane by lane (the reference the tests compare it with)."""
         best = (math.inf, 0, 0.0)
         for k in range(len(self.ids)):
             a, b = self.start[k], self.start[k + 1]
@@ -94,8 +126,8 @@ class LaneTable:
             l2 = np.maximum((d * d).sum(1), 1e-12)
             t = np.clip(((x - p0[:, 0]) * d[:, 0] + (y - p0[:, 1]) * d[:, 1]) / l2, 0.0, 1.0)
             dist = np.hypot(p0[:, 0] + t * d[:, 0] - x, p0[:, 1] + t * d[:, 1] - y)
-            heading_ok = np.cos(np.arctan2(d[:, 0], d[:, 1]) - psi) > 0.0
-            dist = np.where(heading_ok, dist, np.inf)
+            off = np.abs((np.arctan2(d[:, 0], d[:, 1]) - psi + np.pi) % (2.0 * np.pi) - np.pi)
+            dist = np.where(off < 0.5 * np.pi, dist + 4.0 * np.degrees(off), np.inf)
             m = int(np.argmin(dist))
             if dist[m] < best[0]:
                 best = (float(dist[m]), k, float(self.s[a + m] + t[m] * math.sqrt(l2[m])))
@@ -148,6 +180,7 @@ class ScriptedTraffic:
         self.current = np.zeros((n, 2))
         self._vx = np.zeros(n)
         self._vy = np.zeros(n)
+        self._s_lane = np.zeros(n)
         # AIS replay (traffic.source == "ais"): per vessel 1 while it follows its recorded track
         self.mode = np.zeros(n, dtype=np.uint8)
         self.track_of = np.full(n, -1, dtype=np.int64)
@@ -194,6 +227,8 @@ class ScriptedTraffic:
                 x, y, psi = lt.point_at(lane, s)
                 if _near_egos(ego_xy, x, y, ego_clear_m):
                     continue
+                if self._in_mouth(x, y, psi):  # not across a harbour mouth (§ 6.16: it would have waited)
+                    continue
                 if any(math.hypot(x - px, y - py) < self.cfg.min_gap_m + self.length[i] for _, _, px, py in placed):
                     continue
                 ok = True
@@ -211,17 +246,46 @@ class ScriptedTraffic:
                 self.active[i] = 0
         if self.cfg.placed_lanes:
             self._place_fixed(e)
-        if self.zbits.shape[0] > 1:  # start within the § 6.20 limit where it applies
+        if self.zbits.shape[0] > 1:  # start within the § 6.20 limit where it applies or is reached soon
             st0 = self.state
             z = self._zone_table_bits(st0.x[sl], st0.y[sl])
+            for j in np.flatnonzero(self.active[sl]):  # the zones ahead along the lane, as the kernel looks
+                i = e * T + j
+                la = max(2.5 * self.length[i], 150.0)
+                b = lt.start[self.lane[i] + 1]
+                s0 = self._s_of(i)
+                for d in (25.0, 50.0, 100.0, 0.5 * la, la, 1.5 * la, 2.0 * la, 3.0 * la):
+                    x, y, _ = lt.point_at(self.lane[i], min(s0 + d, float(lt.s[b - 1])))
+                    z[j] |= self._zone_table_bits(np.array([x]), np.array([y]))[0]
             slow = (z & (self.zmasks[M_MOUTH] | self.zmasks[M_BERTH] | self.zmasks[M_NARROW])) != 0
+            slow |= (z & self.zmasks[M_ENTRY]) != 0
             st0.u[sl] = np.where(slow, np.minimum(st0.u[sl], self.zp[ZP_LIM_MOUTH]), st0.u[sl])
-            gate = (z & (self.zmasks[M_MOUTH] | self.zmasks[M_ENTRY])) != 0  # start from rest (§ 6.16)
-            st0.u[sl] = np.where(gate, 0.0, st0.u[sl])
             st0.n[sl] = st0.u[sl] / self.speed_per_rev[sl]
         st = self._clear_motion(sl)
         if mapk is not None:  # the current at the new positions (perception uses ground velocities)
             current_xy_batch(*mapk, st.x[sl], st.y[sl], self.current[sl])
+
+    def _s_of(self, i: int) -> float:
+        """Along-lane position of vessel i (reset time)."""
+        lt = self.lanes
+        a, b = lt.start[self.lane[i]], lt.start[self.lane[i] + 1]
+        p = np.array([self.state.x[i], self.state.y[i]])
+        p0, d = lt.xy[a:b - 1], np.diff(lt.xy[a:b], axis=0)
+        t = np.clip(((p - p0) * d).sum(1) / np.maximum((d * d).sum(1), 1e-12), 0.0, 1.0)
+        dist = np.hypot(*(p0 + t[:, None] * d - p).T)
+        m = int(np.argmin(dist))
+        return float(lt.s[a + m] + t[m] * math.hypot(*d[m]))
+
+    def _in_mouth(self, x: float, y: float, psi: float) -> bool:
+        """Whether a vessel at (x, y) heading ``psi`` would be leaving, entering or crossing at a harbour
+        mouth (reset time; False while the rules are off)."""
+        if self.zbits.shape[0] <= 1:
+            return False
+        z = int(self._zone_table_bits(np.array([x]), np.array([y]))[0])
+        c = self.hmap.current(np.array([[x, y]]))[0]
+        fl = math.hypot(c[0], c[1])
+        c_up = (math.sin(psi) * c[0] + math.cos(psi) * c[1]) / fl if fl > 0.05 else 0.0
+        return bool(_crossing(z, c_up, self.zmasks))
 
     def _zone_table_bits(self, x, y):
         from testbed.rules.zones import bits_at
@@ -238,8 +302,8 @@ class ScriptedTraffic:
         high = not math.isnan(lvl) and bool(marks) and lvl >= marks[0]
         stop = high and len(marks) > 1 and lvl >= marks[1]
         self.zp = np.array([rules_cfg.harbour_mouth_speed_kmh / 3.6 - 0.3, rules_cfg.high_water_speed_kmh / 3.6 - 0.3,
-                            1.0 if high else 0.0, 1.0 if stop else 0.0, rules_cfg.harbour_cpa_m + 30.0,
-                            rules_cfg.harbour_tcpa_s + 30.0])  # fmt: skip
+                            1.0 if high else 0.0, 1.0 if stop else 0.0, rules_cfg.harbour_cpa_m + 80.0,
+                            rules_cfg.harbour_tcpa_s + 60.0])  # fmt: skip
 
     def _place_fixed(self, e: int) -> None:
         """The first ``len(cfg.placed_lanes)`` vessels of env ``e`` at their fixed places (encounters)."""
@@ -292,24 +356,14 @@ class ScriptedTraffic:
         first = pk.t[pk.start[:-1]]
         last = pk.t[pk.start[1:] - 1]
         live = np.flatnonzero((last >= start) & (first <= start + horizon))
-        if len(live):
-            keep = []
-            for k in live:
-                a, b = pk.start[k], pk.start[k + 1]
-                tk = pk.t[a:b]
-                win = (tk >= start) & (tk <= start + horizon)
-                if goal_xy is not None:
-                    if any(_min_dist(pk.x[a:b][win], pk.y[a:b][win], g) <= goal_clear_m
-                           for g in np.reshape(goal_xy, (-1, 2))):  # fmt: skip
-                        continue
-                early = (tk >= start - 30.0) & (tk <= start + 60.0 * cfg.ais_speedup)
-                if any(_min_dist(pk.x[a:b][early], pk.y[a:b][early], p) <= ego_clear_m
-                       for p in np.reshape(ego_xy, (-1, 2))):  # fmt: skip
-                    continue
-                keep.append(k)
-            live = np.asarray(keep, dtype=np.int64)
+        if len(live):  # per live track: its smallest distance to a goal / ego start within the window
+            pts = np.empty((0, 2)) if goal_xy is None else np.reshape(np.asarray(goal_xy, dtype=np.float64), (-1, 2))
+            drop = _tracks_near(pk.t, pk.x, pk.y, pk.start, live, start, start + horizon, pts, goal_clear_m)
+            drop |= _tracks_near(pk.t, pk.x, pk.y, pk.start, live, start - 30.0, start + 60.0 * cfg.ais_speedup,
+                                 np.reshape(np.asarray(ego_xy, dtype=np.float64), (-1, 2)), ego_clear_m)  # fmt: skip
+            live = live[~drop].astype(np.int64)
         # tracks live at the start first (nearest first), then those that appear later (earliest first)
-        order = sorted(live, key=lambda k: (first[k] > start, first[k], k))
+        order = live[np.lexsort((live, first[live], first[live] > start))]
         chosen = order[:T]
         sl = slice(e * T, (e + 1) * T)
         self.mode[sl] = 0
@@ -418,7 +472,7 @@ class ScriptedTraffic:
             self.beam, self.speed_per_rev, self.rudder_max, ego.x, ego.y, ego.psi, ego.u, ego.v, ego_cur,
             ego_len, ego_beam, self.cfg.keep_clear_m, self.cfg.min_gap_m, self.rudder_cmd, self.revs_cmd,
             geo, widx, cfield, creach, speeds, self.current, self._vx, self._vy, self.mode, self.zbits, self.zmasks,
-            self.zp, self.lanes.keep_right, KA, eact,
+            self.zp, self.lanes.keep_right, KA, eact, self._s_lane,
         )  # fmt: skip
         nomoto.step_inplace(self.batch, st, self.rudder_cmd, self.revs_cmd, self.current, self.dt)
         if self.replay is not None:
@@ -429,6 +483,24 @@ class ScriptedTraffic:
                     self._replay_step(0, self.E, t_next, (ego.x[k::KA], ego.y[k::KA], ego.psi[k::KA],
                                                           ego.u[k::KA], ego.v[k::KA], ego_cur[k::KA]))  # fmt: skip
             self._take_over()
+
+
+def _without_hairpins(xy: np.ndarray, max_turn_deg: float = 120.0) -> np.ndarray:
+    """The lane polyline without the vertices where it doubles back (turns by more than ``max_turn_deg``),
+    e.g. a lane drawn past a junction and back: a vessel cannot follow such a turn, it would circle."""
+    pts = [p for p in xy]
+    changed = True
+    while changed and len(pts) > 2:
+        changed = False
+        for k in range(1, len(pts) - 1):
+            d0 = pts[k] - pts[k - 1]
+            d1 = pts[k + 1] - pts[k]
+            n = math.hypot(*d0) * math.hypot(*d1)
+            if n > 0 and float(d0 @ d1) / n < math.cos(math.radians(max_turn_deg)):
+                del pts[k]
+                changed = True
+                break
+    return np.array(pts)
 
 
 def _near_egos(ego_xy, x: float, y: float, clear: float) -> bool:
@@ -445,96 +517,254 @@ def _min_dist(xs: np.ndarray, ys: np.ndarray, p) -> float:
 
 
 @numba.njit(cache=True)
+def _tracks_near(pt, px, py, pstart, live, lo, hi, pts, clear):
+    """Per track ``live[q]``: whether :func:`_min_dist` of its samples with ``lo <= t <= hi`` to any of the
+    points ``pts`` (P, 2) is ``<= clear`` (a NaN distance in the window makes that minimum NaN: not near,
+    as ``ndarray.min``). Only samples within ``clear`` on both axes can be that close (hypot is never
+    below either leg), so the distance is computed for those alone."""
+    out = np.zeros(len(live), dtype=np.bool_)
+    for q in range(len(live)):
+        k = live[q]
+        for g in range(pts.shape[0]):
+            near = False
+            nan = False
+            for s in range(pstart[k], pstart[k + 1]):
+                if not (pt[s] >= lo and pt[s] <= hi):
+                    continue
+                dx = px[s] - pts[g, 0]
+                dy = py[s] - pts[g, 1]
+                if dx != dx or dy != dy:
+                    d = math.hypot(dx, dy)
+                    if d != d:
+                        nan = True
+                        break
+                    continue
+                if abs(dx) > clear or abs(dy) > clear:
+                    continue
+                if math.hypot(dx, dy) <= clear:
+                    near = True
+            if near and not nan:
+                out[q] = True
+                break
+    return out
+
+
+@numba.njit(cache=True)
 def _wrap(a):
     return (a + math.pi) % (2.0 * math.pi) - math.pi
 
 
 @numba.njit(cache=True)
+def _crossing(z, c_up, zmasks):
+    """Whether a vessel in zone bits ``z`` heading ``c_up`` (+-1 along the current) leaves, enters or
+    crosses at a harbour mouth (§ 6.16; the rule checker's test)."""
+    if z & zmasks[M_ENTRY] != 0:
+        return True
+    return z & zmasks[M_MOUTH] != 0 and abs(c_up) < 0.7 and z & zmasks[M_NARROW] == 0
+
+
+@numba.njit(cache=True)
+def _lane_point(lxy, ls, k, b, s):
+    """The point at along-lane distance ``s`` (from segment k on, clamped to the lane's end b)."""
+    while k + 2 < b and ls[k + 1] < s:
+        k += 1
+    t = min(max((s - ls[k]) / max(ls[k + 1] - ls[k], 1e-9), 0.0), 1.0)
+    return lxy[k, 0] + t * (lxy[k + 1, 0] - lxy[k, 0]), lxy[k, 1] + t * (lxy[k + 1, 1] - lxy[k, 1])
+
+
+@numba.njit(cache=True)
+def _passage_conflict(e, T, i, lxy, ls, k, b, s0, u0, vmax, x, y, psi, length, active, cur, vx, vy, ex, ey, epsi, eu,
+                      ev, ecur, elen, geo, widx, cfield, creach, speeds, zbits, zmasks, cpa_m, tcpa, KA, eact, lstart,
+                      lane, seg, s_lane, mode):  # fmt: skip
+    """Whether vessel i, sailing on along its lane from ``s0`` (speed ``u0``, gathering way at 0.015 m/s^2 up
+    to ``vmax``), would at any time in the next 6 minutes be leaving, entering or crossing at a harbour mouth
+    with a through vessel (or an ego; both kept at their velocity) coming within the half lengths + ``cpa_m``
+    within ``tcpa`` seconds: what the rule checker calls a § 6.16 conflict. Ends where the lane ends. Other
+    lane followers are predicted along their lanes at their speed over ground."""
+    m_side = zmasks[M_ENTRY] | zmasks[M_NARROW]
+    s_end = ls[b - 1] - 0.5 * length[i] - 5.0  # the vessel leaves the simulation at its lane's end
+    s = s0
+    v = u0
+    dt = 5.0
+    for step in range(72):
+        t = step * dt
+        if s > s_end:
+            return False
+        mx, my = _lane_point(lxy, ls, k, b, s)
+        nx, ny = _lane_point(lxy, ls, k, b, s + 10.0)
+        tl = max(math.hypot(nx - mx, ny - my), 1e-9)
+        hx = (nx - mx) / tl
+        hy = (ny - my) / tl
+        ce, cn = current_at(geo, widx, cfield, creach, speeds, mx, my)
+        fl = math.hypot(ce, cn)
+        c_up = (hx * ce + hy * cn) / fl if fl > 0.05 else 0.0
+        if v > 0.3 and _crossing(zbits[widx[cell_index(geo, mx, my)]], c_up, zmasks):
+            mgx = v * hx + ce
+            mgy = v * hy + cn
+            for kk in range(T + KA):
+                if kk >= T:  # an ego
+                    me = e * KA + kk - T
+                    if eact[me] == 0:
+                        continue
+                    ox = ex[me]
+                    oy = ey[me]
+                    olen = elen[me]
+                    sn = math.sin(epsi[me])
+                    cs = math.cos(epsi[me])
+                    ovx = eu[me] * sn + ev[me] * cs + ecur[me, 0]
+                    ovy = eu[me] * cs - ev[me] * sn + ecur[me, 1]
+                    ocx = ecur[me, 0]
+                    ocy = ecur[me, 1]
+                    opsi = epsi[me]
+                else:
+                    m = e * T + kk
+                    if m == i or active[m] == 0:
+                        continue
+                    ox = x[m]
+                    oy = y[m]
+                    olen = length[m]
+                    ovx = vx[m] + cur[m, 0]
+                    ovy = vy[m] + cur[m, 1]
+                    ocx = cur[m, 0]
+                    ocy = cur[m, 1]
+                    opsi = psi[m]
+                if zbits[widx[cell_index(geo, ox, oy)]] & m_side != 0:
+                    continue  # in an entrance or a canal: not through traffic on the river
+                ofl = math.hypot(ocx, ocy)
+                if not (ofl > 0.05 and abs((math.sin(opsi) * ocx + math.cos(opsi) * ocy) / ofl) >= 0.7):
+                    continue  # not sailing along the river
+                if kk < T and mode[m] == 0 and s_lane[m] >= 0.0:  # along its lane
+                    og = math.hypot(ovx, ovy)
+                    ob = lstart[lane[m] + 1]
+                    ok0 = lstart[lane[m]] + seg[m]
+                    px, py = _lane_point(lxy, ls, ok0, ob, s_lane[m] + og * t)
+                    qx, qy = _lane_point(lxy, ls, ok0, ob, s_lane[m] + og * t + 10.0)
+                    ql = max(math.hypot(qx - px, qy - py), 1e-9)
+                    ovx = og * (qx - px) / ql
+                    ovy = og * (qy - py) / ql
+                    rx = px - mx
+                    ry = py - my
+                else:
+                    rx = ox + ovx * t - mx
+                    ry = oy + ovy * t - my
+                dvx = ovx - mgx
+                dvy = ovy - mgy
+                dv2 = dvx * dvx + dvy * dvy
+                tc = -(rx * dvx + ry * dvy) / dv2 if dv2 > 1e-6 else 0.0
+                tc = min(max(tc, 0.0), tcpa)
+                if math.hypot(rx + dvx * tc, ry + dvy * tc) < 0.5 * (length[i] + olen) + cpa_m:
+                    return True
+        v = min(v + 0.015 * dt, vmax)
+        s += v * dt
+    return False
+
+
+@numba.njit(cache=True)
 def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen, geo, widx,
-                zbits, zmasks, zp, v_des, KA, eact):  # fmt: skip
-    """The speed the traffic rules allow vessel i (see the module docstring)."""
+                zbits, zmasks, zp, v_des, KA, eact, lxy, ls, k, b, s_here, cfield, creach, speeds, lstart, lane, seg,
+                s_lane, mode):  # fmt: skip
+    """The speed the traffic rules allow vessel i (see the module docstring); zones ahead are looked up
+    along its lane (segment k of the lane ending at point b, at ``s_here``)."""
     la = max(2.5 * length[i], 150.0)
     z_here = zbits[widx[cell_index(geo, x[i], y[i])]]
-    z_ahead = zbits[widx[cell_index(geo, x[i] + la * sh, y[i] + la * ch)]]
-    z_far = zbits[widx[cell_index(geo, x[i] + 2.0 * la * sh, y[i] + 2.0 * la * ch)]]
+    ax, ay = _lane_point(lxy, ls, k, b, s_here + la)
+    fx, fy = _lane_point(lxy, ls, k, b, s_here + 2.0 * la)
+    z_ahead = zbits[widx[cell_index(geo, ax, ay)]]
+    z_far = zbits[widx[cell_index(geo, fx, fy)]]
     zz = z_here | z_ahead
-    if (zz | z_far) & (zmasks[M_MOUTH] | zmasks[M_BERTH] | zmasks[M_NARROW]) != 0:  # § 6.20 (in time; in basins)
+    # § 6.20 (reached at the limit: looked for up to 3 look-aheads ahead; in the basins throughout)
+    m_slow = zmasks[M_MOUTH] | zmasks[M_BERTH] | zmasks[M_NARROW]
+    z_slow = zz | z_far
+    for q in (0.5, 1.5, 3.0):
+        qx, qy = _lane_point(lxy, ls, k, b, s_here + q * la)
+        z_slow |= zbits[widx[cell_index(geo, qx, qy)]]
+    if z_slow & m_slow != 0:
         v_des = min(v_des, zp[ZP_LIM_MOUTH])
     if zp[ZP_HIGH] > 0.5 and zz & zmasks[M_HIGHWATER] != 0:  # § 10.01
         if zp[ZP_STOP] > 0.5:
             v_des = 0.0
         else:
             v_des = min(v_des, max(zp[ZP_LIM_HW] - (cur[i, 0] * sh + cur[i, 1] * ch), 0.0))
-    # § 6.16: leaving, entering or crossing at a harbour mouth: wait for the through traffic
-    m_gate = zmasks[M_MOUTH] | zmasks[M_ENTRY]
-    if z_here & m_gate == 0:
-        return v_des
+    # § 6.16: leaving, entering or crossing at a harbour mouth: only when no through vessel must change
+    # course or speed. Judged before the vessel gets there (it stops short of the mouth and waits), and
+    # while it waits at rest in a mouth; once under way in the mouth it carries on (stopping there
+    # would take longer than crossing)
     fl = math.hypot(cur[i, 0], cur[i, 1])
     c_up = (sh * cur[i, 0] + ch * cur[i, 1]) / fl if fl > 0.05 else 0.0
-    if abs(c_up) >= 0.7 and z_here & zmasks[M_ENTRY] == 0:
-        return v_des  # sailing along the river: a through vessel itself
-    m_side = zmasks[M_ENTRY] | zmasks[M_NARROW]
-    # the conflict is judged at the speed it would go (not the speed it has while waiting), so that it
-    # does not start off into a conflict and stop again
-    ui = max(math.hypot(vx[i], vy[i]), v_des, 1.0)
-    gx = ui * sh + cur[i, 0]
-    gy = ui * ch + cur[i, 1]
-    for k in range(T + KA):
-        if k >= T:  # an ego
-            me = e * KA + k - T
-            if eact[me] == 0:
-                continue
-            ox = ex[me]
-            oy = ey[me]
-            olen = elen[me]
-            s = math.sin(epsi[me])
-            c = math.cos(epsi[me])
-            ovx = eu[me] * s + ev[me] * c + ecur[me, 0]
-            ovy = eu[me] * c - ev[me] * s + ecur[me, 1]
-            ocx = ecur[me, 0]
-            ocy = ecur[me, 1]
-            opsi = epsi[me]
-        else:
-            m = e * T + k
-            if m == i or active[m] == 0:
-                continue
-            ox = x[m]
-            oy = y[m]
-            olen = length[m]
-            ovx = vx[m] + cur[m, 0]
-            ovy = vy[m] + cur[m, 1]
-            ocx = cur[m, 0]
-            ocy = cur[m, 1]
-            opsi = psi[m]
-        rx = ox - x[i]
-        ry = oy - y[i]
-        dvx = ovx - gx
-        dvy = ovy - gy
-        dv2 = dvx * dvx + dvy * dvy
-        if dv2 < 1e-6:
-            continue
-        tcpa = -(rx * dvx + ry * dvy) / dv2
-        if not 0.0 < tcpa < zp[ZP_CROSS_TCPA]:
-            continue
-        if math.hypot(rx + dvx * tcpa, ry + dvy * tcpa) >= 0.5 * (length[i] + olen) + zp[ZP_CROSS_CPA]:
-            continue
-        if zbits[widx[cell_index(geo, ox, oy)]] & m_side != 0:
-            continue
-        ofl = math.hypot(ocx, ocy)
-        if ofl > 0.05 and abs((math.sin(opsi) * ocx + math.cos(opsi) * ocy) / ofl) >= 0.7:
-            return 0.0  # a through vessel would come too close: wait
+    here = _crossing(z_here, c_up, zmasks)
+    if not here and not _crossing(z_ahead, c_up, zmasks) and not _crossing(z_far, c_up, zmasks):
+        tx3, ty3 = _lane_point(lxy, ls, k, b, s_here + 3.0 * la)
+        z3 = zbits[widx[cell_index(geo, tx3, ty3)]]
+        if not _crossing(z3, c_up, zmasks):  # (far enough ahead to wait short of a mouth's approaches)
+            return v_des
+    if here and math.hypot(vx[i] + cur[i, 0], vy[i] + cur[i, 1]) > 0.5:
+        return v_des  # under way in the mouth: carry on (it looked before it went; stopping would take longer)
+    if _passage_conflict(e, T, i, lxy, ls, k, b, s_here, math.hypot(vx[i], vy[i]), max(v_des, 1.0), x, y, psi, length,
+                         active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen, geo, widx, cfield, creach, speeds, zbits,
+                         zmasks, zp[ZP_CROSS_CPA], zp[ZP_CROSS_TCPA], KA, eact, lstart, lane, seg, s_lane,
+                         mode):  # fmt: skip
+        # wait (short of the mouth, or in it) until the passage is clear, holding its position against the
+        # current (it does not drift into the fairway)
+        return min(max(-(sh * cur[i, 0] + ch * cur[i, 1]), -1.0), 1.0)
     return v_des
+
+
+@numba.njit(cache=True)
+def _lane_offset(lxy, ls, k, b, px, py, s_max):
+    """(along-lane position, distance) of the point of the lane nearest to (px, py), searched from segment k
+    on up to along-lane ``s_max``."""
+    best_d = math.inf
+    best_s = 0.0
+    while k + 1 < b and ls[k] <= s_max:
+        dx = lxy[k + 1, 0] - lxy[k, 0]
+        dy = lxy[k + 1, 1] - lxy[k, 1]
+        l2 = max(dx * dx + dy * dy, 1e-12)
+        t = min(max(((px - lxy[k, 0]) * dx + (py - lxy[k, 1]) * dy) / l2, 0.0), 1.0)
+        d = math.hypot(lxy[k, 0] + t * dx - px, lxy[k, 1] + t * dy - py)
+        if d < best_d:
+            best_d = d
+            best_s = ls[k] + t * math.sqrt(l2)
+        k += 1
+    return best_s, best_d
+
+
+@numba.njit(cache=True)
+def _project(lxy, ls, a, b, seg, i, px, py):
+    """Along-lane position of (px, py) on the lane of points lxy[a:b], advancing vessel i's segment index."""
+    k = a + seg[i]
+    back = True  # a vessel that drifted back past its segment's start goes back a segment (once per call)
+    while True:
+        dx = lxy[k + 1, 0] - lxy[k, 0]
+        dy = lxy[k + 1, 1] - lxy[k, 1]
+        l2 = dx * dx + dy * dy
+        t = ((px - lxy[k, 0]) * dx + (py - lxy[k, 1]) * dy) / max(l2, 1e-12)
+        if t > 1.0 and k + 2 < b:
+            k += 1
+            back = False
+            continue
+        if t < 0.0 and k > a and back:
+            k -= 1
+            continue
+        break
+    seg[i] = k - a
+    t = min(max(t, 0.0), 1.0)
+    return ls[k] + t * math.sqrt(l2)
 
 
 @numba.njit(cache=True)
 def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tgt, active, length, beam, spr,
                    rmax, ex, ey, epsi, eu, ev, ecur, elen, ebeam, keep_clear, min_gap, rud_out, rev_out,
-                   geo, widx, cfield, creach, speeds, cur_out, vx, vy, mode, zbits, zmasks, zp, keep_right, KA, eact):  # fmt: skip
+                   geo, widx, cfield, creach, speeds, cur_out, vx, vy, mode, zbits, zmasks, zp, keep_right, KA, eact,
+                   s_lane):  # fmt: skip
     for e in range(E):
         for j in range(T):
             i = e * T + j
             vx[i] = u[i] * math.sin(psi[i])
             vy[i] = u[i] * math.cos(psi[i])
+            # where each lane follower is along its lane (followers on one lane keep their order)
+            s_lane[i] = -1.0
+            if mode[i] == 0 and active[i] == 1:
+                s_lane[i] = _project(lxy, ls, lstart[lane[i]], lstart[lane[i] + 1], seg, i, x[i], y[i])
         for j in range(T):
             i = e * T + j
             if mode[i] != 0:  # replayed from AIS (1) or from a live feed (2): positioned after the step
@@ -557,17 +787,28 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                     m = e * T + k
                     if m != i and active[m] == 1 and math.hypot(sx - x[m], sy - y[m]) < min_gap + length[m]:
                         clear = False
+                spsi = math.atan2(lxy[a + 1, 0] - sx, lxy[a + 1, 1] - sy)
+                if clear and zbits.shape[0] > 1:
+                    # a lane that starts in a harbour mouth: appear only when no through vessel is near (§ 6.16)
+                    zs = zbits[widx[cell_index(geo, sx, sy)]]
+                    ce, cn = current_at(geo, widx, cfield, creach, speeds, sx, sy)
+                    fl = math.hypot(ce, cn)
+                    c_up = (math.sin(spsi) * ce + math.cos(spsi) * cn) / fl if fl > 0.05 else 0.0
+                    v0 = min(u_tgt[i], zp[ZP_LIM_MOUTH])
+                    if _crossing(zs, c_up, zmasks) and _passage_conflict(
+                            e, T, i, lxy, ls, a, b, 0.0, v0, v0, x, y, psi, length, active, cur_out, vx, vy, ex, ey,
+                            epsi, eu, ev, ecur, elen, geo, widx, cfield, creach, speeds, zbits, zmasks, zp[ZP_CROSS_CPA],
+                            zp[ZP_CROSS_TCPA], KA, eact, lstart, lane, seg, s_lane, mode):  # fmt: skip
+                        clear = False
                 if clear:
                     x[i] = sx
                     y[i] = sy
-                    psi[i] = math.atan2(lxy[a + 1, 0] - sx, lxy[a + 1, 1] - sy)
+                    psi[i] = spsi
                     u[i] = u_tgt[i]
                     if zbits.shape[0] > 1:
                         zs = zbits[widx[cell_index(geo, sx, sy)]]
-                        if zs & (zmasks[M_MOUTH] | zmasks[M_BERTH] | zmasks[M_NARROW]) != 0:
+                        if zs & (zmasks[M_MOUTH] | zmasks[M_BERTH] | zmasks[M_NARROW] | zmasks[M_ENTRY]) != 0:
                             u[i] = min(u[i], zp[ZP_LIM_MOUTH])
-                        if zs & (zmasks[M_MOUTH] | zmasks[M_ENTRY]) != 0:
-                            u[i] = 0.0  # at a harbour mouth: start from rest, go when the way is clear (§ 6.16)
                     r[i] = 0.0
                     seg[i] = 0
                     active[i] = 1
@@ -578,22 +819,16 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                     cur_out[i, 1] = 0.0
                     u[i] = 0.0
                     continue
-            # projection on the lane, advancing the segment index
+            s_here = _project(lxy, ls, a, b, seg, i, x[i], y[i])
+            s_lane[i] = s_here
             k = a + seg[i]
-            while True:
-                dx = lxy[k + 1, 0] - lxy[k, 0]
-                dy = lxy[k + 1, 1] - lxy[k, 1]
-                l2 = dx * dx + dy * dy
-                t = ((x[i] - lxy[k, 0]) * dx + (y[i] - lxy[k, 1]) * dy) / max(l2, 1e-12)
-                if t > 1.0 and k + 2 < b:
-                    k += 1
-                    continue
-                break
-            seg[i] = k - a
-            t = min(max(t, 0.0), 1.0)
-            s_here = ls[k] + t * math.sqrt(l2)
-            if s_here > llen[ln] - 0.5 * length[i] - 5.0:
-                active[i] = 0  # lane end: re-enter at the start when clear
+            behind = 0.0  # how far it drifted back past its lane's start (the map's edge for river lanes)
+            if k == a:
+                dx0 = lxy[a + 1, 0] - lxy[a, 0]
+                dy0 = lxy[a + 1, 1] - lxy[a, 1]
+                behind = -((x[i] - lxy[a, 0]) * dx0 + (y[i] - lxy[a, 1]) * dy0) / max(math.hypot(dx0, dy0), 1e-9)
+            if s_here > llen[ln] - 0.5 * length[i] - 5.0 or behind > 20.0:
+                active[i] = 0  # lane end (or pushed back off its start): re-enter at the start when clear
                 x[i] = 1e9
                 y[i] = 1e9
                 u[i] = 0.0
@@ -602,8 +837,8 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                 cur_out[i, 0] = 0.0
                 cur_out[i, 1] = 0.0
                 continue
-            # line-of-sight target
-            s_t = min(s_here + max(2.5 * length[i], 150.0), llen[ln])
+            # line-of-sight target (a short lookahead: a long one cuts the bends towards the other lane)
+            s_t = min(s_here + max(1.2 * length[i], 120.0), llen[ln])
             kk = k
             while kk + 2 < b and ls[kk + 1] < s_t:
                 kk += 1
@@ -616,7 +851,14 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                 sl = max(math.sqrt(sdx * sdx + sdy * sdy), 1e-9)
                 tx += keep_right[ln] * sdy / sl
                 ty -= keep_right[ln] * sdx / sl
+            # steer the course over ground onto the target (the current sets a vessel sideways): the
+            # heading error is corrected by the drift angle once the vessel makes way
             err = _wrap(math.atan2(tx - x[i], ty - y[i]) - psi[i])
+            gvx = vx[i] + cur_out[i, 0]
+            gvy = vy[i] + cur_out[i, 1]
+            if u[i] > 1.0 and gvx * gvx + gvy * gvy > 1.0:
+                drift = _wrap(math.atan2(gvx, gvy) - psi[i])
+                err = _wrap(err - max(min(drift, 0.15), -0.15))
             rud = 1.5 * err - 20.0 * r[i]
             rud_out[i] = min(max(rud, -rmax[i]), rmax[i])
             # speed keeping and giving way
@@ -637,8 +879,28 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                     if m == i or active[m] == 0:
                         continue
                     ox, oy, olen, obeam, is_ego = x[m], y[m], length[m], beam[m], False
-                    ovx = vx[m]
-                    ovy = vy[m]
+                    ovx = vx[m] + cur_out[m, 0]  # over ground, as the ego's
+                    ovy = vy[m] + cur_out[m, 1]
+                    same = mode[m] == 0 and lane[m] == ln
+                    ds = s_lane[m] - s_here
+                    if mode[m] == 0 and not same and s_lane[m] >= 0.0:
+                        # two lanes that end at one place (harbour lanes into one entrance) merge there: the
+                        # one nearer its end goes first, the other follows it as on one lane
+                        bm = lstart[lane[m] + 1] - 1
+                        if math.hypot(lxy[bm, 0] - lxy[b - 1, 0], lxy[bm, 1] - lxy[b - 1, 1]) < 100.0:
+                            rem_m = llen[lane[m]] - s_lane[m]
+                            if rem_m < llen[ln] - s_here and llen[ln] - s_here < 600.0:
+                                same = True
+                                ds = llen[ln] - s_here - rem_m
+                    if same:  # on my lane: keep the order along it, never overtake
+                        if ds > 0.0:
+                            gap = ds - 0.5 * (length[i] + olen)
+                            margin = max(gap - keep_clear, 0.0)
+                            allowed = min(margin / 40.0, math.sqrt(2.0 * 0.015 * margin)) + max(u[m], 0.0)
+                            if gap < keep_clear:
+                                allowed = 0.0
+                            v_des = min(v_des, allowed)
+                        continue
                 rx = ox - x[i]
                 ry = oy - y[i]
                 reach = 0.5 * (length[i] + olen) + keep_clear + 120.0 * (ui + 5.0)
@@ -647,7 +909,21 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                 along = rx * sh + ry * ch
                 lat = rx * ch - ry * sh
                 half = 0.5 * (beam[i] + obeam) + 25.0
-                if along > 0.0 and abs(lat) < half:
+                if not is_ego and mode[m] == 0 and keep_right[ln] == 0.0 and keep_right[lane[m]] == 0.0 and \
+                        math.cos(psi[m] - psi[i]) < -0.5:
+                    # an oncoming follower of the other one-way lane, off my lane's line (the river's other
+                    # half, even where a bend shows it on my starboard bow), passes port-to-port
+                    if _lane_offset(lxy, ls, k, b, ox, oy, s_here + reach)[1] > half:
+                        continue
+                # an oncoming vessel on my port side with room between the hulls passes port-to-port
+                oncoming = (ovx * sh + ovy * ch) < -0.3 and lat < -(0.5 * (beam[i] + obeam) + 6.0)
+                ahead = along > 0.0 and abs(lat) < half and not (oncoming and not is_ego)
+                if is_ego and not ahead and along > 0.0:  # an ego on my lane ahead, round a bend
+                    se, de = _lane_offset(lxy, ls, k, b, ox, oy, s_here + reach)
+                    if de < half and se > s_here:
+                        ahead = True
+                        along = se - s_here
+                if ahead:
                     gap = along - 0.5 * (length[i] + olen)
                     # the other's speed along my heading, relative to the water I move in (u is
                     # through the water: a vessel drifting with the current is "stopped" for me)
@@ -660,8 +936,8 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                         allowed = 0.0
                     v_des = min(v_des, allowed)
                 # crossing / ego encounter: CPA within a ship length in the next 120 s
-                dvx = ovx - ui * sh
-                dvy = ovy - ui * ch
+                dvx = ovx - ui * sh - cur_out[i, 0]  # relative over ground
+                dvy = ovy - ui * ch - cur_out[i, 1]
                 dv2 = dvx * dvx + dvy * dvy
                 if dv2 > 1e-6:
                     tcpa = -(rx * dvx + ry * dvy) / dv2
@@ -675,10 +951,16 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                                 # overtaking situations, and for a crossing vessel on the starboard
                                 # side, slow to a quarter
                                 crossing = is_ego and abs(math.cos(epsi[me] - psi[i])) < 0.7071
-                                v_des = min(v_des, 0.0 if (is_ego and crossing) else 0.25 * u_tgt[i])
+                                # traffic converging from starboard (courses 20-120 deg apart, e.g. two lanes
+                                # that join): give way by stopping, not only slowing
+                                if not is_ego:
+                                    cdh = math.cos(psi[m] - psi[i])
+                                    crossing = -0.5 < cdh < 0.94
+                                v_des = min(v_des, 0.0 if crossing else 0.25 * u_tgt[i])
             if zbits.shape[0] > 1:
                 v_des = _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur_out, vx, vy, ex, ey, epsi, eu, ev, ecur,
-                                    elen, geo, widx, zbits, zmasks, zp, v_des, KA, eact)
+                                    elen, geo, widx, zbits, zmasks, zp, v_des, KA, eact, lxy, ls, k, b, s_here, cfield,
+                                    creach, speeds, lstart, lane, seg, s_lane, mode)
             # proportional speed control: astern revs when faster than wanted (clipped by the actuator)
             rev_out[i] = (v_des + 4.0 * (v_des - ui)) / spr[i]
             ce, cn = current_at(geo, widx, cfield, creach, speeds, x[i], y[i])

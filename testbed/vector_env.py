@@ -136,6 +136,7 @@ def SB3VecEnv(scenario: str | ScenarioConfig = "Channel-v0", num_envs: int = 8, 
             self._ep_return = np.zeros(num_envs, dtype=np.float64)
             self._ep_length = np.zeros(num_envs, dtype=np.int64)
             self._ep_comps = np.zeros((num_envs, len(ob.COMPONENTS)))  # weighted components, episode sums
+            self._wc = np.zeros_like(self._ep_comps)
 
         def reset(self):
             obs, _ = self.venv.reset(seed=self._seed)
@@ -154,18 +155,19 @@ def SB3VecEnv(scenario: str | ScenarioConfig = "Channel-v0", num_envs: int = 8, 
             reward = reward.astype(np.float32)
             self._ep_return += reward
             self._ep_length += 1
-            info_arrays = _infos(w)
-            self._ep_comps += w.comps * w.weights
+            np.multiply(w.comps, w.weights, out=self._wc)
+            self._ep_comps += self._wc
             done = term | trunc
             obs = w.obs.copy()
+            # a fresh empty dict per env (SB3 and wrappers may write into them); the per-env figures only
+            # for the envs whose episode ended, read before their reset
             infos = [{} for _ in range(self.num_envs)]
-            for e in np.flatnonzero(done):
-                e = int(e)
+            for e in (np.flatnonzero(done).tolist() if done.any() else ()):
                 infos[e] = {
                     "terminal_observation": obs[e].copy(),
                     "TimeLimit.truncated": bool(trunc[e] and not term[e]),
-                    "is_success": bool(info_arrays["is_success"][e]),
-                    "outcome": info_arrays["outcome"][e],
+                    "is_success": bool(w.feats[e, ob.F_REACHED] > 0),
+                    "outcome": w.outcome(e),
                     # what SB3's Monitor adds: return, length, wall-clock seconds since the env was made
                     "episode": {"r": round(float(self._ep_return[e]), 6), "l": int(self._ep_length[e]),
                                 "t": round(time.time() - self._t_start, 6)},

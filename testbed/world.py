@@ -432,11 +432,10 @@ class World:
     def outcomes(self) -> np.ndarray:
         """(E,) object array: the outcome of each env's last step (None while running)."""
         f = self.feats
-        code = np.select(
-            [f[:, ob.F_COLLIDED] > 0, f[:, ob.F_GROUNDED] > 0, f[:, ob.F_OUT] > 0, f[:, ob.F_REACHED] > 0,
-             self.slot_t() >= self.cfg.time_limit_s - 1e-9],
-            [1, 2, 3, 4, 5], 0,
-        )  # fmt: skip
+        # the first true of collision, grounding, left_map, goal, time_limit wins: written from the last to the first
+        code = np.where(self.slot_t() >= self.cfg.time_limit_s - 1e-9, 5, 0)
+        for col, c in ((ob.F_REACHED, 4), (ob.F_OUT, 3), (ob.F_GROUNDED, 2), (ob.F_COLLIDED, 1)):
+            code[f[:, col] > 0] = c
         return self.OUTCOMES[code]
 
     def outcome(self, e: int) -> str | None:

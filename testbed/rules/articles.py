@@ -16,6 +16,7 @@ class Rule:
     article: str  # as printed in events, e.g. "RheinSchPV §9.04"
     title: str
     template: str  # one line for a skipper; {a}, {b}: vessels; {v1}, {v2}: numbers; {zone}: zone name
+    variants: tuple[str, ...] = ()  # the lines of the article's further clauses (event variant 1, 2, ...)
 
 
 RULES: tuple[Rule, ...] = (
@@ -32,7 +33,9 @@ RULES: tuple[Rule, ...] = (
          "{a} overtook {b} in a narrow bridge opening ({zone})"),
     Rule("6.16", "RheinSchPV §6.16", "harbour mouths",
          "{a} left, entered or crossed at {zone} into the path of {b} (closest approach {v1:.0f} m in "
-         "{v2:.0f} s): wait until the through traffic has passed"),
+         "{v2:.0f} s): wait until the through traffic has passed",
+         ("{a} turned on {zone} to enter the harbour in the way of upstream {b} (closest approach {v1:.0f} m "
+          "in {v2:.0f} s): a downstream vessel that must turn to enter gives way to the upstream vessel",)),
     Rule("9.07", "RheinSchPV §9.07 Nr. 5", "turn before entering the Ruhrort harbours",
          "{a} entered {zone} heading downstream: a downstream vessel first turns to face upstream and "
          "enters against the current"),

@@ -113,6 +113,7 @@ class RuleChecker:
         self._t = np.zeros(E)
         self.events: list[list[Violation]] = [[] for _ in range(E)]  # this episode's events per env
         self.step_events: list[Violation] = []  # the events of the last check (every env)
+        self.names: list[str] | None = None  # vessel names of an env in events (None: ego / traffic_<j>)
 
     # -- state --------------------------------------------------------------------------------------------
     def reset_env(self, e: int) -> None:
@@ -153,11 +154,22 @@ class RuleChecker:
         rk.check_kernel(self.E, self.N, self.dt, self.x, self.y, self.psi, self.gx, self.gy, self.u, self.cx,
                         self.cy, self.length, self.beam, self.active, self.blue, self._geo, self._widx,
                         zt.cell_bits, zt.masks, self.params, self.prev_z, self.faced_up, self.still_t, self.vflags,
-                        self.prev_along, self.pflags, self.counts, self.vcounts, self.ev, self.ev_n)  # fmt: skip
+                        self.prev_along, self.pflags, self.counts, self.vcounts, self.ev, self.ev_n,
+                        zt.lane_dir)  # fmt: skip
         n = int(self.ev_n[0])
         if n:
             self._collect(n, t)
         return n
+
+    def check_state(self, t: np.ndarray, x, y, psi, gx, gy, u, cx, cy, length, beam, active) -> int:
+        """Run the check on raw state arrays (E * N each: position, heading, ground velocity, speed through
+        the water along the heading, current, hull length and beam, active flag) instead of the world's
+        (:func:`testbed.rules.ais_check.check_recording` feeds recorded AIS this way). Same kernel, same state."""
+        for dst, src in ((self.x, x), (self.y, y), (self.psi, psi), (self.gx, gx), (self.gy, gy), (self.u, u),
+                         (self.cx, cx), (self.cy, cy), (self.length, length), (self.beam, beam),
+                         (self.active, active)):
+            dst[:] = src
+        return self.check(t)
 
     def bind_map(self, geo: np.ndarray, widx: np.ndarray) -> RuleChecker:
         self._geo = geo
@@ -175,16 +187,18 @@ class RuleChecker:
         for row in self.ev[:m]:
             e, r, a, b = int(row[0]), int(row[1]), int(row[2]), int(row[3])
             rule = RULES[r]
-            na = vessel_name(a, K)
-            nb = vessel_name(b, K) if b >= 0 else ""
+            na = self.names[a] if self.names else vessel_name(a, K)
+            nb = (self.names[b] if self.names else vessel_name(b, K)) if b >= 0 else ""
             zone = zone_label(self.zones, int(row[8])) if row[8] >= 0 else ""
             where = f"in {zone}" if zone else ""
             ztext = where if r == R_STILL else (zone or "the fairway")
-            text = rule.template.format(a=na, b=nb, v1=row[6], v2=row[7], zone=ztext)
-            both = rule.id in ("9.04", "6.04")
+            template = rule.variants[int(row[9]) - 1] if row[9] > 0 else rule.template
+            text = template.format(a=na, b=nb, v1=row[6], v2=row[7], zone=ztext)
             vessels = (na, nb) if b >= 0 else (na,)
+            fault = int(row[10])
+            at_fault = tuple(n for n, bit in zip(vessels, (1, 2), strict=False) if fault & bit)
             v = Violation(rule.article, rule.id, e, float(t[e]), float(row[4]), float(row[5]), vessels,
-                          vessels if both else (na,), zone, text)
+                          at_fault, zone, text)
             self.events[e].append(v)
             self.step_events.append(v)
         if n > m:  # more events than the buffer: still counted (counts), described up to the buffer

@@ -130,6 +130,7 @@ class Encounter:
     water_level_m: float = math.nan
     at_fault: str = "ego"  # who must be at fault in the events of must_fire
     overrides: dict = field(default_factory=dict)
+    explains: str = ""  # a must_fire event's explanation contains this (picks the clause of an article)
 
 
 def _down(km0, km1, d=0.0):
@@ -184,6 +185,17 @@ ENCOUNTERS: dict[str, Encounter] = {e.name: e for e in (
               (Track("M8", _entry_direct, 2.5),), 600.0, frozenset({"9.07"}), ALL - {"9.07"}),
     Encounter("RuhrortEntryTurned", "ego comes downstream, turns to face upstream, then enters the Hafenmund",
               (Track("M8", _entry_turned, 2.5),), 800.0, frozenset(), ALL),
+    Encounter("RuhrortTurnInWay", "ego comes downstream and turns on the turning area to enter the Hafenmund "
+              "in the way of an upstream vessel (§ 6.16: the downstream vessel that must turn gives way)",
+              (Track("M8", _entry_turned, 2.5), Track("M8", _up(781.7, 779.7), 3.0)), 800.0, frozenset({"6.16"}),
+              ALL - {"6.16"}, explains="must turn to enter gives way"),
+    Encounter("RuhrortTurnGiveWay", "as RuhrortTurnInWay, but the upstream vessel has passed before the ego turns",
+              (Track("M8", _entry_turned, 2.5), Track("M8", _up(781.0, 779.0), 3.0)), 800.0, frozenset(), ALL),
+    Encounter("ParallelBasins", "ego sails into the Parallelhafen while a vessel leaves the Aussenhafen next to it: "
+              "starboard-to-starboard 145 m apart, but with the mole between them they do not meet",
+              (Track("M8", lambda h: offset(lane_along(h, "lane-parallelhafen", 300.0, 1100.0), 15.0), 2.5),
+               Track("M8", lambda h: offset(lane_along(h, "lane-aussenhafen", 1100.0, 300.0), 12.0), 2.5)), 350.0,
+              frozenset(), ALL),
     Encounter("BridgeStill", "ego stops under the Bruecke der Solidaritaet for 6 minutes",
               (Track("M8", lambda h: lane_km(h, "lane-rhine-down", 775.0, 775.29), 2.5, hold_end_s=360.0),), 520.0,
               frozenset({"7.02"}), ALL - {"7.02"}),
@@ -274,6 +286,8 @@ def verdict(enc: Encounter, events: list[Violation]) -> list[str]:
             out.append(f"{enc.name}: §{r} must fire and did not")
         elif not any(enc.at_fault in ev.at_fault for ev in hits):
             out.append(f"{enc.name}: §{r} fired but not with {enc.at_fault} at fault: {hits[0].explanation}")
+        elif enc.explains and not any(enc.explains in ev.explanation for ev in hits):
+            out.append(f"{enc.name}: §{r} fired but not as {enc.explains!r}: {hits[0].explanation}")
     for r in sorted(enc.must_not & fired):
         ev = next(ev for ev in events if ev.rule == r)
         out.append(f"{enc.name}: §{r} must not fire and did: {ev.explanation}")

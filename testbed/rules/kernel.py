@@ -3,8 +3,11 @@
 Vessels of env e are ``e * N + i`` (the egos first, then the traffic). Each rule fires an *event* on the
 onset of a violation (a flag per vessel or per ordered vessel pair remembers that it is already being
 violated, so a vessel that keeps speeding is one event, not one per step). Events are written into a
-preallocated buffer (``ev``: env, rule, vessel a, vessel b, x, y, v1, v2, zone) and counted per env and
-rule (``counts``) and per vessel at fault and rule (``vcounts``). No Python per vessel, no allocation.
+preallocated buffer (``ev``: env, rule, vessel a, vessel b, x, y, v1, v2, zone, variant, fault) and
+counted per env and rule (``counts``) and per vessel at fault and rule (``vcounts``). ``variant`` picks the
+explanation of a rule with several clauses (§ 6.16: 0 leaving/entering/crossing, 1 the downstream vessel
+turning to enter); ``fault`` has bit 1 when vessel a is at fault and bit 2 when b is. No Python per vessel,
+no allocation.
 """
 
 from __future__ import annotations
@@ -44,8 +47,8 @@ from testbed.rules.zones import (
 # per-vessel onset flags
 VF_SPEED, VF_HW, VF_STILL = 1, 2, 4
 # per ordered pair onset flags
-PF_CLOSE, PF_HARBOUR, PF_SMALL = 1, 2, 4
-EV_COLS = 9
+PF_CLOSE, PF_HARBOUR, PF_SMALL, PF_TURN = 1, 2, 4, 8
+EV_COLS = 11
 P_LIM_MOUTH, P_LIM_HW, P_LEVEL, P_MARK1, P_MARK2, P_STILL_S, P_PASS_GAP, P_SMALL_LEN, P_CROSS_CPA, \
     P_CROSS_TCPA, P_SMALL_CPA, P_SMALL_TCPA, P_MEET_LAT, P_PAIR_RANGE = range(14)
 N_PARAMS = 14
@@ -62,7 +65,7 @@ def _lowbit(v):
 
 
 @numba.njit(cache=True)
-def _emit(ev, ev_n, counts, vcounts, e, N, rule, a, b, fa, fb, x, y, v1, v2, zone):
+def _emit(ev, ev_n, counts, vcounts, e, N, rule, a, b, fa, fb, x, y, v1, v2, zone, variant=0):
     counts[e, rule] += 1
     if fa:
         vcounts[e * N + a, rule] += 1
@@ -79,6 +82,8 @@ def _emit(ev, ev_n, counts, vcounts, e, N, rule, a, b, fa, fb, x, y, v1, v2, zon
         ev[n, 6] = v1
         ev[n, 7] = v2
         ev[n, 8] = zone
+        ev[n, 9] = variant
+        ev[n, 10] = (1 if fa else 0) + (2 if fb and b >= 0 else 0)
     ev_n[0] = n + 1  # counted even when the buffer is full: the caller reports the overflow
 
 
@@ -121,8 +126,19 @@ def gather_kernel(E, K, T, ex, ey, epsi, eu, ev, ecur, elen, ebeam, tx, ty, tpsi
 
 
 @numba.njit(cache=True)
+def _same_water(geo, widx, xa, ya, xb, yb):
+    """Whether the straight line between two vessels stays on water (sampled at 1/4, 1/2 and 3/4): vessels in
+    two basins side by side do not meet or overtake each other."""
+    for q in (0.25, 0.5, 0.75):
+        if widx[cell_index(geo, xa + q * (xb - xa), ya + q * (yb - ya))] < 0:  # land
+            return False
+    return True
+
+
+@numba.njit(cache=True)
 def check_kernel(E, N, dt, x, y, psi, gx, gy, u, cx, cy, length, beam, active, blue, geo, widx, cell_bits,
-                 masks, p, prev_z, faced_up, still_t, vflags, prev_along, pflags, counts, vcounts, ev, ev_n):  # fmt: skip
+                 masks, p, prev_z, faced_up, still_t, vflags, prev_along, pflags, counts, vcounts, ev, ev_n,
+                 lane_dir):  # fmt: skip
     m_mouth = masks[M_MOUTH]
     m_entry = masks[M_ENTRY]
     m_turn = masks[M_TURN]
@@ -137,6 +153,7 @@ def check_kernel(E, N, dt, x, y, psi, gx, gy, u, cx, cy, length, beam, active, b
     high = p[P_LEVEL] >= p[P_MARK1]
     stopped = p[P_LEVEL] >= p[P_MARK2]
     zbuf = np.zeros(N, dtype=np.int64)
+    wrong = np.zeros(N, dtype=np.uint8)  # heading against the one-way lane it is nearest to
     cup = np.zeros(N)
     sn = np.zeros(N)
     cs = np.zeros(N)
@@ -152,12 +169,14 @@ def check_kernel(E, N, dt, x, y, psi, gx, gy, u, cx, cy, length, beam, active, b
                 vflags[i] = 0
                 zbuf[k] = 0
                 continue
-            z = cell_bits[widx[cell_index(geo, x[i], y[i])]]
+            wc = widx[cell_index(geo, x[i], y[i])]
+            z = cell_bits[wc]
             zbuf[k] = z
             sp = math.sin(psi[i])
             cp = math.cos(psi[i])
             sn[k] = sp
             cs[k] = cp
+            wrong[k] = 1 if sp * lane_dir[wc, 0] + cp * lane_dir[wc, 1] < -0.5 else 0
             fl = math.hypot(cx[i], cy[i])
             c_up = (sp * cx[i] + cp * cy[i]) / fl if fl > 0.05 else 0.0  # +1 heading downstream
             cup[k] = c_up
@@ -232,17 +251,25 @@ def check_kernel(E, N, dt, x, y, psi, gx, gy, u, cx, cy, length, beam, active, b
                 za = zbuf[a]
                 zb = zbuf[b]
                 passed = pa > 0.0 and along <= 0.0  # b came abeam of a this step
+                # vessels passing each other (meeting, overtaking) in the same water, not in two basins
+                passing = abs(lat) < p[P_MEET_LAT] and not small_a and not small_b
+                if passing and (passed or cosh > 0.7):
+                    passing = _same_water(geo, widx, x[ia], y[ia], x[ib], y[ib])
                 # meeting (§ 9.04 on a regulated section, § 6.04 elsewhere): port-to-port unless the
-                # upstream vessel shows the blue board; small craft are exempt (§ 6.02); courses within 30 deg of opposite
-                if a < b and passed and cosh < -0.866 and abs(lat) < p[P_MEET_LAT] and not small_a and not small_b:
+                # upstream vessel shows the blue board; small craft are exempt (§ 6.02); courses within 30 deg of
+                # opposite. At fault: the one found heading against the lane on its side of the fairway
+                # (the other kept to its side), else both
+                if a < b and passed and cosh < -0.866 and passing:
                     if lat > 0.0:
                         up = a if cup[a] < cup[b] else b
                         if blue[e * N + up] == 0:
                             rule = R_MEET_904 if ((za | zb) & m_reg) != 0 else R_MEET_604
-                            _emit(ev, ev_n, counts, vcounts, e, N, rule, a, b, True, True, 0.5 * (x[ia] + x[ib]),
+                            fa = wrong[a] == 1 or wrong[b] == 0
+                            fb = wrong[b] == 1 or wrong[a] == 0
+                            _emit(ev, ev_n, counts, vcounts, e, N, rule, a, b, fa, fb, 0.5 * (x[ia] + x[ib]),
                                   0.5 * (y[ia] + y[ib]), abs(lat), 0.0, _lowbit((za | zb) & m_reg))
                 # overtaking: a passed b going the same way
-                if cosh > 0.7 and abs(lat) < p[P_MEET_LAT] and not small_a and not small_b:
+                if cosh > 0.7 and passing:
                     if passed:
                         zn = (za | zb) & m_narrow
                         zbn = (za | zb) & m_bridge_narrow
@@ -268,9 +295,18 @@ def check_kernel(E, N, dt, x, y, psi, gx, gy, u, cx, cy, length, beam, active, b
                 zh = za & (m_mouth | m_entry)
                 crossing_a = zh != 0 and abs(cup[a]) < 0.7 and (za & m_narrow) == 0 or (za & m_entry) != 0
                 through_b = (zb & (m_entry | m_narrow)) == 0 and abs(cup[b]) >= 0.7
-                harbour = zh != 0 and crossing_a and through_b and not small_b and abs(u[ia]) > 0.3
+                # § 6.16 Nr. 1, 2nd sentence: a downstream vessel that turns to enter a harbour (on the turning
+                # area, no longer heading downstream, not yet facing upstream) gives way to an upstream vessel
+                # there (on the same turning area, heading upstream); the more specific clause where both apply
+                zt_ab = za & zb & m_turn
+                # under way = moving over ground (a vessel holding its position against the current is waiting)
+                moving_a = gx[ia] * gx[ia] + gy[ia] * gy[ia] > 0.09
+                turning = (zt_ab != 0 and faced_up[ia] == 0 and cup[a] < 0.7 and moving_a
+                           and cup[b] <= -0.7 and not small_b)
+                harbour = zh != 0 and crossing_a and through_b and not small_b and moving_a and not turning
                 small = small_a and not small_b
-                if not harbour and not small and (pflags[e, a, b] & (PF_HARBOUR | PF_SMALL)) == 0:
+                if not harbour and not small and not turning and \
+                        (pflags[e, a, b] & (PF_HARBOUR | PF_SMALL | PF_TURN)) == 0:
                     continue
                 # closest approach of the pair (only where a rule needs it)
                 dvx = gx[ib] - gx[ia]
@@ -286,6 +322,13 @@ def check_kernel(E, N, dt, x, y, psi, gx, gy, u, cx, cy, length, beam, active, b
                               tcpa, _lowbit(zh))
                 elif not conflict:
                     pflags[e, a, b] &= ~PF_HARBOUR
+                if turning and conflict:
+                    if pflags[e, a, b] & PF_TURN == 0:
+                        pflags[e, a, b] |= PF_TURN
+                        _emit(ev, ev_n, counts, vcounts, e, N, R_HARBOUR, a, b, True, False, x[ia], y[ia], cpa,
+                              tcpa, _lowbit(zt_ab), 1)
+                elif not conflict:
+                    pflags[e, a, b] &= ~PF_TURN
                 # § 1.01/6.02: small craft leave all other vessels the room they need
                 sconf = 0.0 < tcpa < p[P_SMALL_TCPA] and cpa < half_l + p[P_SMALL_CPA]
                 if small and sconf:

@@ -37,6 +37,9 @@ class ZoneTable:
     masks: np.ndarray  # (N_MASKS,) int64
     gauge_marks: tuple[float, ...]  # high-water marks I, II [m] (empty: the map has none)
     gauge_name: str
+    # (n_water + 1, 2): unit direction of the nearest lane where that lane is one-way (0 elsewhere): a vessel
+    # heading against it is on the wrong side of the fairway (§ 9.04 / § 6.04 fault)
+    lane_dir: np.ndarray
 
     def kind_count(self, kind: str) -> int:
         return sum(k == kind for k in self.kinds)
@@ -88,7 +91,7 @@ def zone_table(hmap) -> ZoneTable:
         marks = tuple(float(v) for v in gauges[0].properties["marks_m"])
         gname = gauges[0].properties["name"]
     return ZoneTable(hmap.name, tuple(f.id for f in feats), tuple(f.properties["name"] for f in feats),
-                     tuple(f.properties["kind"] for f in feats), bits, masks, marks, gname)
+                     tuple(f.properties["kind"] for f in feats), bits, masks, marks, gname, lane_directions(hmap))
 
 
 def first_bit(v: int) -> int:
@@ -106,3 +109,25 @@ def bits_at(zt: ZoneTable, hmap, x, y) -> np.ndarray:
     fy = np.nan_to_num(fy, nan=0.0)
     cell = fx.astype(np.int64) + fy.astype(np.int64) * int(nx)
     return zt.cell_bits[hmap._widx_k[cell]]
+
+
+def lane_directions(hmap, max_m: float = 200.0) -> np.ndarray:
+    """Per water cell (and a zero land row) the unit direction of the nearest one-way lane within ``max_m``
+    (zero where there is none: two-way channels, far from the fairway)."""
+    import shapely
+
+    R = hmap.rasters
+    out = np.zeros((R.n_water + 1, 2))
+    if not hmap.lanes:
+        return out
+    one_way = np.array([ln.direction != "both" for ln in hmap.lanes])
+    segs = np.flatnonzero(one_way[hmap._seg_lane])
+    if not segs.size:
+        return out
+    a = hmap._seg_a[segs]
+    b = a + hmap._seg_d[segs]
+    tree = shapely.STRtree(shapely.linestrings(np.stack([a, b], axis=1)))
+    pi, si = tree.query_nearest(shapely.points(R.water_xy()), max_distance=max_m, all_matches=False)
+    k = segs[si]
+    out[pi] = hmap._seg_d[k] / np.sqrt(hmap._seg_len2[k])[:, None]
+    return out

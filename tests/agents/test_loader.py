@@ -214,7 +214,7 @@ def test_batched_compare_equals_single_env_evaluation(folder):
         assert [e["return"] for e in batched] == pytest.approx([e["return"] for e in single], abs=1e-6)
 
 
-@pytest.mark.parametrize("name", ["channel", "port_entry", "port_entry_no_traffic", "berthing"])
+@pytest.mark.parametrize("name", ["channel", "port_entry", "port_entry_no_traffic", "berthing", "rhine_transit"])
 def test_shipped_policies_load_and_act(name):
     """The shipped policies match this testbed's observation layout and run without pickle."""
     from pathlib import Path

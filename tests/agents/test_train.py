@@ -152,3 +152,24 @@ def test_launchers_compose():
         slurm = compose("train/config", overrides=["hydra/launcher=slurm"], return_hydra_config=True).hydra.launcher
     assert joblib._target_.endswith("JoblibLauncher")
     assert slurm._target_.endswith("SlurmLauncher") and slurm.cpus_per_task == 2 and slurm.timeout_min == 240
+
+
+def test_critic_warmup_trains_only_the_value_function_first(tmp_path, capsys):
+    """pretrain.critic_warmup_steps: during the first N steps only the critic changes; after them the actor too."""
+    import torch
+    from stable_baselines3 import PPO as SB3PPO
+
+    rd = tmp_path / "w"
+    assert _train(rd, *PPO, "total_steps=192", "checkpoint_every=64", "eval.every=1000", "keep_checkpoints=5",
+                  "pretrain.critic_warmup_steps=128") == 0  # fmt: skip
+    ck = {n: SB3PPO.load(rd / "checkpoints" / f"step_{n:010d}" / "model.zip", device="cpu").policy.state_dict()
+          for n in (64, 128, 192)}  # fmt: skip
+    actor = [k for k in ck[64] if not k.startswith(("value_net.", "mlp_extractor.value_net."))]
+    critic = [k for k in ck[64] if k.startswith(("value_net.", "mlp_extractor.value_net."))]
+    assert actor and critic
+    assert all(torch.equal(ck[64][k], ck[128][k]) for k in actor)  # frozen while warming up
+    assert not all(torch.equal(ck[64][k], ck[128][k]) for k in critic)  # the critic learned
+    assert not all(torch.equal(ck[128][k], ck[192][k]) for k in actor)  # then the actor learns too
+    capsys.readouterr()
+    assert _train(tmp_path / "s", "algo=sac", "total_steps=64", "pretrain.critic_warmup_steps=10") == 2
+    assert "critic_warmup_steps=10: only for ppo" in capsys.readouterr().err

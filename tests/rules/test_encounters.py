@@ -31,3 +31,22 @@ def test_verdict_catches_a_missing_and_an_unexpected_event():
     assert verdict(enc, []) == ["HeadOnStarboard: §9.04 must fire and did not"]
     events = run_encounter(ENCOUNTERS["OvertakingClose"])
     assert any("§6.09 must not fire" in p for p in verdict(enc, events))
+
+
+def test_meeting_fault_is_the_vessel_on_the_wrong_side():
+    for name in ("HeadOnStarboard", "HeadOnUpstreamStarboard"):
+        hits = [ev for ev in run_encounter(ENCOUNTERS[name]) if ev.rule == "9.04"]
+        assert hits and all(ev.at_fault == ("ego",) and ev.vessels == ("ego", "traffic_0") for ev in hits), hits
+
+
+def test_section_6_16_second_clause_has_its_own_line():
+    """The downstream vessel turning to enter gives way to the upstream one (§ 6.16 Nr. 1, 2nd sentence)."""
+    turn = [ev for ev in run_encounter(ENCOUNTERS["RuhrortTurnInWay"]) if ev.rule == "6.16"]
+    assert turn and all("must turn to enter gives way" in ev.explanation for ev in turn)
+    assert all(ev.at_fault == ("ego",) and "turning area" in ev.zone for ev in turn)
+    cross = [ev for ev in run_encounter(ENCOUNTERS["HarbourCrossing"]) if ev.rule == "6.16"]
+    assert cross and all("wait until the through traffic has passed" in ev.explanation for ev in cross)
+    # the verdict tells the clauses apart
+    enc = ENCOUNTERS["RuhrortTurnInWay"]
+    assert verdict(enc, cross) == [f"RuhrortTurnInWay: §6.16 fired but not as {enc.explains!r}: "
+                                   f"{cross[0].explanation}"]

@@ -75,7 +75,8 @@ def test_cli_rules_list_and_encounters(capsys):
     assert "RheinSchPV §9.07 Nr. 5" in out and "§10.01" in out
     assert main(["rules", "encounters", "HeadOnStarboard", "RuhrortEntryTurned"]) == 0
     out = capsys.readouterr().out
-    assert "2 passed, 0 failed" in out and "§9.04 (ego/traffic_0" in out
+    # the ego keeps to the wrong side of the fairway, the traffic to its own: the ego alone is at fault
+    assert "2 passed, 0 failed" in out and "§9.04 (ego, t=" in out
     assert main(["rules", "encounters", "HeadOnStarbord"]) == 2
     assert "unknown encounter(s) ['HeadOnStarbord']" in capsys.readouterr().err
 

@@ -75,7 +75,9 @@ def test_remote_failsafe_engages_in_a_coverage_hole():
 def test_data_path_loss_ages_the_ais_picture():
     env = gym.make("testbed/PortEntry-v0", traffic={"count": 6}, observation={"targets": "ais"},
                    link={"profile": "with_outages"})  # fmt: skip
-    env.reset(seed=0)
+    # seed 1: a replay start with AIS targets in range all along (with the rule-compliant recording of
+    # issue 13, seed 0's start has none in range for a while, so there is no age to check)
+    env.reset(seed=1)
     w = _in_hole(env)
     base = 19 + 32
     ages = []
