@@ -117,6 +117,14 @@ def test_slows_to_the_harbour_mouth_speed_for_an_opening_in_the_bank_ahead():
     narrow[N_EGO:N_EGO + K] = np.minimum(narrow[N_EGO:N_EGO + K], 0.06)  # a 120 m wide harbour canal
     ap.act(narrow)
     assert ap.mouth_m[0] == 0.0
+    # against a strong current (2 m/s, high discharge) the limit still leaves 1.6 m/s over ground
+    ap.reset()
+    calm = ap.act(_river_obs(gap=(150.0, 250.0)))
+    ap.reset()
+    strong = _river_obs(gap=(150.0, 250.0))
+    strong[17] = -2.0 / 3.0
+    against = ap.act(strong)
+    assert ap.mouth_m[0] > 0.0 and against[1] > calm[1] + 0.2
 
 
 def test_port_entry_hafenmund_at_reduced_speed():
