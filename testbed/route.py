@@ -359,6 +359,11 @@ def _simplify(pts: np.ndarray, min_len: float = 5.0) -> np.ndarray:
             if np.hypot(*(pts[-1] - pts[-2])) < min_len:
                 return np.concatenate([pts[:-2], pts[-1:]])
             return pts[np.arange(n)]
+    return _simplify_loop(pts, min_len)
+
+
+def _simplify_loop(pts: np.ndarray, min_len: float = 5.0) -> np.ndarray:
+    """:func:`_simplify` point by point (also the reference its fast path is tested against)."""
     keep = [0]
     for i in range(1, len(pts) - 1):
         if np.hypot(*(pts[i] - pts[keep[-1]])) >= min_len:

@@ -7,19 +7,8 @@ import math
 import numpy as np
 from scipy.sparse import coo_matrix
 
-from testbed.route import _simplify
+from testbed.route import _simplify, _simplify_loop
 from testbed.world import map_bundle
-
-
-def _simplify_loop(pts: np.ndarray, min_len: float = 5.0) -> np.ndarray:
-    keep = [0]
-    for i in range(1, len(pts) - 1):
-        if np.hypot(*(pts[i] - pts[keep[-1]])) >= min_len:
-            keep.append(i)
-    if np.hypot(*(pts[-1] - pts[keep[-1]])) < min_len and len(keep) > 1:
-        keep.pop()
-    keep.append(len(pts) - 1)
-    return pts[keep]
 
 
 def test_planner_graph_is_the_coo_graph():
