@@ -638,14 +638,7 @@ class Renderer:
         surf.fill(LAND_COLOUR)
         s = view.s
         polys = sorted(_polys(m.water), key=lambda p: -abs(_ring_area(p.exterior.coords)))
-        for p in polys:  # exterior water, then its holes land; bigger first (islands in lakes ok)
-            ext = view.px(np.asarray(p.exterior.coords))
-            if len(ext) >= 3:
-                pg.draw.polygon(surf, WATER_COLOUR, ext)
-            for ring in p.interiors:
-                r = view.px(np.asarray(ring.coords))
-                if len(r) >= 3:
-                    pg.draw.polygon(surf, LAND_COLOUR, r)
+        fill_water(pg, surf, view, polys)  # exterior water, then its holes land; bigger first
         for p in polys:
             for ring in [p.exterior, *p.interiors]:
                 r = view.px(np.asarray(ring.coords))
@@ -1154,6 +1147,19 @@ def draw_arrow(pg, surf, colour, a, b, width: int, head: tuple[float, float] = (
     b = np.asarray(b, float)
     hl, hw = head
     pg.draw.polygon(surf, colour, [b, b - hl * u + hw * n, b - hl * u - hw * n])
+
+
+def fill_water(pg, surf, view, polys) -> None:
+    """Water polygons (already sorted, bigger first) filled in the ``view``, their holes as land: islands
+    in lakes come out right; shared by the env's renderer and the replay viewer's map tiles."""
+    for p in polys:
+        ext = view.px(np.asarray(p.exterior.coords))
+        if len(ext) >= 3:
+            pg.draw.polygon(surf, WATER_COLOUR, ext)
+        for ring in p.interiors:
+            r = view.px(np.asarray(ring.coords))
+            if len(r) >= 3:
+                pg.draw.polygon(surf, LAND_COLOUR, r)
 
 
 def draw_bridges_and_berths(pg, surf, view, m, bridge_width: int, berth_width: int) -> None:

@@ -26,13 +26,13 @@ from testbed.render import (
     KM_COLOUR,
     LAND_COLOUR,
     LOCK_COLOUR,
-    WATER_COLOUR,
     Renderer,
     _polys,
     _ring_area,
     _View,
     colour_ramp,
     draw_bridges_and_berths,
+    fill_water,
 )
 
 TILE = 512
@@ -247,14 +247,7 @@ class MapTiles:
         bx1, by0 = view.x0 + TILE / s + m_px, view.y1 - TILE / s - m_px
         water = _polys(shapely.clip_by_rect(self.map.water, bx0, by0, bx1, by1))
         water.sort(key=lambda p: -abs(_ring_area(p.exterior.coords)))
-        for p in water:
-            ext = view.px(np.asarray(p.exterior.coords))
-            if len(ext) >= 3:
-                pg.draw.polygon(surf, WATER_COLOUR, ext)
-            for ring in p.interiors:
-                r = view.px(np.asarray(ring.coords))
-                if len(r) >= 3:
-                    pg.draw.polygon(surf, LAND_COLOUR, r)
+        fill_water(pg, surf, view, water)
         if "coverage" in flags and self._cov_rgba is not None:
             self._draw_coverage(surf, view)
         for p in self._water:  # the banks: outlines of the whole water polygons (the clip's edges are not banks)
