@@ -23,29 +23,17 @@ ROOT = Path(__file__).resolve().parents[2]
 W, H = 1280, 800
 
 
-def record_autopilot_episode(path, seed=0, link="5g_sa", time_limit=150.0, traffic=6):
-    """A short autopilot episode of PortEntry-v0 recorded by the replay recorder."""
-    import gymnasium as gym
-
-    import testbed  # noqa: F401
-    from agents.autopilot import Autopilot
-
-    env = gym.make("testbed/PortEntry-v0", record=str(path), record_agent="autopilot", traffic={"count": traffic},
-                   link={"profile": link}, observation={"targets": "ais"}, overrides=[f"time_limit_s={time_limit}"])
-    obs, _ = env.reset(seed=seed)
-    u = env.unwrapped
-    ap = Autopilot(n_rays=len(u.world.angles), n_targets=u.cfg.observation.n_targets)
-    while True:
-        obs, _, term, trunc, _ = env.step(ap.act(obs))
-        if term or trunc:
-            break
-    env.close()
+def record_autopilot_episode(run_episode, path, seed=0, link="5g_sa", time_limit=150.0, traffic=6):
+    """A short autopilot episode of PortEntry-v0 recorded by the replay recorder (``run_episode``: the
+    ``record_episode`` fixture of conftest.py)."""
+    run_episode(path, "testbed/PortEntry-v0", seed=seed, traffic={"count": traffic}, link={"profile": link},
+                observation={"targets": "ais"}, overrides=[f"time_limit_s={time_limit}"])
     return Path(path)
 
 
 @pytest.fixture(scope="module")
-def replay_file(tmp_path_factory):
-    return record_autopilot_episode(tmp_path_factory.mktemp("viewer") / "ep.replay")
+def replay_file(tmp_path_factory, record_episode):
+    return record_autopilot_episode(record_episode, tmp_path_factory.mktemp("viewer") / "ep.replay")
 
 
 @pytest.fixture(scope="module")
@@ -377,18 +365,18 @@ def test_pan_and_zoom_with_the_mouse(viewer, window):
     assert v.cy == pytest.approx(v.world[3] - mm.h ** -1 * (v.world[3] - v.world[1]), abs=1e-6)
 
 
-def test_comparison_overlays_a_ghost(replay_file, window, tmp_path):
+def test_comparison_overlays_a_ghost(replay_file, window, tmp_path, record_episode):
     from testbed.replay.viewer import open_replays
     from testbed.replay.viewer.app import Viewer
 
-    b = record_autopilot_episode(tmp_path / "b.replay", link="degraded")
+    b = record_autopilot_episode(record_episode, tmp_path / "b.replay", link="degraded")
     readers, hmap = open_replays([replay_file, b])
     v = Viewer(readers, hmap, (W, H), paused=True)
     v.seek(v.t0 + 60)
     frame(v, window)
     kinds = list(v._hit[0])
     assert "ghost" in kinds and "ego" in kinds
-    c = record_autopilot_episode(tmp_path / "c.replay", seed=1, time_limit=20.0, traffic=1)
+    c = record_autopilot_episode(record_episode, tmp_path / "c.replay", seed=1, time_limit=20.0, traffic=1)
     readers, hmap = open_replays([replay_file, c])
     with pytest.raises(ValueError, match="seed"):
         Viewer(readers, hmap, (W, H))

@@ -12,23 +12,10 @@ iio = pytest.importorskip("imageio.v3")
 
 
 @pytest.fixture(scope="module")
-def replay_file(tmp_path_factory):
-    import gymnasium as gym
-
-    import testbed  # noqa: F401
-    from agents.autopilot import Autopilot
-
+def replay_file(tmp_path_factory, record_episode):
     path = tmp_path_factory.mktemp("export") / "ep.replay"
-    env = gym.make("testbed/PortEntry-v0", record=str(path), record_agent="autopilot", traffic={"count": 4},
-                   link={"profile": "5g_sa"}, overrides=["time_limit_s=60"])
-    obs, _ = env.reset(seed=3)
-    u = env.unwrapped
-    ap = Autopilot(n_rays=len(u.world.angles), n_targets=u.cfg.observation.n_targets)
-    while True:
-        obs, _, term, trunc, _ = env.step(ap.act(obs))
-        if term or trunc:
-            break
-    env.close()
+    record_episode(path, "testbed/PortEntry-v0", seed=3, traffic={"count": 4}, link={"profile": "5g_sa"},
+                   overrides=["time_limit_s=60"])
     return path
 
 
