@@ -125,10 +125,13 @@ class LabelPlacer:
     def place(self, surf_w, surf_h, ax, ay, gap=6.0):
         """Top-left of a free spot for a (w, h) label anchored at (ax, ay), or None."""
         Rect = self.pg.Rect
-        for ox, oy in self.OFFSETS:
-            x = ax + (gap if ox > 0 else -gap - surf_w if ox < 0 else -surf_w / 2)
-            y = ay + oy * surf_h + (gap * 0.5 if oy > 0 else 0)
-            r = Rect(int(x), int(y), surf_w, surf_h)
+        return self._first_free(Rect(int(ax + (gap if ox > 0 else -gap - surf_w if ox < 0 else -surf_w / 2)),
+                                     int(ay + oy * surf_h + (gap * 0.5 if oy > 0 else 0)), surf_w, surf_h)
+                                for ox, oy in self.OFFSETS)  # fmt: skip
+
+    def _first_free(self, rects):
+        """Top-left of the first of ``rects`` that overlaps nothing placed so far (and reserve it), or None."""
+        for r in rects:
             if r.collidelist(self.rects) < 0:
                 self.rects.append(r.inflate(4, 2))
                 self.placed += 1
@@ -165,16 +168,9 @@ class LabelPlacer:
                               side * nx, side * ny))
         cands.append((cx - fx * (half_len + 5), cy - fy * (half_len + 5), -fx, -fy))
         cands.append((cx + fx * (half_len + 5), cy + fy * (half_len + 5), fx, fy))
-        for px, py, dx, dy in cands:
-            x = px if dx > 0.35 else (px - w if dx < -0.35 else px - w / 2)
-            y = py if dy > 0.35 else (py - h if dy < -0.35 else py - h / 2)
-            r = Rect(int(x), int(y), w, h)
-            if r.collidelist(self.rects) < 0:
-                self.rects.append(r.inflate(4, 2))
-                self.placed += 1
-                return r.x, r.y
-        self.dropped += 1
-        return None
+        return self._first_free(Rect(int(px if dx > 0.35 else (px - w if dx < -0.35 else px - w / 2)),
+                                     int(py if dy > 0.35 else (py - h if dy < -0.35 else py - h / 2)), w, h)
+                                for px, py, dx, dy in cands)  # fmt: skip
 
 
 class MapTiles:
