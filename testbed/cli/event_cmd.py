@@ -103,14 +103,21 @@ def _team_add(args) -> int:
     return 0
 
 
-def _team_revoke(args) -> int:
+def _named_team(args):
+    """(store connection, the team row) of ``args.name`` in the event ``args.event``."""
     from testbed.server import db
 
     _cfg, con = _open(args.event)
     try:
-        team = db.team_by_name(con, args.name)
+        return con, db.team_by_name(con, args.name)
     except db.StoreError as exc:
         raise CLIError(str(exc)) from None
+
+
+def _team_revoke(args) -> int:
+    from testbed.server import db
+
+    con, team = _named_team(args)
     n = db.revoke_team_tokens(con, team["id"])
     print(f"revoked {n} token(s) of team {args.name!r}")
     return 0
@@ -119,11 +126,7 @@ def _team_revoke(args) -> int:
 def _team_token(args) -> int:
     from testbed.server import db
 
-    _cfg, con = _open(args.event)
-    try:
-        team = db.team_by_name(con, args.name)
-    except db.StoreError as exc:
-        raise CLIError(str(exc)) from None
+    con, team = _named_team(args)
     token = db.new_team_token(con, team["id"])
     print(f"new token for team {args.name!r} (shown once):")
     print(f"token: {token}")
