@@ -493,7 +493,7 @@ class ScriptedTraffic:
             self.beam, self.speed_per_rev, self.rudder_max, ego.x, ego.y, ego.psi, ego.u, ego.v, ego_cur,
             ego_len, ego_beam, self.cfg.keep_clear_m, self.cfg.min_gap_m, self.rudder_cmd, self.revs_cmd,
             geo, widx, cfield, creach, speeds, self.current, self._vx, self._vy, self.mode, self.zbits, self.zmasks,
-            self.zp, self.lanes.keep_right, KA, eact, self._s_lane, self.offset,
+            self.zp, self.lanes.keep_right, KA, eact, self._s_lane, self.offset, self.handed,
         )  # fmt: skip
         nomoto.step_inplace(self.batch, st, self.rudder_cmd, self.revs_cmd, self.current, self.dt)
         if self.replay is not None:
@@ -838,7 +838,7 @@ def _project(lxy, ls, a, b, seg, i, px, py):
 def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tgt, active, length, beam, spr,
                    rmax, ex, ey, epsi, eu, ev, ecur, elen, ebeam, keep_clear, min_gap, rud_out, rev_out,
                    geo, widx, cfield, creach, speeds, cur_out, vx, vy, mode, zbits, zmasks, zp, keep_right, KA, eact,
-                   s_lane, offset):  # fmt: skip
+                   s_lane, offset, handed):  # fmt: skip
     cand = np.zeros(T + KA, dtype=np.int64)  # scratch of the § 6.16 passage check
     for e in range(E):
         for j in range(T):
@@ -858,6 +858,12 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
             ln = lane[i]
             a = lstart[ln]
             b = lstart[ln + 1]
+            if active[i] == 0 and handed[i] != 0:
+                # a handed-over vessel that reached its lane's end has finished its voyage: it does not re-enter
+                # (a vessel that left a harbour would otherwise reappear at its lane's start, inside it)
+                rud_out[i] = 0.0
+                rev_out[i] = 0.0
+                continue
             if active[i] == 0:
                 # re-enter at the lane start when it is clear
                 sx = lxy[a, 0]
