@@ -735,9 +735,10 @@ def _small_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey
 @numba.njit(cache=True)
 def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen, geo, widx,
                 zbits, zmasks, zp, v_des, KA, eact, lxy, ls, k, b, s_here, cfield, creach, speeds, lstart, lane, seg,
-                s_lane, mode, cand):  # fmt: skip
+                s_lane, mode, cand, off):  # fmt: skip
     """The speed the traffic rules allow vessel i (see the module docstring); zones ahead are looked up
-    along its lane (segment k of the lane ending at point b, at ``s_here``)."""
+    along its lane (segment k of the lane ending at point b, at ``s_here``), ``off`` metres to starboard of
+    the lane line where the vessel keeps that far off it (a handed-over small craft)."""
     la = max(2.5 * length[i], 150.0)
     z_here = zbits[widx[cell_index(geo, x[i], y[i])]]
     # the zones along the lane at 0.5, 1, 1.5, 2 and 3 look-aheads (one walk along the lane)
@@ -751,8 +752,15 @@ def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey,
         while kq + 2 < b and ls[kq + 1] < sq:
             kq += 1
         tq = min(max((sq - ls[kq]) / max(ls[kq + 1] - ls[kq], 1e-9), 0.0), 1.0)
-        zq = zbits[widx[cell_index(geo, lxy[kq, 0] + tq * (lxy[kq + 1, 0] - lxy[kq, 0]),
-                                   lxy[kq, 1] + tq * (lxy[kq + 1, 1] - lxy[kq, 1]))]]
+        qdx = lxy[kq + 1, 0] - lxy[kq, 0]
+        qdy = lxy[kq + 1, 1] - lxy[kq, 1]
+        qx = lxy[kq, 0] + tq * qdx
+        qy = lxy[kq, 1] + tq * qdy
+        if off > 0.0:
+            ql = max(math.sqrt(qdx * qdx + qdy * qdy), 1e-9)
+            qx += off * qdy / ql
+            qy -= off * qdx / ql
+        zq = zbits[widx[cell_index(geo, qx, qy)]]
         z_slow |= zq
         if q == 1.0:
             z_ahead = zq
@@ -1051,7 +1059,7 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
             if zbits.shape[0] > 1:
                 v_des = _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur_out, vx, vy, ex, ey, epsi, eu, ev, ecur,
                                     elen, geo, widx, zbits, zmasks, zp, v_des, KA, eact, lxy, ls, k, b, s_here, cfield,
-                                    creach, speeds, lstart, lane, seg, s_lane, mode, cand)
+                                    creach, speeds, lstart, lane, seg, s_lane, mode, cand, offset[i])
                 if length[i] < zp[ZP_SMALL_M]:  # § 1.01/6.02: small craft keep out of the way of the others
                     v_des = _small_speed(e, T, i, x, y, psi, sh, ch, length, active, cur_out, vx, vy, ex, ey, epsi, eu, ev,
                                          ecur, elen, eact, KA, v_des, zp[ZP_SMALL_M], zp[ZP_SMALL_CPA],

@@ -8,11 +8,11 @@ replay time ``t_file = start + speedup * t_sim`` by cubic Hermite interpolation 
 report); its heading is the reported heading where there is one, else the direction of motion, and it
 is inactive outside its track's time span.
 
-Reactive mode (:func:`handover_kernel`): a replayed vessel whose CPA with the ego, or with traffic that no
-longer follows the recording, would fall below ``handover_cpa_m`` beyond the half lengths within
-``handover_tcpa_s`` is handed over to the scripted traffic model (it keeps its position and heading,
-takes its speed through the water, joins the nearest lane and from then on follows the lanes and the
-rules like scripted traffic); it is never handed back in that episode.
+Reactive mode (:func:`handover_kernel`): a replayed vessel whose CPA with an ego would fall below
+``handover_cpa_m`` beyond the two half lengths within ``handover_tcpa_s`` is handed over to the scripted
+traffic model (it keeps its position and heading, takes its speed through the water, joins the nearest
+lane and from then on follows the lanes and the rules like scripted traffic; small craft keep their
+bank-side offset); it is never handed back in that episode, and leaves the simulation at its lane's end.
 """
 
 from __future__ import annotations
@@ -164,11 +164,10 @@ def replay_kernel(E, T, t_sim, t_start, speedup, track_of, cursor, pt, px, py, p
 @numba.njit(cache=True)
 def handover_kernel(E, T, KA, x, y, psi, u, cur, length, active, mode, ex, ey, epsi, eu, ev, ecur, elen, eact,
                     handover_cpa, handover_tcpa, handed):  # fmt: skip
-    """Reactive mode: hand every replayed vessel (mode 1) whose closest approach to a vessel that does not
-    follow the recording (an ego, or traffic already handed over or scripted: mode 0) would fall below
-    ``handover_cpa`` beyond the two half lengths within ``handover_tcpa`` seconds over to the scripted model
-    (mode 0, ``handed`` 1). The recording knows nothing of those vessels; every other pair keeps the
-    recording's own separation. Ground velocities: the replayed ``u`` along the heading plus ``cur``."""
+    """Reactive mode: hand every replayed vessel (mode 1) whose closest approach to one of the env's KA egos
+    would fall below ``handover_cpa`` beyond the two half lengths within ``handover_tcpa`` seconds over to the
+    scripted model (mode 0, ``handed`` 1). Ground velocities: the replayed ``u`` along the heading plus
+    ``cur`` (the recorded ground velocity), the ego's through the water plus its current."""
     for e in range(E):
         for j in range(T):
             i = e * T + j
@@ -177,22 +176,13 @@ def handover_kernel(E, T, KA, x, y, psi, u, cur, length, active, mode, ex, ey, e
             vx = u[i] * math.sin(psi[i]) + cur[i, 0]
             vy = u[i] * math.cos(psi[i]) + cur[i, 1]
             for k in range(KA):
-                if k < KA:
-                    m = e * KA + k
-                    if eact[m] == 0:
-                        continue
-                    ox, oy, olen = ex[m], ey[m], elen[m]
-                    ovx = eu[m] * math.sin(epsi[m]) + ev[m] * math.cos(epsi[m]) + ecur[m, 0]
-                    ovy = eu[m] * math.cos(epsi[m]) - ev[m] * math.sin(epsi[m]) + ecur[m, 1]
-                else:
-                    m = e * T + k - KA
-                    if m == i or mode[m] != 0 or active[m] == 0:
-                        continue
-                    ox, oy, olen = x[m], y[m], length[m]
-                    ovx = u[m] * math.sin(psi[m]) + cur[m, 0]
-                    ovy = u[m] * math.cos(psi[m]) + cur[m, 1]
-                rx = x[i] - ox
-                ry = y[i] - oy
+                m = e * KA + k
+                if eact[m] == 0:
+                    continue
+                ovx = eu[m] * math.sin(epsi[m]) + ev[m] * math.cos(epsi[m]) + ecur[m, 0]
+                ovy = eu[m] * math.cos(epsi[m]) - ev[m] * math.sin(epsi[m]) + ecur[m, 1]
+                rx = x[i] - ex[m]
+                ry = y[i] - ey[m]
                 dvx = vx - ovx
                 dvy = vy - ovy
                 dv2 = dvx * dvx + dvy * dvy
@@ -200,7 +190,7 @@ def handover_kernel(E, T, KA, x, y, psi, u, cur, length, active, mode, ex, ey, e
                 if 0.0 <= tc <= handover_tcpa:
                     cx = rx + dvx * tc
                     cy = ry + dvy * tc
-                    if math.sqrt(cx * cx + cy * cy) < handover_cpa + 0.5 * (length[i] + olen):
+                    if math.sqrt(cx * cx + cy * cy) < handover_cpa + 0.5 * (length[i] + elen[m]):
                         mode[i] = 0  # handed over to the scripted model from the next step on
                         handed[i] = 1
                         break
