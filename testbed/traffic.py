@@ -398,12 +398,14 @@ class ScriptedTraffic:
             self.cursor[i] = pk.start[k]
         self._clear_motion(sl)
         self.current[sl] = 0.0
-        self._replay_step(e, e + 1, np.zeros(self.E), None)
+        self._replay_step(e, e + 1, np.zeros(self.E), None, mapk)
 
-    def _replay_step(self, e0: int, e1: int, t_sim: np.ndarray, ego) -> None:
+    def _replay_step(self, e0: int, e1: int, t_sim: np.ndarray, ego, mapk=None) -> None:
         """Place the replayed vessels of envs e0..e1 at their recorded positions; with ``ego`` = (x, y, psi,
         u, v, current, length, active) of the egos (E * n_agents each; None at reset: nothing to react to)
-        and ``cfg.reactive``, hand over those about to come near a vessel that does not follow the recording."""
+        and ``cfg.reactive``, hand over those about to come near an ego. With ``mapk`` (the map kernels'
+        current lookup) their recorded ground velocity is split into the speed through the water along
+        the heading and the current plus drift (:func:`_through_water`), as the rule checker reads them."""
         from testbed.ais.replay import handover_kernel, replay_kernel
 
         pk = self.replay
@@ -416,6 +418,9 @@ class ScriptedTraffic:
             self.cursor[sl], pk.t, pk.x, pk.y, pk.vx, pk.vy, pk.psi, pk.start, self.mode[sl], st.x[sl], st.y[sl],
             st.psi[sl], st.u[sl], self.active[sl], self.current[sl],
         )  # fmt: skip
+        if mapk is not None:
+            _through_water(st.x[sl], st.y[sl], st.psi[sl], st.u[sl], self.current[sl], self.mode[sl], self.active[sl],
+                           *mapk)  # fmt: skip
         if ego is not None and self.cfg.reactive:
             ex, ey, epsi, eu, ev, ecur, elen, eact = ego
             handover_kernel(E, T, self.n_agents, st.x[sl], st.y[sl], st.psi[sl], st.u[sl], self.current[sl],
@@ -497,7 +502,8 @@ class ScriptedTraffic:
         )  # fmt: skip
         nomoto.step_inplace(self.batch, st, self.rudder_cmd, self.revs_cmd, self.current, self.dt)
         if self.replay is not None:
-            self._replay_step(0, self.E, t_next, (ego.x, ego.y, ego.psi, ego.u, ego.v, ego_cur, ego_len, eact))
+            self._replay_step(0, self.E, t_next, (ego.x, ego.y, ego.psi, ego.u, ego.v, ego_cur, ego_len, eact),
+                              hmap_kernels)  # fmt: skip
             self._take_over(hmap_kernels)
 
 
@@ -563,6 +569,26 @@ def _tracks_near(pt, px, py, pstart, live, lo, hi, pts, clear):
                 out[q] = True
                 break
     return out
+
+
+@numba.njit(cache=True)
+def _through_water(x, y, psi, u, cur, mode, active, geo, widx, cfield, creach, speeds):
+    """Replayed vessels (mode 1): the recorded ground velocity ``u`` along the heading + ``cur`` split into
+    the speed through the water along the heading (ground velocity less the local current, projected) and
+    the rest (the current plus the vessel's drift), so that ``u`` is what the rules limit through the water
+    (§ 6.20) and ``cur`` tells up- from downstream (§ 6.16, § 9.07). The ground velocity is unchanged."""
+    for i in range(x.shape[0]):
+        if mode[i] != 1 or active[i] == 0:
+            continue
+        sn = math.sin(psi[i])
+        cs = math.cos(psi[i])
+        gx = u[i] * sn + cur[i, 0]
+        gy = u[i] * cs + cur[i, 1]
+        ce, cn = current_at(geo, widx, cfield, creach, speeds, x[i], y[i])
+        w = (gx - ce) * sn + (gy - cn) * cs
+        u[i] = w
+        cur[i, 0] = gx - w * sn
+        cur[i, 1] = gy - w * cs
 
 
 @numba.njit(cache=True)

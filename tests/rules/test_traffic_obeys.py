@@ -210,3 +210,36 @@ def test_lanes_lose_their_hairpins_and_drifting_vessels_keep_their_place_on_the_
     s = _project(lxy, ls, 0, 3, seg, 0, 60.0, 5.0)  # ... drifted back to 60 m
     assert seg[0] == 0 and math.isclose(s, 60.0)
     assert math.isclose(_project(lxy, ls, 0, 3, seg, 0, 150.0, -3.0), 150.0) and seg[0] == 1
+
+
+def test_replayed_vessels_reach_the_checker_with_their_speed_through_the_water():
+    # the recorded ground velocity is split into the speed through the water along the heading and the
+    # current (+ drift): u . heading + current is still the recorded ground velocity, and the current's
+    # component along the heading is the map's (before, u was the speed over ground and the current ~0)
+    from harbour_maps.kernels import current_xy_batch
+    from testbed.ais.replay import replay_kernel
+
+    w = World(get("PortEntry-v0"), 1)
+    w.reset_env(0, seed=0)
+    for _ in range(30):
+        w.step(np.zeros((1, 2)))
+    tr, st = w.traffic, w.traffic.state
+    idx = np.flatnonzero((tr.mode == 1) & (tr.active == 1))
+    assert idx.size >= 3
+    sn, cs = np.sin(st.psi[idx]), np.cos(st.psi[idx])
+    c = np.zeros((idx.size, 2))
+    current_xy_batch(*w._mapk, st.x[idx], st.y[idx], c)
+    assert np.abs(c).max() > 0.5  # (the Rhine's current: a test that can fail)
+    np.testing.assert_allclose(tr.current[idx, 0] * sn + tr.current[idx, 1] * cs, c[:, 0] * sn + c[:, 1] * cs,
+                               atol=1e-9)
+    # the recorded ground velocity, from the replay kernel alone
+    T, pk = tr.T, tr.replay
+    x, y, psi, u = (np.zeros(T) for _ in range(4))
+    cur = np.zeros((T, 2))
+    replay_kernel(1, T, np.array([w.t[0]]), tr.replay_t0[:1], float(tr.cfg.ais_speedup), tr.track_of[:T].copy(),
+                  tr.cursor[:T].copy(), pk.t, pk.x, pk.y, pk.vx, pk.vy, pk.psi, pk.start, np.ones(T, dtype=np.uint8),
+                  x, y, psi, u, np.zeros(T, dtype=np.uint8), cur)
+    np.testing.assert_allclose(st.u[idx] * sn + tr.current[idx, 0], u[idx] * sn + cur[idx, 0], atol=1e-9)
+    np.testing.assert_allclose(st.u[idx] * cs + tr.current[idx, 1], u[idx] * cs + cur[idx, 1], atol=1e-9)
+    np.testing.assert_allclose(st.u[idx], (u[idx] * sn + cur[idx, 0] - c[:, 0]) * sn
+                               + (u[idx] * cs + cur[idx, 1] - c[:, 1]) * cs, atol=1e-9)
