@@ -12,6 +12,7 @@ route           :class:`testbed.route.RoutePlanner` (at reset only)
 perception      :func:`testbed.observation.perceive_kernel` (obs, contacts, reward features)
 reward          :mod:`testbed.reward` (named components x weights)
 task            :mod:`testbed.task` (start / goal sampling, termination)
+fused step      :mod:`testbed.world_kernels` (the stages in two compiled calls, one ego per env)
 ==============  ==========================================================================
 
 The single Gymnasium env is this world with E = 1; the VectorEnv is the same world with E = N.

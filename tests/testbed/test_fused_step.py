@@ -88,3 +88,20 @@ def test_vessel_state_block():
     st.u = np.ones(5)  # a field replaced: no longer one block
     assert st.block() is None
     assert VesselState.zeros(3).copy().block() is None
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+def test_a_dynamics_error_is_raised_before_anything_moves(fuse):
+    """A NaN command (here: a NaN revs limit) is the same ParameterError on both paths, before the ego moves."""
+    from vessels.state import ParameterError
+
+    w = World(get("Channel-v1"), 2)
+    w.fuse = fuse
+    w.reset_env(0, seed=0)
+    w.reset_env(1, seed=1)
+    w.step(np.zeros((2, 2)))
+    x, t = w.ego.x.copy(), w.t.copy()
+    w.ego_nmax[1] = np.nan
+    with pytest.raises(ParameterError, match="revs_cmd contains NaN or inf"):
+        w.step(np.full((2, 2), 0.5))
+    assert np.array_equal(w.ego.x, x) and np.array_equal(w.t, t)
