@@ -13,6 +13,8 @@ machine the CPU clock leaves out the time other processes take the core). The pa
 Before timing, a separate instance of the scenario steps a few times so that the compiled kernels are
 loaded from numba's cache (a one-off cost of the first env in a process, reported as ``warmup_s``).
 Measures this checkout's ``testbed`` (not an installed one). Prints one JSON object.
+To compare two versions, run it from each checkout in turn (alternating, on an idle machine) and take the
+ratio of the medians; README.md (Training, Throughput) gives the figures of such runs.
 """
 
 from __future__ import annotations

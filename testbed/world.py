@@ -12,6 +12,7 @@ route           :class:`testbed.route.RoutePlanner` (at reset only)
 perception      :func:`testbed.observation.perceive_kernel` (obs, contacts, reward features)
 reward          :mod:`testbed.reward` (named components x weights)
 task            :mod:`testbed.task` (start / goal sampling, termination)
+fused step      :mod:`testbed.world_kernels` (the stages in two compiled calls, one ego per env)
 ==============  ==========================================================================
 
 The single Gymnasium env is this world with E = 1; the VectorEnv is the same world with E = N.
@@ -32,12 +33,13 @@ from harbour_maps import load_map
 from testbed import observation as ob
 from testbed import reward as rw
 from testbed import task as tk
+from testbed import world_kernels as wk
 from testbed.ais import reporting
 from testbed.config import ConfigError, ScenarioConfig
 from testbed.route import RoutePlanner
 from testbed.traffic import ScriptedTraffic
 from vessels import catalogue, mmg, nomoto
-from vessels.state import VesselState
+from vessels.state import VesselState, kernel_inputs, raise_kernel_error
 
 PMAX = 1024  # maximum route points
 
@@ -192,6 +194,69 @@ class World:
         # seeds: per env a base seed and an episode counter (see reset_env)
         self._base_seed = [None] * self.n_envs
         self._episode = np.zeros(self.n_envs, dtype=np.int64)
+        # the arguments of the two compiled calls of a step (one ego per env; testbed.world_kernels),
+        # looked up at the first step after a reset (so arrays of the parts replaced before it are seen)
+        self.fuse = True  # False: call the parts one by one (the reference the fused step is tested against)
+        self._fused = None
+
+    def _bind_fused(self) -> tuple | None:
+        """The argument tuples of :func:`~testbed.world_kernels.advance_kernel` and
+        :func:`~testbed.world_kernels.observe_kernel`, built once: every array is the world's (or its
+        parts') own, written in place by the kernels and by the resets. None (the step calls the parts one
+        by one) with more than one ego per env or a vessel state that is not one block."""
+        es, tr = self.ego.block(), self.traffic
+        ts = tr.state.block()
+        if self.K != 1 or es is None or ts is None:
+            return None
+        E, T, cfg = self.E, tr.T, self.cfg
+        *_, ensub, eh = kernel_inputs(E, self.ego, self._rud, self._rev, self.ego_cur, self.dt,
+                                      self.ego_batch.max_substep)  # fmt: skip
+        tnsub, th = 1, self.dt
+        if T:
+            *_, tnsub, th = kernel_inputs(E * T, tr.state, tr.rudder_cmd, tr.revs_cmd, tr.current, tr.dt,
+                                          tr.batch.max_substep)  # fmt: skip
+        pk = tr.replay
+        if pk is None:  # nothing replayed: placeholders of the packed tracks' types, never read
+            z = np.zeros(1)
+            pk_arrays = (z, z, z, z, z, z, np.zeros(1, dtype=np.int64))
+        else:
+            pk_arrays = (pk.t, pk.x, pk.y, pk.vx, pk.vy, pk.psi, pk.start)
+        mapk = self._mapk
+        advance = (
+            self.actions, self.ego_rmax, self.ego_nmax, self._rud, self._rev, *mapk,
+            cfg.ego.model != "mmg", self.ego_batch.consts, es, self.ego_cur, ensub, eh, self.ego_len,
+            self.ego_beam, self.ego_active,
+            T, tr.lanes.xy, tr.lanes.s, tr.lanes.start, tr.lanes.length, ts, tr.lane, tr.seg, tr.u_target,
+            tr.active, tr.length, tr.beam, tr.speed_per_rev, tr.rudder_max, tr.cfg.keep_clear_m, tr.cfg.min_gap_m,
+            tr.rudder_cmd, tr.revs_cmd, tr.current, tr._vx, tr._vy, tr.mode, tr.zbits, tr.zmasks, tr.zp,
+            tr.lanes.keep_right, tr._s_lane, tr.batch.consts, tnsub, th,
+            self.t, self.dt,
+            pk is not None, tr.replay_t0, float(tr.cfg.ais_speedup), tr.track_of, tr.cursor, *pk_arrays,
+            bool(tr.cfg.reactive), float(tr.cfg.handover_cpa_m), float(tr.cfg.handover_tcpa_s), tr.handed,
+        )  # fmt: skip
+        oc, rwc, rc = cfg.observation, cfg.reward, self.rules
+        if rc is None:
+            rules = (None,) * 27
+        else:
+            zt = rc.zones
+            rules = (rc.params, rc.x, rc.y, rc.psi, rc.gx, rc.gy, rc.u, rc.cx, rc.cy, rc.length, rc.beam, rc.active,
+                     rc.blue, zt.cell_bits, zt.masks, rc.prev_z, rc.faced_up, rc.still_t, rc.vflags, rc.prev_along,
+                     rc.pflags, rc.counts, rc.vcounts, rc.ev, rc.ev_n, zt.lane_dir, rc.dt)  # fmt: skip
+        observe = (
+            bool(self._ais_mode and T), T, self.t, es, self.ego_cur, self.ego_len, self.ego_beam, self.ego_rmax,
+            self.ego_nmax, self.ego_active,
+            ts, tr.active, tr.length, tr.beam, tr.current, self._gvx, self._gvy, self._class_b, self._next_due,
+            *self._rep, self._rep_psi, self._noise, self._noise_pos, float(oc.ais_position_noise_m),
+            self._delivered, self._ais_mode,
+            self.route, self.route_s, self.route_n, self.route_seg, self.goal, self.goal_tol,
+            self._geo, self._sdf, self._widx, self._rays, self.harbour_cell,
+            self.angles, self._cos_a, self._sin_a, self.ray_range, oc.n_targets, float(oc.target_range_m),
+            rwc.near_miss_cpa_m, rwc.near_miss_tcpa_s, rwc.harbour_speed_limit_ms,
+            self.actions, self.prev_actions, self.prev_s, self.weights, self.obs, self.feats, self.comps,
+            self.reward, self.done, self._tbuf, *self._erep,
+            *rules,
+        )  # fmt: skip
+        return advance, observe
 
     # -- reset ------------------------------------------------------------------------------------
     def reset_env(self, e: int, seed: int | None = None) -> None:
@@ -244,6 +309,7 @@ class World:
             self.rules.reset_env(e)
             self._rules_prev[a0:a1] = 0
             self.rules_reward[a0:a1] = 0.0
+        self._fused = None
 
     def _sample_agents(self, e: int, rng: np.random.Generator) -> list:
         """K episodes of env ``e`` (K > 1): per-agent tasks, or K starts apart in the shared start region."""
@@ -302,6 +368,11 @@ class World:
         st = self.ego
         if self.link is not None:
             acts = self.link.step(self.slot_t(), st, self.ego_cur, acts, self.ego_active)
+        if self.fuse and self.K == 1:
+            if self._fused is None:
+                self._fused = self._bind_fused() or ()
+            if self._fused:
+                return self._step_fused(acts)
         ob.command_kernel(acts, self.actions, self.ego_rmax, self.ego_nmax, self._rud, self._rev)
         mk.current_xy_batch(*self._mapk, st.x, st.y, self.ego_cur)
         self._ego_step(self.ego_batch, st, self._rud, self._rev, self.ego_cur, self.dt)
@@ -319,6 +390,33 @@ class World:
             self.obs[:, -ob.N_LINK:] = self.link.features
         terminated = self.done
         truncated = (self.slot_t() >= self.cfg.time_limit_s - 1e-9) & ~terminated
+        return self.reward, terminated, truncated, self.comps
+
+    def _step_fused(self, acts: np.ndarray):
+        """:meth:`step` after the link, in two compiled calls (one ego per env; testbed.world_kernels)."""
+        advance, observe = self._fused
+        code = wk.advance_kernel(np.ascontiguousarray(acts).reshape(self.E, 2), *advance)
+        if code:
+            if code < 0:
+                raise_kernel_error(-code % 10)
+            self.traffic._take_over()
+        if self._ais_mode and self.traffic.T:
+            self._traffic_ground_velocity()
+        rc = self.rules
+        if rc is not None:
+            if self._rules_dirty:
+                self.rules_reward[:] = 0.0
+                self._rules_dirty = False
+            if rc.step_events:
+                rc.step_events = []
+        n = wk.observe_kernel(*observe)
+        if n:
+            rc._collect(n, self.t)
+            self._add_rules_reward()
+        if self.link is not None:
+            self.obs[:, -ob.N_LINK:] = self.link.features
+        terminated = self.done
+        truncated = (self.t >= self.cfg.time_limit_s - 1e-9) & ~terminated
         return self.reward, terminated, truncated, self.comps
 
     def slot_t(self) -> np.ndarray:
@@ -344,22 +442,33 @@ class World:
         if self.K > 1:
             rc.active.reshape(self.n_envs, rc.N)[:, : self.K] = self.ego_active.reshape(self.n_envs, self.K)
         if rc.check(self.t):
-            ego = rc.vcounts[:: rc.N] if self.K == 1 else (
-                rc.vcounts.reshape(self.n_envs, rc.N, -1)[:, : self.K].reshape(self.E, -1))
-            new = ego - self._rules_prev
-            if new.any():
-                self._rules_prev[:] = ego
-                self.rules_reward[:] = new @ self._rules_w
-                self.reward += self.rules_reward
-                self._rules_dirty = True
+            self._add_rules_reward()
 
-    def _send_reports(self) -> None:
+    def _add_rules_reward(self) -> None:
+        """After a check with new events: the egos' new violations, weighted, added to the reward."""
+        rc = self.rules
+        ego = rc.vcounts[:: rc.N] if self.K == 1 else (
+            rc.vcounts.reshape(self.n_envs, rc.N, -1)[:, : self.K].reshape(self.E, -1))
+        new = ego - self._rules_prev
+        if new.any():
+            self._rules_prev[:] = ego
+            self.rules_reward[:] = new @ self._rules_w
+            self.reward += self.rules_reward
+            self._rules_dirty = True
+
+    def _traffic_ground_velocity(self) -> None:
+        """The traffic's ground velocities for its AIS reports (numpy's sin / cos, as always)."""
         tr = self.traffic
         ts = tr.state
         np.multiply(ts.u, np.sin(ts.psi), out=self._gvx)
         self._gvx += tr.current[:, 0]
         np.multiply(ts.u, np.cos(ts.psi), out=self._gvy)
         self._gvy += tr.current[:, 1]
+
+    def _send_reports(self) -> None:
+        tr = self.traffic
+        ts = tr.state
+        self._traffic_ground_velocity()
         rt, rx, ry, rvx, rvy = self._rep
         if self.K > 1:
             self._send_reports_k(tr, ts, rt, rx, ry, rvx, rvy)

@@ -71,7 +71,22 @@ class VesselState:
         """N vessels at the origin, heading north, at rest, rudder amidships, engine stopped."""
         if int(n) != n or n < 0:
             raise ParameterError(f"number of vessels must be a non-negative integer, got {n!r}")
-        return cls(*(np.zeros(int(n)) for _ in STATE_FIELDS))
+        block = np.zeros((len(STATE_FIELDS), int(n)))
+        st = cls(*block)  # the fields are the rows of one block (see :meth:`block`)
+        st._block = (block, tuple(getattr(st, f) for f in STATE_FIELDS))
+        return st
+
+    def block(self) -> np.ndarray | None:
+        """The (8, N) array whose rows are the fields in order, for a state made by :meth:`zeros` whose
+        fields have not been replaced since; else None. Compiled steps take the block as one argument."""
+        b = self.__dict__.get("_block")
+        if b is None:
+            return None
+        block, rows = b
+        for f, row in zip(STATE_FIELDS, rows, strict=True):
+            if getattr(self, f) is not row:
+                return None
+        return block
 
     @property
     def n_vessels(self) -> int:
@@ -345,6 +360,20 @@ class VesselBatch:
         if isinstance(limits, ActuatorLimits):
             limits = [limits] * len(params)
         return cls(params, list(limits), cls.DEFAULT_SUBSTEP if max_substep is None else max_substep)
+
+    def block(self) -> np.ndarray | None:
+        """The (8, N) array whose rows are the fields in order (a state made by :meth:`zeros`), or None
+        when the fields are separate arrays. Compiled steps take the block as one argument."""
+        base = self.x.base
+        if not isinstance(base, np.ndarray) or base.shape != (len(STATE_FIELDS), self.x.shape[0]):
+            return None
+        if base.dtype != np.float64 or not base.flags.c_contiguous:
+            return None
+        for k, f in enumerate(STATE_FIELDS):
+            a = getattr(self, f)
+            if a.base is not base or a.__array_interface__["data"][0] != base[k].__array_interface__["data"][0]:
+                return None
+        return base
 
     @property
     def n_vessels(self) -> int:
