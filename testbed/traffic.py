@@ -27,6 +27,11 @@ Behaviour of each traffic vessel (all in the kernel, no Python per vessel):
   (§ 6.16). Meeting port-to-port is the lanes' geometry (each on the starboard side of its direction).
 - **Lane ends**: a vessel that reaches the end of its lane re-enters at the lane's start once that is
   clear (``min_gap_m``); until then it is inactive (not drawn, not perceived, not collidable).
+- **Handed-over AIS vessels** (``traffic.source == "ais"``, :meth:`ScriptedTraffic._take_over`): join the
+  nearest lane at their speed through the water (at least ``speed_ms[0]``); small craft keep their
+  bank-side offset from the lane line and slow for larger vessels (§ 6.02, :func:`_small_speed`); at
+  their lane's end they leave for good. Replayed vessels carry their speed through the water and the
+  current separately (:func:`_through_water`), as the rule checker reads them.
 """
 
 from __future__ import annotations
