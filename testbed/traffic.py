@@ -724,7 +724,7 @@ def _passage_conflict(e, T, i, lxy, ls, k, b, s0, u0, vmax, x, y, psi, length, a
 
 @numba.njit(cache=True)
 def _small_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen, eact, KA, v_des,
-                 small_m, cpa_m, tcpa_s):  # fmt: skip
+                 small_m, cpa_m, tcpa_s, u_cruise):  # fmt: skip
     """§ 1.01/6.02 for small craft i: the fastest of v_des, 3/4, 1/2, 1/4 of it and 0 at which no vessel of
     ``small_m`` or longer (kept at its ground velocity) comes within the half lengths + ``cpa_m`` within
     ``tcpa_s`` seconds; where none is free, the one that keeps the most room."""
@@ -734,6 +734,10 @@ def _small_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey
         v = v_des * (1.0 - 0.25 * q)
         gx = v * sh + cur[i, 0]
         gy = v * ch + cur[i, 1]
+        # slowing down only postpones a meeting with a vessel that stays in the way: at a fraction of its
+        # cruising speed it looks as much further ahead in time (creeping on so that the meeting stays just
+        # beyond the window would still end next to the other vessel)
+        horizon = tcpa_s * max(u_cruise, v_des, 0.5) / max(v, 0.5)
         room = math.inf
         for kk in range(T + KA):
             if kk >= T:
@@ -753,7 +757,7 @@ def _small_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey
             dvy = ovy - gy
             dv2 = dvx * dvx + dvy * dvy
             tc = -(rx * dvx + ry * dvy) / dv2 if dv2 > 1e-6 else -1.0
-            if 0.0 < tc < tcpa_s:
+            if 0.0 < tc < horizon:
                 room = min(room, math.hypot(rx + dvx * tc, ry + dvy * tc) - 0.5 * (length[i] + olen))
         if room >= cpa_m:
             return v
@@ -1094,7 +1098,7 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
                 if length[i] < zp[ZP_SMALL_M]:  # § 1.01/6.02: small craft keep out of the way of the others
                     v_des = _small_speed(e, T, i, x, y, psi, sh, ch, length, active, cur_out, vx, vy, ex, ey, epsi, eu, ev,
                                          ecur, elen, eact, KA, v_des, zp[ZP_SMALL_M], zp[ZP_SMALL_CPA],
-                                         zp[ZP_SMALL_TCPA])  # fmt: skip
+                                         zp[ZP_SMALL_TCPA], u_tgt[i])  # fmt: skip
             # proportional speed control: astern revs when faster than wanted (clipped by the actuator)
             rev_out[i] = (v_des + 4.0 * (v_des - ui)) / spr[i]
             ce, cn = current_at(geo, widx, cfield, creach, speeds, x[i], y[i])

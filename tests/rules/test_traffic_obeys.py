@@ -140,15 +140,24 @@ def test_small_craft_slow_down_for_a_larger_vessel_crossing_ahead():
     z1, z2 = np.zeros(1), np.zeros((1, 2))
     no_ego = np.zeros(1, dtype=np.uint8)
 
-    def speed(tcpa):
+    def speed(tcpa, v_des=4.0):
         return _small_speed(0, 2, 0, x, y, psi, 0.0, 1.0, length, active, cur, vx, vy, z1, z1, z1, z1, z1, z2, z1,
-                            no_ego, 1, 4.0, 20.0, 45.0, tcpa)
+                            no_ego, 1, v_des, 20.0, 45.0, tcpa, 4.0)
 
     assert speed(50.0) == 4.0  # the meeting is beyond the time window: full speed
     v = speed(150.0)
     assert v < 4.0  # slows so that the M8 crosses ahead with room
     t = 300.0 / 3.0  # when the M8 crosses the small craft's track
     assert 300.0 - v * t > 0.5 * (12.0 + 110.0) + 45.0 or v == 0.0
+    # the M8 lying in the small craft's way 300 m ahead, 40 m to port: creeping on at 1 m/s would meet it
+    # beyond 80 s (free in the window) but still next to it; from its cruising 4 m/s it looks 4x further
+    x[1], y[1], vx[1], vy[1] = -40.0, 300.0, 0.0, 0.0
+    assert speed(80.0, v_des=1.0) == 0.25  # (a quarter: meets it in 1200 s, beyond 80 x 4 / 0.5 s)
+    y[1] = 150.0
+    assert speed(80.0, v_des=1.0) == 0.0
+    y[1] = 300.0
+    assert speed(80.0, v_des=1.0) < _small_speed(0, 2, 0, x, y, psi, 0.0, 1.0, length, active, cur, vx, vy, z1, z1, z1,
+                                                 z1, z1, z2, z1, no_ego, 1, 1.0, 20.0, 45.0, 80.0, 1.0)  # fmt: skip
 
 
 def _mouth_world(obey: bool, back_m: float = 1200.0) -> World:
