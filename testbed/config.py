@@ -78,7 +78,7 @@ class TrafficConfig:
     ais_start_s: float = math.nan  # replay start, seconds after the recording's first report; NaN: random
     ais_speedup: float = 1.0  # replay time runs this many times faster than simulation time
     reactive: bool = True  # hand a replayed vessel over to the scripted model when it would hit the ego
-    handover_cpa_m: float = 150.0
+    handover_cpa_m: float = 150.0  # closest approach to the ego beyond the two half lengths
     handover_tcpa_s: float = 300.0  # long enough for a handed-over vessel to stop (0.015 m/s^2)
     # scripted: the first len(placed_lanes) vessels start at fixed places (encounter scenarios), each on
     # its lane at river-km placed_km[j] (lanes with km) or else placed_along_m[j] metres from the lane start

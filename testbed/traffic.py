@@ -27,6 +27,11 @@ Behaviour of each traffic vessel (all in the kernel, no Python per vessel):
   (§ 6.16). Meeting port-to-port is the lanes' geometry (each on the starboard side of its direction).
 - **Lane ends**: a vessel that reaches the end of its lane re-enters at the lane's start once that is
   clear (``min_gap_m``); until then it is inactive (not drawn, not perceived, not collidable).
+- **Handed-over AIS vessels** (``traffic.source == "ais"``, :meth:`ScriptedTraffic._take_over`): join the
+  nearest lane at their speed through the water (at least ``speed_ms[0]``); small craft keep their
+  bank-side offset from the lane line and slow for larger vessels (§ 6.02, :func:`_small_speed`); at
+  their lane's end they leave for good. Replayed vessels carry their speed through the water and the
+  current separately (:func:`_through_water`), as the rule checker reads them.
 """
 
 from __future__ import annotations
@@ -42,8 +47,11 @@ from vessels import catalogue, nomoto
 from vessels.state import VesselState
 
 # rule parameters of the traffic (set_rules): § 6.20 limit through the water, § 10.01 limit over ground,
-# high water on (1/0), navigation stopped (1/0), § 6.16 clearance beyond the half lengths, time window
-ZP_LIM_MOUTH, ZP_LIM_HW, ZP_HIGH, ZP_STOP, ZP_CROSS_CPA, ZP_CROSS_TCPA = range(6)
+# high water on (1/0), navigation stopped (1/0), § 6.16 clearance beyond the half lengths, time window, § 1.01
+# small-craft length, § 6.02 clearance beyond the half lengths and time window
+ZP_LIM_MOUTH, ZP_LIM_HW, ZP_HIGH, ZP_STOP, ZP_CROSS_CPA, ZP_CROSS_TCPA, ZP_SMALL_M, ZP_SMALL_CPA, ZP_SMALL_TCPA = range(9)
+N_ZP = 9
+SMALL_OFFSET_M = 110.0  # a handed-over small craft keeps up to this far to starboard of its lane (the synthesiser's)
 
 
 class TrafficError(ValueError):
@@ -181,6 +189,7 @@ class ScriptedTraffic:
         self._vx = np.zeros(n)
         self._vy = np.zeros(n)
         self._s_lane = np.zeros(n)
+        self.offset = np.zeros(n)  # per vessel: keep this far to starboard of the lane line (handed small craft)
         # AIS replay (traffic.source == "ais"): per vessel 1 while it follows its recorded track
         self.mode = np.zeros(n, dtype=np.uint8)
         self.track_of = np.full(n, -1, dtype=np.int64)
@@ -193,7 +202,7 @@ class ScriptedTraffic:
         # rule zones (set_rules); one land row and no masks: the rules are off
         self.zbits = np.zeros(1, dtype=np.int64)
         self.zmasks = np.zeros(10, dtype=np.int64)
-        self.zp = np.zeros(6)
+        self.zp = np.zeros(N_ZP)
         if cfg.source == "ais" and self.T:
             from testbed.ais.replay import load_replay
 
@@ -214,6 +223,7 @@ class ScriptedTraffic:
         lt = self.lanes
         w = lt.length[self.spawn_lanes] / lt.length[self.spawn_lanes].sum()
         sl = slice(e * T, (e + 1) * T)
+        self.offset[sl] = 0.0
         placed: list[tuple[int, float, float, float]] = []  # lane, s, x, y
         for j in range(T):
             i = e * T + j
@@ -303,7 +313,8 @@ class ScriptedTraffic:
         stop = high and len(marks) > 1 and lvl >= marks[1]
         self.zp = np.array([rules_cfg.harbour_mouth_speed_kmh / 3.6 - 0.3, rules_cfg.high_water_speed_kmh / 3.6 - 0.3,
                             1.0 if high else 0.0, 1.0 if stop else 0.0, rules_cfg.harbour_cpa_m + 80.0,
-                            rules_cfg.harbour_tcpa_s + 60.0])  # fmt: skip
+                            rules_cfg.harbour_tcpa_s + 60.0, rules_cfg.small_craft_m, rules_cfg.small_craft_cpa_m + 15.0,
+                            rules_cfg.small_craft_tcpa_s + 20.0])  # fmt: skip
 
     def _place_fixed(self, e: int) -> None:
         """The first ``len(cfg.placed_lanes)`` vessels of env ``e`` at their fixed places (encounters)."""
@@ -370,6 +381,7 @@ class ScriptedTraffic:
         self.active[sl] = 0
         self.track_of[sl] = -1
         self.handed[sl] = 0
+        self.offset[sl] = 0.0
         for j, k in enumerate(chosen):
             i = e * T + j
             tid = pk.type_ids[k]
@@ -391,46 +403,65 @@ class ScriptedTraffic:
             self.cursor[i] = pk.start[k]
         self._clear_motion(sl)
         self.current[sl] = 0.0
-        self._replay_step(e, e + 1, np.zeros(self.E), None)
+        self._replay_step(e, e + 1, np.zeros(self.E), None, mapk)
 
-    def _replay_step(self, e0: int, e1: int, t_sim: np.ndarray, ego) -> None:
-        from testbed.ais.replay import replay_kernel
+    def _replay_step(self, e0: int, e1: int, t_sim: np.ndarray, ego, mapk=None) -> None:
+        """Place the replayed vessels of envs e0..e1 at their recorded positions; with ``ego`` = (x, y, psi,
+        u, v, current, length, active) of the egos (E * n_agents each; None at reset: nothing to react to)
+        and ``cfg.reactive``, hand over those about to come near an ego. With ``mapk`` (the map kernels'
+        current lookup) their recorded ground velocity is split into the speed through the water along
+        the heading and the current plus drift (:func:`_through_water`), as the rule checker reads them."""
+        from testbed.ais.replay import handover_kernel, replay_kernel
 
         pk = self.replay
         st = self.state
         T = self.T
         sl = slice(e0 * T, e1 * T)
         E = e1 - e0
-        if ego is None:  # at reset: nothing to react to
-            z = np.zeros(E)
-            ex = ey = epsi = eu = ev = z
-            ecur = np.zeros((E, 2))
-            reactive = False
-        else:
-            ex, ey, epsi, eu, ev, ecur = ego
-            reactive = self.cfg.reactive
         replay_kernel(
             E, T, t_sim[e0:e1], self.replay_t0[e0:e1], float(self.cfg.ais_speedup), self.track_of[sl],
             self.cursor[sl], pk.t, pk.x, pk.y, pk.vx, pk.vy, pk.psi, pk.start, self.mode[sl], st.x[sl], st.y[sl],
-            st.psi[sl], st.u[sl], self.active[sl], self.current[sl], ex, ey, epsi, eu, ev, ecur, reactive,
-            float(self.cfg.handover_cpa_m), float(self.cfg.handover_tcpa_s), self.handed[sl],
+            st.psi[sl], st.u[sl], self.active[sl], self.current[sl],
         )  # fmt: skip
+        if mapk is not None:
+            _through_water(st.x[sl], st.y[sl], st.psi[sl], st.u[sl], self.current[sl], self.mode[sl], self.active[sl],
+                           *mapk)  # fmt: skip
+        if ego is not None and self.cfg.reactive:
+            ex, ey, epsi, eu, ev, ecur, elen, eact = ego
+            handover_kernel(E, T, self.n_agents, st.x[sl], st.y[sl], st.psi[sl], st.u[sl], self.current[sl],
+                            self.length[sl], self.active[sl], self.mode[sl], ex, ey, epsi, eu, ev, ecur, elen, eact,
+                            float(self.cfg.handover_cpa_m), float(self.cfg.handover_tcpa_s), self.handed[sl])  # fmt: skip
 
-    def _take_over(self) -> None:
-        """Replayed vessels just handed over: join the nearest lane at their current speed."""
+    def _take_over(self, hmap_kernels) -> None:
+        """Replayed vessels just handed over: join the nearest lane, at their speed through the water (the
+        recorded ground velocity less the current here; at least the lower end of ``cfg.speed_ms``, so
+        that a vessel handed over at rest or slow against the current gets under way)."""
         idx = np.flatnonzero(self.handed == 1)
         if not idx.size:
             return
         st = self.state
+        sn, cs = np.sin(st.psi[idx]), np.cos(st.psi[idx])
+        c = np.zeros((idx.size, 2))
+        current_xy_batch(*hmap_kernels, st.x[idx], st.y[idx], c)
+        gx = st.u[idx] * sn + self.current[idx, 0]  # the recorded ground velocity
+        gy = st.u[idx] * cs + self.current[idx, 1]
+        stw = np.maximum((gx - c[:, 0]) * sn + (gy - c[:, 1]) * cs, 0.0)
+        st.u[idx] = stw
+        st.n[idx] = stw / self.speed_per_rev[idx]
+        self.u_target[idx] = np.maximum(stw, float(self.cfg.speed_ms[0]))
+        self.current[idx] = c
+        self.handed[idx] = 2
         for i in idx:
             k, s = self.lanes.nearest(float(st.x[i]), float(st.y[i]), float(st.psi[i]))
             a, b = self.lanes.start[k], self.lanes.start[k + 1]
             self.lane[i] = k
             self.seg[i] = int(np.clip(np.searchsorted(self.lanes.s[a:b], s) - 1, 0, b - a - 2))
-            self.u_target[i] = max(float(st.u[i]), 1.0)
-            st.n[i] = st.u[i] / self.speed_per_rev[i]
-            self.current[i] = 0.0
-            self.handed[i] = 2
+            if self.length[i] < self.zp[ZP_SMALL_M]:
+                # small craft (§ 1.01) keep the bank-side track they had (up to SMALL_OFFSET_M to starboard of
+                # the lane line), out of the larger vessels' way (§ 6.02)
+                lx, ly, lh = self.lanes.point_at(k, s)
+                side = (st.x[i] - lx) * math.cos(lh) - (st.y[i] - ly) * math.sin(lh)
+                self.offset[i] = min(max(side, 0.0), SMALL_OFFSET_M)
 
     def _clear_motion(self, sl: slice) -> VesselState:
         """Zero the turn, sway, rudder and commands of the vessels in ``sl`` (at reset)."""
@@ -472,17 +503,13 @@ class ScriptedTraffic:
             self.beam, self.speed_per_rev, self.rudder_max, ego.x, ego.y, ego.psi, ego.u, ego.v, ego_cur,
             ego_len, ego_beam, self.cfg.keep_clear_m, self.cfg.min_gap_m, self.rudder_cmd, self.revs_cmd,
             geo, widx, cfield, creach, speeds, self.current, self._vx, self._vy, self.mode, self.zbits, self.zmasks,
-            self.zp, self.lanes.keep_right, KA, eact, self._s_lane,
+            self.zp, self.lanes.keep_right, KA, eact, self._s_lane, self.offset, self.handed,
         )  # fmt: skip
         nomoto.step_inplace(self.batch, st, self.rudder_cmd, self.revs_cmd, self.current, self.dt)
         if self.replay is not None:
-            if KA == 1:
-                self._replay_step(0, self.E, t_next, (ego.x, ego.y, ego.psi, ego.u, ego.v, ego_cur))
-            else:  # one pass per agent slot: placement is idempotent, each ego may trigger a handover
-                for k in range(KA):
-                    self._replay_step(0, self.E, t_next, (ego.x[k::KA], ego.y[k::KA], ego.psi[k::KA],
-                                                          ego.u[k::KA], ego.v[k::KA], ego_cur[k::KA]))  # fmt: skip
-            self._take_over()
+            self._replay_step(0, self.E, t_next, (ego.x, ego.y, ego.psi, ego.u, ego.v, ego_cur, ego_len, eact),
+                              hmap_kernels)  # fmt: skip
+            self._take_over(hmap_kernels)
 
 
 def _without_hairpins(xy: np.ndarray, max_turn_deg: float = 120.0) -> np.ndarray:
@@ -547,6 +574,26 @@ def _tracks_near(pt, px, py, pstart, live, lo, hi, pts, clear):
                 out[q] = True
                 break
     return out
+
+
+@numba.njit(cache=True)
+def _through_water(x, y, psi, u, cur, mode, active, geo, widx, cfield, creach, speeds):
+    """Replayed vessels (mode 1): the recorded ground velocity ``u`` along the heading + ``cur`` split into
+    the speed through the water along the heading (ground velocity less the local current, projected) and
+    the rest (the current plus the vessel's drift), so that ``u`` is what the rules limit through the water
+    (§ 6.20) and ``cur`` tells up- from downstream (§ 6.16, § 9.07). The ground velocity is unchanged."""
+    for i in range(x.shape[0]):
+        if mode[i] != 1 or active[i] == 0:
+            continue
+        sn = math.sin(psi[i])
+        cs = math.cos(psi[i])
+        gx = u[i] * sn + cur[i, 0]
+        gy = u[i] * cs + cur[i, 1]
+        ce, cn = current_at(geo, widx, cfield, creach, speeds, x[i], y[i])
+        w = (gx - ce) * sn + (gy - cn) * cs
+        u[i] = w
+        cur[i, 0] = gx - w * sn
+        cur[i, 1] = gy - w * cs
 
 
 @numba.njit(cache=True)
@@ -676,11 +723,57 @@ def _passage_conflict(e, T, i, lxy, ls, k, b, s0, u0, vmax, x, y, psi, length, a
 
 
 @numba.njit(cache=True)
+def _small_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen, eact, KA, v_des,
+                 small_m, cpa_m, tcpa_s, u_cruise):  # fmt: skip
+    """§ 1.01/6.02 for small craft i: the fastest of v_des, 3/4, 1/2, 1/4 of it and 0 at which no vessel of
+    ``small_m`` or longer (kept at its ground velocity) comes within the half lengths + ``cpa_m`` within
+    ``tcpa_s`` seconds; where none is free, the one that keeps the most room."""
+    best_v = 0.0
+    best_room = -math.inf
+    for q in range(5):
+        v = v_des * (1.0 - 0.25 * q)
+        gx = v * sh + cur[i, 0]
+        gy = v * ch + cur[i, 1]
+        # slowing down only postpones a meeting with a vessel that stays in the way: at a fraction of its
+        # cruising speed it looks as much further ahead in time (creeping on so that the meeting stays just
+        # beyond the window would still end next to the other vessel)
+        horizon = tcpa_s * max(u_cruise, v_des, 0.5) / max(v, 0.5)
+        room = math.inf
+        for kk in range(T + KA):
+            if kk >= T:
+                if eact[e * KA + kk - T] == 0:
+                    continue
+            else:
+                m = e * T + kk
+                if m == i or active[m] == 0:
+                    continue
+            ox, oy, olen, ovx, ovy, _, _, _ = _other(e, T, KA, kk, x, y, psi, length, cur, vx, vy, ex, ey,
+                                                     epsi, eu, ev, ecur, elen)
+            if olen < small_m:
+                continue
+            rx = ox - x[i]
+            ry = oy - y[i]
+            dvx = ovx - gx
+            dvy = ovy - gy
+            dv2 = dvx * dvx + dvy * dvy
+            tc = -(rx * dvx + ry * dvy) / dv2 if dv2 > 1e-6 else -1.0
+            if 0.0 < tc < horizon:
+                room = min(room, math.hypot(rx + dvx * tc, ry + dvy * tc) - 0.5 * (length[i] + olen))
+        if room >= cpa_m:
+            return v
+        if room > best_room:
+            best_room = room
+            best_v = v
+    return best_v
+
+
+@numba.njit(cache=True)
 def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen, geo, widx,
                 zbits, zmasks, zp, v_des, KA, eact, lxy, ls, k, b, s_here, cfield, creach, speeds, lstart, lane, seg,
-                s_lane, mode, cand):  # fmt: skip
+                s_lane, mode, cand, off):  # fmt: skip
     """The speed the traffic rules allow vessel i (see the module docstring); zones ahead are looked up
-    along its lane (segment k of the lane ending at point b, at ``s_here``)."""
+    along its lane (segment k of the lane ending at point b, at ``s_here``), ``off`` metres to starboard of
+    the lane line where the vessel keeps that far off it (a handed-over small craft)."""
     la = max(2.5 * length[i], 150.0)
     z_here = zbits[widx[cell_index(geo, x[i], y[i])]]
     # the zones along the lane at 0.5, 1, 1.5, 2 and 3 look-aheads (one walk along the lane)
@@ -694,8 +787,15 @@ def _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey,
         while kq + 2 < b and ls[kq + 1] < sq:
             kq += 1
         tq = min(max((sq - ls[kq]) / max(ls[kq + 1] - ls[kq], 1e-9), 0.0), 1.0)
-        zq = zbits[widx[cell_index(geo, lxy[kq, 0] + tq * (lxy[kq + 1, 0] - lxy[kq, 0]),
-                                   lxy[kq, 1] + tq * (lxy[kq + 1, 1] - lxy[kq, 1]))]]
+        qdx = lxy[kq + 1, 0] - lxy[kq, 0]
+        qdy = lxy[kq + 1, 1] - lxy[kq, 1]
+        qx = lxy[kq, 0] + tq * qdx
+        qy = lxy[kq, 1] + tq * qdy
+        if off > 0.0:
+            ql = max(math.sqrt(qdx * qdx + qdy * qdy), 1e-9)
+            qx += off * qdy / ql
+            qy -= off * qdx / ql
+        zq = zbits[widx[cell_index(geo, qx, qy)]]
         z_slow |= zq
         if q == 1.0:
             z_ahead = zq
@@ -781,7 +881,7 @@ def _project(lxy, ls, a, b, seg, i, px, py):
 def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tgt, active, length, beam, spr,
                    rmax, ex, ey, epsi, eu, ev, ecur, elen, ebeam, keep_clear, min_gap, rud_out, rev_out,
                    geo, widx, cfield, creach, speeds, cur_out, vx, vy, mode, zbits, zmasks, zp, keep_right, KA, eact,
-                   s_lane):  # fmt: skip
+                   s_lane, offset, handed):  # fmt: skip
     cand = np.zeros(T + KA, dtype=np.int64)  # scratch of the § 6.16 passage check
     for e in range(E):
         for j in range(T):
@@ -801,6 +901,12 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
             ln = lane[i]
             a = lstart[ln]
             b = lstart[ln + 1]
+            if active[i] == 0 and handed[i] != 0:
+                # a handed-over vessel that reached its lane's end has finished its voyage: it does not re-enter
+                # (a vessel that left a harbour would otherwise reappear at its lane's start, inside it)
+                rud_out[i] = 0.0
+                rev_out[i] = 0.0
+                continue
             if active[i] == 0:
                 # re-enter at the lane start when it is clear
                 sx = lxy[a, 0]
@@ -872,12 +978,13 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
             tt = (s_t - ls[kk]) / max(ls[kk + 1] - ls[kk], 1e-9)
             tx = lxy[kk, 0] + tt * (lxy[kk + 1, 0] - lxy[kk, 0])
             ty = lxy[kk, 1] + tt * (lxy[kk + 1, 1] - lxy[kk, 1])
-            if keep_right[ln] > 0.0:  # two-way lane: keep to starboard of the line
+            off = max(keep_right[ln], offset[i])
+            if off > 0.0:  # two-way lane (or a small craft): keep to starboard of the line
                 sdx = lxy[kk + 1, 0] - lxy[kk, 0]
                 sdy = lxy[kk + 1, 1] - lxy[kk, 1]
                 sl = max(math.sqrt(sdx * sdx + sdy * sdy), 1e-9)
-                tx += keep_right[ln] * sdy / sl
-                ty -= keep_right[ln] * sdx / sl
+                tx += off * sdy / sl
+                ty -= off * sdx / sl
             # steer the course over ground onto the target (the current sets a vessel sideways): the
             # heading error is corrected by the drift angle once the vessel makes way
             err = _wrap(math.atan2(tx - x[i], ty - y[i]) - psi[i])
@@ -987,7 +1094,11 @@ def control_kernel(E, T, lxy, ls, lstart, llen, x, y, psi, u, r, lane, seg, u_tg
             if zbits.shape[0] > 1:
                 v_des = _rule_speed(e, T, i, x, y, psi, sh, ch, length, active, cur_out, vx, vy, ex, ey, epsi, eu, ev, ecur,
                                     elen, geo, widx, zbits, zmasks, zp, v_des, KA, eact, lxy, ls, k, b, s_here, cfield,
-                                    creach, speeds, lstart, lane, seg, s_lane, mode, cand)
+                                    creach, speeds, lstart, lane, seg, s_lane, mode, cand, offset[i])
+                if length[i] < zp[ZP_SMALL_M]:  # § 1.01/6.02: small craft keep out of the way of the others
+                    v_des = _small_speed(e, T, i, x, y, psi, sh, ch, length, active, cur_out, vx, vy, ex, ey, epsi, eu, ev,
+                                         ecur, elen, eact, KA, v_des, zp[ZP_SMALL_M], zp[ZP_SMALL_CPA],
+                                         zp[ZP_SMALL_TCPA], u_tgt[i])  # fmt: skip
             # proportional speed control: astern revs when faster than wanted (clipped by the actuator)
             rev_out[i] = (v_des + 4.0 * (v_des - ui)) / spr[i]
             ce, cn = current_at(geo, widx, cfield, creach, speeds, x[i], y[i])

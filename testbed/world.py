@@ -229,7 +229,7 @@ class World:
             T, tr.lanes.xy, tr.lanes.s, tr.lanes.start, tr.lanes.length, ts, tr.lane, tr.seg, tr.u_target,
             tr.active, tr.length, tr.beam, tr.speed_per_rev, tr.rudder_max, tr.cfg.keep_clear_m, tr.cfg.min_gap_m,
             tr.rudder_cmd, tr.revs_cmd, tr.current, tr._vx, tr._vy, tr.mode, tr.zbits, tr.zmasks, tr.zp,
-            tr.lanes.keep_right, tr._s_lane, tr.batch.consts, tnsub, th,
+            tr.lanes.keep_right, tr._s_lane, tr.offset, tr.batch.consts, tnsub, th,
             self.t, self.dt,
             pk is not None, tr.replay_t0, float(tr.cfg.ais_speedup), tr.track_of, tr.cursor, *pk_arrays,
             bool(tr.cfg.reactive), float(tr.cfg.handover_cpa_m), float(tr.cfg.handover_tcpa_s), tr.handed,
@@ -399,7 +399,7 @@ class World:
         if code:
             if code < 0:
                 raise_kernel_error(-code % 10)
-            self.traffic._take_over()
+            self.traffic._take_over(self._mapk)
         if self._ais_mode and self.traffic.T:
             self._traffic_ground_velocity()
         rc = self.rules

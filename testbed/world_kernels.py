@@ -26,11 +26,11 @@ from __future__ import annotations
 import numba
 
 from harbour_maps.kernels import current_xy_batch
-from testbed.ais.replay import replay_kernel
+from testbed.ais.replay import handover_kernel, replay_kernel
 from testbed.ais.reporting import update_reports_kernel
 from testbed.observation import command_kernel, perceive_kernel
 from testbed.rules.kernel import check_kernel, gather_kernel
-from testbed.traffic import control_kernel
+from testbed.traffic import _through_water, control_kernel
 from vessels import mmg, nomoto
 
 HANDOVER = 1  # advance_kernel: a replayed vessel was handed over (``traffic._take_over`` is due)
@@ -42,7 +42,7 @@ def advance_kernel(
     geo, widx, cfield, creach, speeds,
     ego_nomoto, econsts, es, ecur, ensub, eh, elen, ebeam, eactive,
     T, lxy, ls, lstart, llen, ts, lane, seg, u_tgt, tactive, tlen, tbeam, tspr, trmax, keep_clear, min_gap,
-    rcmd, ncmd, tcur, vx, vy, mode, zbits, zmasks, zp, keep_right, s_lane, tconsts, tnsub, th,
+    rcmd, ncmd, tcur, vx, vy, mode, zbits, zmasks, zp, keep_right, s_lane, toffset, tconsts, tnsub, th,
     t, dt,
     replay, t0, speedup, track_of, cursor, pt, px, py, pvx, pvy, ppsi, pstart, reactive, hcpa, htcpa, handed,
 ):  # fmt: skip
@@ -66,7 +66,7 @@ def advance_kernel(
         control_kernel(E, T, lxy, ls, lstart, llen, tx, ty, tpsi, tu, tr, lane, seg, u_tgt, tactive, tlen, tbeam,
                        tspr, trmax, x, y, psi, u, v, ecur, elen, ebeam, keep_clear, min_gap, rcmd, ncmd,
                        geo, widx, cfield, creach, speeds, tcur, vx, vy, mode, zbits, zmasks, zp, keep_right, 1,
-                       eactive, s_lane)  # fmt: skip
+                       eactive, s_lane, toffset, handed)  # fmt: skip
         err = nomoto._step_kernel(tconsts, tx, ty, tpsi, tu, tr, tdelta, tn, rcmd, ncmd, tcur, tnsub, th,
                                   tx, ty, tpsi, tu, tv, tr, tdelta, tn)  # fmt: skip
         if err:
@@ -75,7 +75,11 @@ def advance_kernel(
         t[e] += dt
     if T > 0 and replay:
         replay_kernel(E, T, t, t0, speedup, track_of, cursor, pt, px, py, pvx, pvy, ppsi, pstart, mode,
-                      tx, ty, tpsi, tu, tactive, tcur, x, y, psi, u, v, ecur, reactive, hcpa, htcpa, handed)  # fmt: skip
+                      tx, ty, tpsi, tu, tactive, tcur)  # fmt: skip
+        _through_water(tx, ty, tpsi, tu, tcur, mode, tactive, geo, widx, cfield, creach, speeds)
+        if reactive:
+            handover_kernel(E, T, 1, tx, ty, tpsi, tu, tcur, tlen, tactive, mode, x, y, psi, u, v, ecur, elen,
+                            eactive, hcpa, htcpa, handed)  # fmt: skip
         for i in range(handed.shape[0]):
             if handed[i] == 1:
                 return HANDOVER

@@ -8,10 +8,11 @@ replay time ``t_file = start + speedup * t_sim`` by cubic Hermite interpolation 
 report); its heading is the reported heading where there is one, else the direction of motion, and it
 is inactive outside its track's time span.
 
-Reactive mode: a replayed vessel whose CPA with the ego would fall below ``handover_cpa_m`` within
-``handover_tcpa_s`` is handed over to the scripted traffic model (it keeps its position, heading and
-speed, joins the nearest lane and from then on gives way like scripted traffic); it is never handed
-back in that episode.
+Reactive mode (:func:`handover_kernel`): a replayed vessel whose CPA with an ego would fall below
+``handover_cpa_m`` beyond the two half lengths within ``handover_tcpa_s`` is handed over to the scripted
+traffic model (it keeps its position and heading, takes its speed through the water, joins the nearest
+lane and from then on follows the lanes and the rules like scripted traffic; small craft keep their
+bank-side offset); it is never handed back in that episode, and leaves the simulation at its lane's end.
 """
 
 from __future__ import annotations
@@ -102,13 +103,10 @@ def pack_tracks(tracks, frame, default_length: float = 85.0, default_beam: float
 
 @numba.njit(cache=True)
 def replay_kernel(E, T, t_sim, t_start, speedup, track_of, cursor, pt, px, py, pvx, pvy, ppsi, pstart,
-                  mode, x, y, psi, u, active, cur, ex, ey, epsi, eu, ev, ecur, reactive, handover_cpa,
-                  handover_tcpa, handed):  # fmt: skip
+                  mode, x, y, psi, u, active, cur):  # fmt: skip
     """Place every replayed vessel (mode 1) at its track position at the replay time of its env."""
     for e in range(E):
         tf = t_start[e] + speedup * t_sim[e]
-        evx = eu[e] * math.sin(epsi[e]) + ev[e] * math.cos(epsi[e]) + ecur[e, 0]
-        evy = eu[e] * math.cos(epsi[e]) - ev[e] * math.sin(epsi[e]) + ecur[e, 1]
         for j in range(T):
             i = e * T + j
             if mode[i] != 1:
@@ -161,19 +159,41 @@ def replay_kernel(E, T, t_sim, t_start, speedup, track_of, cursor, pt, px, py, p
             cur[i, 0] = vx - sp * math.sin(psi[i])
             cur[i, 1] = vy - sp * math.cos(psi[i])
             active[i] = 1
-            if reactive:
-                rx = x[i] - ex[e]
-                ry = y[i] - ey[e]
-                dvx = vx - evx
-                dvy = vy - evy
+
+
+@numba.njit(cache=True)
+def handover_kernel(E, T, KA, x, y, psi, u, cur, length, active, mode, ex, ey, epsi, eu, ev, ecur, elen, eact,
+                    handover_cpa, handover_tcpa, handed):  # fmt: skip
+    """Reactive mode: hand every replayed vessel (mode 1) whose closest approach to one of the env's KA egos
+    would fall below ``handover_cpa`` beyond the two half lengths within ``handover_tcpa`` seconds over to the
+    scripted model (mode 0, ``handed`` 1). Ground velocities: the replayed ``u`` along the heading plus
+    ``cur`` (the recorded ground velocity), the ego's through the water plus its current."""
+    for e in range(E):
+        for j in range(T):
+            i = e * T + j
+            if mode[i] != 1 or active[i] == 0:
+                continue
+            vx = u[i] * math.sin(psi[i]) + cur[i, 0]
+            vy = u[i] * math.cos(psi[i]) + cur[i, 1]
+            for k in range(KA):
+                m = e * KA + k
+                if eact[m] == 0:
+                    continue
+                ovx = eu[m] * math.sin(epsi[m]) + ev[m] * math.cos(epsi[m]) + ecur[m, 0]
+                ovy = eu[m] * math.cos(epsi[m]) - ev[m] * math.sin(epsi[m]) + ecur[m, 1]
+                rx = x[i] - ex[m]
+                ry = y[i] - ey[m]
+                dvx = vx - ovx
+                dvy = vy - ovy
                 dv2 = dvx * dvx + dvy * dvy
                 tc = -(rx * dvx + ry * dvy) / dv2 if dv2 > 1e-9 else 0.0
                 if 0.0 <= tc <= handover_tcpa:
                     cx = rx + dvx * tc
                     cy = ry + dvy * tc
-                    if math.sqrt(cx * cx + cy * cy) < handover_cpa:
+                    if math.sqrt(cx * cx + cy * cy) < handover_cpa + 0.5 * (length[i] + elen[m]):
                         mode[i] = 0  # handed over to the scripted model from the next step on
                         handed[i] = 1
+                        break
 
 
 DATA_DIR = __import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "ais"

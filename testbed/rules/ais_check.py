@@ -72,8 +72,7 @@ def _run_group(hmap, cfg, packed, names, blue, step_s, t0, t1, with_map: bool) -
     track_of = np.arange(V, dtype=np.int64)
     cursor = np.zeros(V, dtype=np.int64)
     mode = np.ones(V, dtype=np.int64)
-    handed = np.zeros(V, dtype=np.uint8)
-    z1, z2 = np.zeros(1), np.zeros((1, 2))
+    z1 = np.zeros(1)
     zc = np.zeros(V)
     length, beam = packed.length.astype(np.float64), packed.beam.astype(np.float64)
     tt = np.zeros(1)
@@ -81,8 +80,7 @@ def _run_group(hmap, cfg, packed, names, blue, step_s, t0, t1, with_map: bool) -
     for k in range(n):
         tt[0] = t0 + k * step_s
         replay_kernel(1, V, tt, z1, 1.0, track_of, cursor, packed.t, packed.x, packed.y, packed.vx, packed.vy,
-                      packed.psi, packed.start, mode, x, y, psi, u, active, cur, z1, z1, z1, z1, z1, z2, False,
-                      0.0, 0.0, handed)  # fmt: skip
+                      packed.psi, packed.start, mode, x, y, psi, u, active, cur)  # fmt: skip
         s, c = np.sin(psi), np.cos(psi)
         gx = u * s + cur[:, 0]  # the recorded ground velocity
         gy = u * c + cur[:, 1]

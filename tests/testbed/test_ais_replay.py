@@ -58,7 +58,11 @@ def test_replayed_vessels_follow_their_recorded_tracks(tmp_path):
     expect = np.array([np.interp(s, ln.s, ln.xy[:, 0]), np.interp(s, ln.s, ln.xy[:, 1])])
     got = np.array([tr.state.x[0], tr.state.y[0]])
     assert np.hypot(*(got - expect)) < 3.0  # 1/10000 min rounding and Hermite between reports
-    assert tr.state.u[0] == pytest.approx(4.0, abs=0.1)
+    # over ground the recorded 4 m/s; through the water (state u, what the rules limit) less the current
+    h = np.array([math.sin(tr.state.psi[0]), math.cos(tr.state.psi[0])])
+    assert np.hypot(*(tr.state.u[0] * h + tr.current[0])) == pytest.approx(4.0, abs=0.1)
+    c = hmap.current(np.array([got]))[0]
+    assert tr.state.u[0] == pytest.approx(4.0 - float(c @ h), abs=0.1) and float(c @ h) > 0.5
     # determinism: same seed, same replay
     env2 = gym.make("testbed/PortEntry-v0", traffic={"source": "ais", "ais_file": str(rec), "count": 4,
                                                      "ais_start_s": 100.0, "reactive": False})  # fmt: skip
