@@ -14,6 +14,10 @@ __version__ = "0.1.0"
 
 warnings.filterwarnings("ignore", message=r".*testbed/[A-Za-z-]+-v0 is out of date.*", category=DeprecationWarning)
 
+from testbed.jit_cache import install as _install_jit_cache  # noqa: E402
+
+_install_jit_cache()  # before any kernel is decorated: cached kernels notice edits of the kernels they call
+
 from testbed.scenarios import register_all as _register_all  # noqa: E402
 
 _register_all()
