@@ -1,0 +1,145 @@
+"""Passages that obey RheinSchPV § 9.07 Nr. 5: a downstream vessel turns to face upstream before it enters
+the Hafenmund, Hafenkanal or Parallelhafen (the map's ``harbour_entry`` zones with ``turn_before_entry``).
+
+One implementation serves the AIS synthesiser (:mod:`testbed.ais.synth`, its port calls) and the ego's
+route (:mod:`testbed.task`, scenarios with ``goal.turn_before_entry``):
+
+- :meth:`Passage.turn_violation` reads a path the way the checker (:mod:`testbed.rules.kernel`) reads a
+  vessel's track: entering a turn-first entry zone from a turning area without having faced upstream
+  (heading within ~53 deg of upstream, :data:`FACED_UP`) since it last headed downstream (within ~37 deg,
+  :data:`HEADED_DOWN`). The path's tangent stands for the heading, with a margin on the checker's -0.5.
+- :meth:`Passage.turn_loop` puts a loop into a path that would violate: at ``back`` metres before the
+  entry zone, ``r`` ahead, ``1.6 r`` to the side (port or starboard), ``1.2 r`` back against the current,
+  then the planner's route on to the goal; smoothed by the caller's ``smooth``; the first candidate (in
+  the order given) that keeps ``clearance`` metres from the banks and passes the turn test wins.
+
+The synthesiser draws its loops for AIS kinematics (radii 100-180 m); the ego, an MMG M8 that drifts with
+the current while it turns, needs a wider loop (:data:`EGO_LOOP`, chosen by simulating the autopilot).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+FACED_UP = -0.6  # heading . current direction below this: facing upstream (the checker: -0.5)
+HEADED_DOWN = 0.8  # ... above this: heading downstream again (the checker's value)
+
+
+@dataclass(frozen=True)
+class LoopShape:
+    """The candidate loops :meth:`Passage.turn_loop` tries, in this order: for each ``back``, each side,
+    each radius."""
+
+    backs: tuple[float, ...] = (150.0, 250.0, 350.0, 450.0)  # loop start before the entry zone [m]
+    sides: tuple[float, ...] = (1.0, -1.0)  # +1 starboard, -1 port
+    radii: tuple[float, ...] = (100.0, 140.0, 180.0)  # r [m]
+    margin_m: float = 3.0  # clearance beyond half the beam to the banks
+    across: float = 1.6  # the loop's width: across * r
+    back_r: float = 1.2  # ... and how far it comes back against the current: back_r * r
+
+
+SYNTH_LOOP = LoopShape()
+# the ego (MMG M8, tactical diameter 1.9 L, with the autopilot's LOS guidance and ~1.3 m/s of current)
+EGO_LOOP = LoopShape(backs=(450.0, 550.0, 350.0, 650.0), sides=(-1.0, 1.0), radii=(150.0, 180.0, 210.0),
+                     margin_m=25.0, across=1.6, back_r=1.2)
+
+
+def chaikin(p: np.ndarray, it: int) -> np.ndarray:
+    """``it`` rounds of Chaikin corner cutting (the end points stay)."""
+    for _ in range(it):
+        q = 0.75 * p[:-1] + 0.25 * p[1:]
+        r = 0.25 * p[:-1] + 0.75 * p[1:]
+        p = np.vstack([p[:1], np.column_stack([q, r]).reshape(-1, 2), p[-1:]])
+    return p
+
+
+def densify(p: np.ndarray, step: float) -> np.ndarray:
+    """Points every <= ``step`` metres along the polyline ``p`` (vectorised; the same numbers as the
+    per-segment ``a + (b - a) * k / n``)."""
+    if len(p) < 2:
+        return p[:1].copy()
+    d = p[1:] - p[:-1]
+    n = np.array([max(1, int(math.ceil(math.hypot(*row) / step))) for row in d.tolist()], dtype=np.int64)
+    idx = np.repeat(np.arange(len(n)), n)
+    k = np.arange(int(n.sum()), dtype=np.int64) - np.repeat(np.cumsum(n) - n, n) + 1
+    return np.vstack([p[:1], p[:-1][idx] + d[idx] * (k / n[idx])[:, None]])
+
+
+class Passage:
+    """§ 9.07 Nr. 5 on one map: the turn test and the loop, with the map's route planner."""
+
+    def __init__(self, hmap, planner) -> None:
+        from testbed.rules import zones as rz
+
+        self.map = hmap
+        self.planner = planner
+        self.zt = rz.zone_table(hmap)
+        m = self.zt.masks
+        self.m_turn = int(m[rz.M_TURN])
+        self.m_entry_turn = int(m[rz.M_ENTRY_TURN])
+
+    def bits(self, xy: np.ndarray) -> np.ndarray:
+        from testbed.rules.zones import bits_at
+
+        return bits_at(self.zt, self.map, xy[:, 0], xy[:, 1]).astype(np.int64)
+
+    def cup_at(self, xy: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        """The checker's heading . current direction (0 where the current is below 0.05 m/s)."""
+        c = self.map.current(xy)
+        f = np.hypot(c[:, 0], c[:, 1])
+        return np.where(f > 0.05, (np.sin(theta) * c[:, 0] + np.cos(theta) * c[:, 1]) / np.maximum(f, 1e-9), 0.0)
+
+    def turn_violation(self, p: np.ndarray) -> bool:
+        """Would a vessel sailing ``p`` enter a Ruhrort harbour without having faced upstream (§ 9.07 Nr. 5)?"""
+        q = densify(p, 4.0)
+        d = np.diff(q, axis=0)
+        th = np.r_[np.arctan2(d[:, 0], d[:, 1]), math.atan2(d[-1, 0], d[-1, 1])]
+        zb = self.bits(q)
+        cup = self.cup_at(q, th)
+        faced = 0  # it comes down the Rhine
+        for k in range(1, len(q)):
+            newly = int(zb[k]) & self.m_entry_turn & ~int(zb[k - 1])
+            if newly and (int(zb[k - 1]) & self.m_turn) and not faced:
+                return True
+            if cup[k] < FACED_UP:
+                faced = 1
+            elif cup[k] > HEADED_DOWN:
+                faced = 0
+        return False
+
+    def turn_loop(self, p: np.ndarray, goal: np.ndarray, beam: float, smooth,
+                  shape: LoopShape = SYNTH_LOOP) -> np.ndarray | None:
+        """``p`` (a path to ``goal`` that violates § 9.07 Nr. 5) with a loop to face upstream before the
+        entry zone: the first of ``shape``'s candidates that ``smooth`` (raw polyline -> path) turns into a
+        path ``0.5 beam + shape.margin_m`` clear of the banks that passes :meth:`turn_violation`; None when
+        none fits the water."""
+        zb = self.bits(p)
+        ie = int(np.argmax((zb & self.m_entry_turn) != 0))
+        s = np.r_[0.0, np.cumsum(np.hypot(*np.diff(p, axis=0).T))]
+        for back in shape.backs:
+            ia = int(np.searchsorted(s, s[ie] - back))
+            if ia < 2:
+                continue
+            a = p[ia]
+            t = p[ia] - p[ia - 2]
+            t /= max(math.hypot(*t), 1e-9)
+            n = np.array([t[1], -t[0]])
+            for side in shape.sides:
+                for r in shape.radii:
+                    p1 = a + r * t
+                    p2 = p1 + side * shape.across * r * n
+                    p3 = p2 - shape.back_r * r * t
+                    try:
+                        rest = self.planner.plan(p3, goal)
+                    except ValueError:
+                        continue
+                    raw = np.vstack([p[:ia + 1], p1, p2, p3, rest[1:]])
+                    q = smooth(raw)
+                    if self.map.signed_distance(densify(q, 5.0)).min() < 0.5 * beam + shape.margin_m:
+                        continue
+                    if not self.turn_violation(q) and len(q) > 3:
+                        return q
+        return None
