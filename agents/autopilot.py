@@ -108,7 +108,8 @@ class AutopilotConfig:
     v_end: float = 0.25  # speed aimed for at the goal ...
     v_end_transit: float = 2.0  # ... at a goal without a quay heading (obs 14-15 exactly (0, 1)): a waypoint
     decel: float = 0.012  # braking profile [m/s^2]
-    v_min: float = 0.8  # lowest speed on the way (keeps rudder authority) outside the final approach
+    v_min: float = 0.8  # lowest speed on the way (keeps rudder authority) outside the final approach ...
+    v_min_current: float = 1.0  # ... and in a current, at least this much more than the current's speed
     turn_slow: float = 4.0  # speed reduction per rad of heading error / bend ahead
     astern_m: float = 250.0  # astern allowed only this close to the goal ...
     engine_min_steer: float = 0.15  # ... elsewhere the engine stays at least this ahead (rudder wash)
@@ -300,7 +301,10 @@ class Autopilot:
         v_brake = np.where(dist < 0, -np.minimum(0.4, 0.02 * -dist), v_brake)
         bend = np.abs(_wrap(los_err - path_err))
         cruise = np.where(narrow, c.cruise_narrow, c.cruise)
-        v_turn = np.maximum(cruise - c.turn_slow * np.maximum(np.abs(e), bend), c.v_min)
+        # (in a current the ship slows for a bend no further than it can still steer through the water
+        # while the current sets it: the current's speed + v_min_current)
+        v_floor = np.maximum(c.v_min, np.minimum(np.hypot(c_fwd, c_stb) + c.v_min_current, cruise))
+        v_turn = np.maximum(cruise - c.turn_slow * np.maximum(np.abs(e), bend), v_floor)
         v_des = np.minimum(np.minimum(cruise, v_brake), v_turn)
         v_des = np.where(pre | act, np.minimum(np.where(act, np.inf, v_des), v_b), v_des)
         v_des = np.minimum(v_des, v_cap)

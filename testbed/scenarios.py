@@ -142,6 +142,10 @@ REWARD_V1 = RewardConfig(progress=10.0, collision=-200.0, grounding=-200.0, near
 for _sid in [k for k in SCENARIOS if k.endswith("-v0")]:
     _v1 = _sid[:-3] + "-v1"
     SCENARIOS[_v1] = dataclasses.replace(SCENARIOS[_sid], name=_v1, reward=REWARD_V1)
+# PortEntry-v2: v1 with the RheinSchPV § 9.07 Nr. 5 turn in the route (see the Version History)
+SCENARIOS["PortEntry-v2"] = dataclasses.replace(
+    SCENARIOS["PortEntry-v1"], name="PortEntry-v2",
+    goal=dataclasses.replace(SCENARIOS["PortEntry-v1"].goal, turn_before_entry=True))
 
 
 def get(scenario_id: str) -> ScenarioConfig:

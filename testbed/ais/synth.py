@@ -385,7 +385,7 @@ class _Synth:
         p = self.shifted(self.smooth(base), HARBOUR_OFFSET_M, 0.5 * beam + 8.0, (False, True))
         if not self.turn_violation(p):
             return p
-        return self.passage.turn_loop(p, goal, beam, self.smooth)
+        return self.passage.turn_loop(p, goal, beam, lambda raw, _k0, _k1: self.smooth(raw))
 
     def lane_path(self, lane, ship: _Ship) -> np.ndarray:
         p = _densify(lane.xy, 50.0)

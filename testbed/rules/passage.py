@@ -8,10 +8,11 @@ route (:mod:`testbed.task`, scenarios with ``goal.turn_before_entry``):
   vessel's track: entering a turn-first entry zone from a turning area without having faced upstream
   (heading within ~53 deg of upstream, :data:`FACED_UP`) since it last headed downstream (within ~37 deg,
   :data:`HEADED_DOWN`). The path's tangent stands for the heading, with a margin on the checker's -0.5.
-- :meth:`Passage.turn_loop` puts a loop into a path that would violate: at ``back`` metres before the
-  entry zone, ``r`` ahead, ``1.6 r`` to the side (port or starboard), ``1.2 r`` back against the current,
-  then the planner's route on to the goal; smoothed by the caller's ``smooth``; the first candidate (in
-  the order given) that keeps ``clearance`` metres from the banks and passes the turn test wins.
+- :meth:`Passage.turn_loop` puts a loop into a path that would violate: from ``back`` metres before the
+  entry zone, corners stepped ahead and to the side (:class:`LoopShape`: the synthesiser's ``r`` ahead,
+  ``1.6 r`` to the side, ``1.2 r`` back against the current), then the planner's route on to the goal;
+  smoothed by the caller's ``smooth``; the first candidate (in the order given) that keeps its clearance
+  from the banks and passes the turn test wins.
 
 The synthesiser draws its loops for AIS kinematics (radii 100-180 m); the ego, an MMG M8 that drifts with
 the current while it turns, needs a wider loop (:data:`EGO_LOOP`, chosen by simulating the autopilot).
@@ -31,20 +32,33 @@ HEADED_DOWN = 0.8  # ... above this: heading downstream again (the checker's val
 @dataclass(frozen=True)
 class LoopShape:
     """The candidate loops :meth:`Passage.turn_loop` tries, in this order: for each ``back``, each side,
-    each radius."""
+    each radius ``r``. A loop's corners are steps from the point ``back`` metres before the entry zone,
+    each ``(ahead, aside)`` in units of ``r``: ahead along the route's direction there, aside to the side
+    (+1 starboard, -1 port)."""
 
     backs: tuple[float, ...] = (150.0, 250.0, 350.0, 450.0)  # loop start before the entry zone [m]
     sides: tuple[float, ...] = (1.0, -1.0)  # +1 starboard, -1 port
     radii: tuple[float, ...] = (100.0, 140.0, 180.0)  # r [m]
     margin_m: float = 3.0  # clearance beyond half the beam to the banks
-    across: float = 1.6  # the loop's width: across * r
-    back_r: float = 1.2  # ... and how far it comes back against the current: back_r * r
+    # r ahead, 1.6 r aside, 1.2 r back against the current
+    steps: tuple[tuple[float, float], ...] = ((1.0, 0.0), (0.0, 1.6), (-1.2, 0.0))
+    clear_within_m: float = math.inf  # the bank clearance is checked this close to the loop's corners (inf: all)
+
+
+def ellipse_steps(ahead: float, aside: float, end_deg: float, every_deg: float = 30.0) -> tuple:
+    """Steps (units of r) around an ellipse from the loop start: ``ahead`` r of it along the route, ``aside``
+    r across (so ``aside`` = 2 is a circle's width), to ``end_deg`` degrees of turn."""
+    ph = np.radians(np.r_[np.arange(every_deg, end_deg, every_deg), end_deg])
+    pts = np.column_stack([ahead * np.sin(ph), 0.5 * aside * (1.0 - np.cos(ph))])
+    d = np.diff(np.vstack([[0.0, 0.0], pts]), axis=0)
+    return tuple((float(a), float(b)) for a, b in d)
 
 
 SYNTH_LOOP = LoopShape()
-# the ego (MMG M8, tactical diameter 1.9 L, with the autopilot's LOS guidance and ~1.3 m/s of current)
-EGO_LOOP = LoopShape(backs=(450.0, 550.0, 350.0, 650.0), sides=(-1.0, 1.0), radii=(150.0, 180.0, 210.0),
-                     margin_m=25.0, across=1.6, back_r=1.2)
+# the ego (MMG M8, tactical diameter 1.9 L, with the autopilot's LOS guidance and ~1.3 m/s of current):
+# a wide loop, stretched downstream, where the current sets the ship while it turns
+EGO_LOOP = LoopShape(backs=(100.0, 150.0, 50.0), sides=(-1.0,), radii=(100.0, 120.0),
+                     margin_m=15.0, steps=((0.5, 0.8),) + ellipse_steps(1.0, 2.0, 300.0), clear_within_m=300.0)
 
 
 def chaikin(p: np.ndarray, it: int) -> np.ndarray:
@@ -113,7 +127,8 @@ class Passage:
     def turn_loop(self, p: np.ndarray, goal: np.ndarray, beam: float, smooth,
                   shape: LoopShape = SYNTH_LOOP) -> np.ndarray | None:
         """``p`` (a path to ``goal`` that violates § 9.07 Nr. 5) with a loop to face upstream before the
-        entry zone: the first of ``shape``'s candidates that ``smooth`` (raw polyline -> path) turns into a
+        entry zone: the first of ``shape``'s candidates that ``smooth`` (raw polyline, index of the loop's
+        first corner in it -> path) turns into a
         path ``0.5 beam + shape.margin_m`` clear of the banks that passes :meth:`turn_violation`; None when
         none fits the water."""
         zb = self.bits(p)
@@ -129,17 +144,29 @@ class Passage:
             n = np.array([t[1], -t[0]])
             for side in shape.sides:
                 for r in shape.radii:
-                    p1 = a + r * t
-                    p2 = p1 + side * shape.across * r * n
-                    p3 = p2 - shape.back_r * r * t
+                    corners = [a]
+                    for da, dc in shape.steps:
+                        corners.append(corners[-1] + da * r * t + side * dc * r * n)
                     try:
-                        rest = self.planner.plan(p3, goal)
+                        rest = self.planner.plan(corners[-1], goal)
                     except ValueError:
                         continue
-                    raw = np.vstack([p[:ia + 1], p1, p2, p3, rest[1:]])
-                    q = smooth(raw)
-                    if self.map.signed_distance(densify(q, 5.0)).min() < 0.5 * beam + shape.margin_m:
+                    raw = np.vstack([p[:ia + 1], *corners[1:], rest[1:]])
+                    q = smooth(raw, ia + 1, ia + len(corners))
+                    qd = densify(q, 5.0)
+                    if math.isfinite(shape.clear_within_m):
+                        near = np.hypot(*(qd[:, None, :] - np.array(corners)[None]).transpose(2, 0, 1))
+                        qd = qd[near.min(axis=1) <= shape.clear_within_m]
+                    if self.map.signed_distance(qd).min() < 0.5 * beam + shape.margin_m:
                         continue
                     if not self.turn_violation(q) and len(q) > 3:
                         return q
         return None
+
+
+def local_smooth(raw: np.ndarray, k0: int, k1: int, pad: int = 3) -> np.ndarray:
+    """``raw`` with only the loop rounded (its corners ``raw[k0:k1]``): Chaikin corner cutting, points every
+    10 m, from ``pad`` points before the loop to ``pad`` after it; the route before and after stays."""
+    i0, i1 = max(k0 - pad, 0), min(k1 + pad, len(raw))
+    mid = densify(chaikin(densify(raw[i0:i1], 20.0), 3), 10.0)
+    return np.vstack([raw[:i0], mid, raw[i1:]])
