@@ -44,6 +44,12 @@ Version History
   (8 km against the current at 1.3 m/s over ground). With the autopilot on seeds 0-99: old recording and
   4500 s 91 % (1 time-out); new recording and 4500 s 62 % (19 time-outs, 19 collisions); new recording
   and 6000 s 81 % (0 time-outs, 19 collisions).
+- ``PortEntry-v2`` (issue 13): v1 with ``goal.turn_before_entry=True``: a route that would enter the
+  Hafenmund heading downstream first loops to port in the turning area to face upstream (RheinSchPV
+  § 9.07 Nr. 5; :mod:`testbed.rules.passage`, the loop construction the AIS synthesiser uses, with the
+  ego's :data:`~testbed.rules.passage.EGO_LOOP`). Upstream starts keep v1's route. The autopilot does
+  not yet sail the loop reliably among traffic (see the README's rules section), so the benchmark suite
+  still uses v0's route.
 - ``v0``: the original weights (``RewardConfig`` defaults); kept registered: the autopilot numbers,
   the benchmark suites and replays recorded so far refer to them.
 
