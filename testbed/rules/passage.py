@@ -14,8 +14,12 @@ route (:mod:`testbed.task`, scenarios with ``goal.turn_before_entry``):
   smoothed by the caller's ``smooth``; the first candidate (in the order given) that keeps its clearance
   from the banks and passes the turn test wins.
 
-The synthesiser draws its loops for AIS kinematics (radii 100-180 m); the ego, an MMG M8 that drifts with
-the current while it turns, needs a wider loop (:data:`EGO_LOOP`, chosen by simulating the autopilot).
+The synthesiser draws its loops for AIS kinematics (r 100-180 m: a trapezoid, rounded); the ego, an MMG
+M8 (tactical diameter 1.9 L = 209 m) that the 1.3 m/s current sets downstream while it turns, gets
+:data:`EGO_LOOP`: a circle of r = 100 m carried 1.5 r downstream per turn (a trochoid, the track over ground
+of a ship turning at a steady rate in a current), 300 deg round to port from 200 m before the Hafenmund
+entrance, with only the loop rounded (:func:`local_smooth`). The river there is ~335 m wide; the shape
+was chosen by sailing the autopilot through candidates on 16 downstream starts with and without traffic.
 """
 
 from __future__ import annotations
@@ -45,20 +49,20 @@ class LoopShape:
     clear_within_m: float = math.inf  # the bank clearance is checked this close to the loop's corners (inf: all)
 
 
-def ellipse_steps(ahead: float, aside: float, end_deg: float, every_deg: float = 30.0) -> tuple:
-    """Steps (units of r) around an ellipse from the loop start: ``ahead`` r of it along the route, ``aside``
-    r across (so ``aside`` = 2 is a circle's width), to ``end_deg`` degrees of turn."""
+def loop_steps(ahead: float, aside: float, end_deg: float, drift: float = 0.0, every_deg: float = 30.0) -> tuple:
+    """Steps (units of r) around a loop from its start: an ellipse ``ahead`` r along the route and ``aside``
+    r across (``aside`` = 2: a circle's width), carried ``drift`` r along the route per full turn (the track
+    over ground of a ship turning at a constant rate in a current: a trochoid), to ``end_deg`` of turn."""
     ph = np.radians(np.r_[np.arange(every_deg, end_deg, every_deg), end_deg])
-    pts = np.column_stack([ahead * np.sin(ph), 0.5 * aside * (1.0 - np.cos(ph))])
+    pts = np.column_stack([ahead * np.sin(ph) + drift * ph / (2.0 * np.pi), 0.5 * aside * (1.0 - np.cos(ph))])
     d = np.diff(np.vstack([[0.0, 0.0], pts]), axis=0)
     return tuple((float(a), float(b)) for a, b in d)
 
 
 SYNTH_LOOP = LoopShape()
-# the ego (MMG M8, tactical diameter 1.9 L, with the autopilot's LOS guidance and ~1.3 m/s of current):
-# a wide loop, stretched downstream, where the current sets the ship while it turns
-EGO_LOOP = LoopShape(backs=(100.0, 150.0, 50.0), sides=(-1.0,), radii=(100.0, 120.0),
-                     margin_m=15.0, steps=((0.5, 0.8),) + ellipse_steps(1.0, 2.0, 300.0), clear_within_m=300.0)
+# the ego (see the module docstring): a trochoid to port from 200 m (or 175-250 m) before the entrance
+EGO_LOOP = LoopShape(backs=(200.0, 225.0, 175.0, 250.0), sides=(-1.0,), radii=(100.0, 90.0), margin_m=5.0,
+                     steps=loop_steps(1.0, 2.0, 300.0, 1.5), clear_within_m=300.0)
 
 
 def chaikin(p: np.ndarray, it: int) -> np.ndarray:
