@@ -318,9 +318,10 @@ class Autopilot:
         v_brake = np.where(dist < 0, -np.minimum(0.4, 0.02 * -dist), v_brake)
         bend = np.abs(_wrap(los_err - path_err))
         cruise = np.where(narrow, c.cruise_narrow, c.cruise)
-        # (in a current the ship slows for a bend no further than it can still steer through the water
-        # while the current sets it: the current's speed + v_min_current)
-        v_floor = np.maximum(c.v_min, np.minimum(current + c.v_min_current, cruise))
+        # (in a current, above turning_current, the ship slows for a bend no further than it can still steer
+        # through the water while the current sets it: the current's speed + v_min_current)
+        v_floor = np.where(current > c.turning_current,
+                           np.maximum(c.v_min, np.minimum(current + c.v_min_current, cruise)), c.v_min)
         v_cap = np.where(turning, np.maximum(v_cap, v_floor), v_cap)
         v_turn = np.maximum(cruise - c.turn_slow * np.maximum(np.abs(e), bend), v_floor)
         v_des = np.minimum(np.minimum(cruise, v_brake), v_turn)
