@@ -146,7 +146,8 @@ class AutopilotConfig:
     arc_radius: float = 70.0  # radius of the arc onto the line once the turn has begun (tighter: full rudder)
     ff_radius: float = 70.0  # yaw-rate feed-forward in the turn: speed / this radius
     side_ahead_m: float = 80.0  # quay side from ray hits this far ahead along the axis ...
-    side_votes: int = 2  # ... once this many more hits place the wall on one side than on the other
+    side_votes: int = 3  # ... once this many more hits place the wall on one side than on the other (2 until issue
+    # 13: with the turning changes the first hits in basins A and C fell on the wrong side 6 times in 100)
     entry_off_m: float = 38.0  # line aimed at while entering: this far off the berth, to the basin's middle
     berth_off_m: float = 12.0  # line aimed at alongside: this far off the berth point ...
     berth_line_m: float = 200.0  # ... from this far before the berth (along the quay)
