@@ -48,8 +48,8 @@ Version History
   Hafenmund heading downstream first loops to port in the turning area to face upstream (RheinSchPV
   § 9.07 Nr. 5; :mod:`testbed.rules.passage`, the loop construction the AIS synthesiser uses, with the
   ego's :data:`~testbed.rules.passage.EGO_LOOP`). Upstream starts keep v1's route. With the autopilot on
-  downstream starts, seeds 0-99, 6 AIS vessels: v2 84 % and 0 § 9.07 violations, v1 85 % and 82 (same
-  autopilot, same run); the benchmark suite's ``port_entry`` case takes the turn from suite 1.3 on.
+  downstream starts, seeds 0-99, 6 AIS vessels: v2 84 % and 0 § 9.07 violations, v1 92 % and 82 (same
+  autopilot, same run; the autopilot before issue 13's turning changes: v1 38 % and 96); the benchmark suite's ``port_entry`` case takes the turn from suite 1.3 on.
 - ``v0``: the original weights (``RewardConfig`` defaults); kept registered: the autopilot numbers,
   the benchmark suites and replays recorded so far refer to them.
 
