@@ -125,3 +125,15 @@ def test_synth_recording_unchanged_by_the_shared_loop(tmp_path):
     out = tmp_path / "synth.nmea"
     write_synth(out)
     assert hashlib.sha256(out.read_bytes()).hexdigest() == hashlib.sha256(SHIPPED.read_bytes()).hexdigest()
+
+
+def test_no_loop_that_fits_is_one_error_naming_the_berth(monkeypatch):
+    import testbed.rules.passage as passage_mod
+
+    # a loop far wider than the river: no candidate keeps clear of the banks
+    monkeypatch.setattr(passage_mod, "EGO_LOOP", passage_mod.LoopShape(
+        backs=(200.0,), sides=(-1.0,), radii=(400.0,), margin_m=5.0, steps=passage_mod.EGO_LOOP.steps,
+        clear_within_m=300.0))
+    w = World(compose_scenario("PortEntry-v2", DOWN), 1)
+    with pytest.raises(ConfigError, match=r"goal.turn_before_entry: no loop .* berth 'berth-\d\d'"):
+        w.reset_env(0, 0)
