@@ -48,6 +48,13 @@ Control laws (angles in rad, speeds in m/s, ``dt`` the control step):
     ``basin_max_angle``, shrinking to ~0 at the berth (the stern swings out; astern the rudder is
     dead), speed ``min(v_basin, sqrt(v_berth^2 + 2 decel_basin d))`` on the distance ``d`` to the
     berth along the axis, backing slowly when past it.
+- **Turning round in a current** (the route bends by more than ``turning_bend`` between its direction
+  and the LOS bearing while the current runs faster than ``turning_current``, e.g. the RheinSchPV § 9.07
+  Nr. 5 loop of ``goal.turn_before_entry`` routes): the course follows the route's own segment more
+  (``los_blend_turning``: the env's LOS point two ship lengths ahead cuts across a 100 m loop), the
+  give-way's course alteration does not interrupt the turn and its speed cap stops at the steerage floor,
+  with the engine kick kept. Everywhere, slowing for a bend stops at the current's speed +
+  ``v_min_current`` (at 0.8 m/s through the water the 1.3 m/s Rhine current set the ship onto the bank).
 - **Give-way** (CPA / TCPA, target block obs 19+K onwards): a target with ``CPA < cpa_m`` and
   ``0 < TCPA < tcpa_s`` is a risk ``(1 - CPA / cpa_m)``; a meeting vessel (head-on sector) or one
   crossing from starboard makes the ship alter course to starboard (inland rule: port to port), a
@@ -108,7 +115,11 @@ class AutopilotConfig:
     v_end: float = 0.25  # speed aimed for at the goal ...
     v_end_transit: float = 2.0  # ... at a goal without a quay heading (obs 14-15 exactly (0, 1)): a waypoint
     decel: float = 0.012  # braking profile [m/s^2]
-    v_min: float = 0.8  # lowest speed on the way (keeps rudder authority) outside the final approach
+    v_min: float = 0.8  # lowest speed on the way (keeps rudder authority) outside the final approach ...
+    v_min_current: float = 1.0  # ... and in a current, at least this much more than the current's speed
+    turning_bend: float = 0.6  # route bend ahead (LOS bearing vs route direction) [rad] that makes a turn ...
+    turning_current: float = 0.5  # ... in a current above this [m/s]: no give-way alteration, steerage kept
+    los_blend_turning: float = 0.6  # ... and this weight of the env's LOS bearing
     turn_slow: float = 4.0  # speed reduction per rad of heading error / bend ahead
     astern_m: float = 250.0  # astern allowed only this close to the goal ...
     engine_min_steer: float = 0.15  # ... elsewhere the engine stays at least this ahead (rudder wash)
@@ -135,7 +146,8 @@ class AutopilotConfig:
     arc_radius: float = 70.0  # radius of the arc onto the line once the turn has begun (tighter: full rudder)
     ff_radius: float = 70.0  # yaw-rate feed-forward in the turn: speed / this radius
     side_ahead_m: float = 80.0  # quay side from ray hits this far ahead along the axis ...
-    side_votes: int = 2  # ... once this many more hits place the wall on one side than on the other
+    side_votes: int = 3  # ... once this many more hits place the wall on one side than on the other (2 until issue
+    # 13: with the turning changes the first hits in basins A and C fell on the wrong side 6 times in 100)
     entry_off_m: float = 38.0  # line aimed at while entering: this far off the berth, to the basin's middle
     berth_off_m: float = 12.0  # line aimed at alongside: this far off the berth point ...
     berth_line_m: float = 200.0  # ... from this far before the berth (along the quay)
@@ -265,11 +277,18 @@ class Autopilot:
 
         own = path_err - np.arctan(cross / c.lookahead_m)  # LOS on the current segment (no corner cutting)
         blend = np.where(narrow, c.los_blend_narrow, c.los_blend)
+        # turning round in a current (the route bends hard ahead, e.g. the § 9.07 Nr. 5 loop)
+        current = np.hypot(c_fwd, c_stb)
+        turning = (np.abs(_wrap(los_err - path_err)) > c.turning_bend) & (current > c.turning_current)
+        blend = np.where(turning, c.los_blend_turning, blend)
         chi = (1.0 - blend) * own + blend * los_err - self.cross_i
         chi = np.where(dgoal < c.approach_m, (1 - w_goal) * gbear + w_goal * gerr, chi)
 
         # ---- give-way ----
         turn_cmd, v_cap = self._give_way(o, u, v, c_fwd, c_stb, stb, port, width >= c.wide_m)
+        # (turning round: the turn is not interrupted by a course alteration, and giving way slows the ship
+        # only as far as it keeps steerage)
+        turn_cmd = np.where(turning, 0.0, turn_cmd)
         chi = chi + turn_cmd
         # ---- basin entry and berthing: guidance in the berth frame ----
         pre, act, chi_b, r_ff, v_b = self._berth(o, u, r, lens, dgoal, gbear, gerr)
@@ -300,7 +319,12 @@ class Autopilot:
         v_brake = np.where(dist < 0, -np.minimum(0.4, 0.02 * -dist), v_brake)
         bend = np.abs(_wrap(los_err - path_err))
         cruise = np.where(narrow, c.cruise_narrow, c.cruise)
-        v_turn = np.maximum(cruise - c.turn_slow * np.maximum(np.abs(e), bend), c.v_min)
+        # (in a current, above turning_current, the ship slows for a bend no further than it can still steer
+        # through the water while the current sets it: the current's speed + v_min_current)
+        v_floor = np.where(current > c.turning_current,
+                           np.maximum(c.v_min, np.minimum(current + c.v_min_current, cruise)), c.v_min)
+        v_cap = np.where(turning, np.maximum(v_cap, v_floor), v_cap)
+        v_turn = np.maximum(cruise - c.turn_slow * np.maximum(np.abs(e), bend), v_floor)
         v_des = np.minimum(np.minimum(cruise, v_brake), v_turn)
         v_des = np.where(pre | act, np.minimum(np.where(act, np.inf, v_des), v_b), v_des)
         v_des = np.minimum(v_des, v_cap)
@@ -316,7 +340,7 @@ class Autopilot:
         # the rudder needs the propeller's slipstream: push the engine up with the rudder demand
         kick_ok = np.where(act, (u < v_des + np.where(np.abs(e) > 0.35, 0.6, 0.2)) & (dgoal > 60.0), dist >= c.astern_m)
         kick_from = np.where(act, c.kick_from_harbour, c.kick_from)
-        kick = np.where(~kick_ok | np.isfinite(v_cap), -1.0, c.kick * (np.abs(rudder) - kick_from))
+        kick = np.where(~kick_ok | (np.isfinite(v_cap) & ~turning), -1.0, c.kick * (np.abs(rudder) - kick_from))
         floor = np.maximum(floor, kick)  # (no kick while giving way: slowing down comes first)
         engine = np.clip(engine, floor, 1.0)
         return np.stack([rudder, engine], axis=1).astype(np.float32)

@@ -60,6 +60,9 @@ class GoalConfig:
     position_tol_m: float = 30.0
     heading_tol_deg: float = 30.0  # NaN: heading not required
     speed_tol_ms: float = 1.0  # speed through the water at the goal
+    # RheinSchPV § 9.07 Nr. 5: a downstream route into a Ruhrort harbour first loops to face upstream
+    # (testbed.rules.passage; berth goals); False: the shortest route (v0, v1)
+    turn_before_entry: bool = False
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,12 @@ Version History
   (8 km against the current at 1.3 m/s over ground). With the autopilot on seeds 0-99: old recording and
   4500 s 91 % (1 time-out); new recording and 4500 s 62 % (19 time-outs, 19 collisions); new recording
   and 6000 s 81 % (0 time-outs, 19 collisions).
+- ``PortEntry-v2`` (issue 13): v1 with ``goal.turn_before_entry=True``: a route that would enter the
+  Hafenmund heading downstream first loops to port in the turning area to face upstream (RheinSchPV
+  § 9.07 Nr. 5; :mod:`testbed.rules.passage`, the loop construction the AIS synthesiser uses, with the
+  ego's :data:`~testbed.rules.passage.EGO_LOOP`). Upstream starts keep v1's route. With the autopilot on
+  downstream starts, seeds 0-99, 6 AIS vessels: v2 84 % and 0 § 9.07 violations, v1 92 % and 82 (same
+  autopilot, same run; the autopilot before issue 13's turning changes: v1 38 % and 96); the benchmark suite's ``port_entry`` case takes the turn from suite 1.3 on.
 - ``v0``: the original weights (``RewardConfig`` defaults); kept registered: the autopilot numbers,
   the benchmark suites and replays recorded so far refer to them.
 
@@ -142,6 +148,10 @@ REWARD_V1 = RewardConfig(progress=10.0, collision=-200.0, grounding=-200.0, near
 for _sid in [k for k in SCENARIOS if k.endswith("-v0")]:
     _v1 = _sid[:-3] + "-v1"
     SCENARIOS[_v1] = dataclasses.replace(SCENARIOS[_sid], name=_v1, reward=REWARD_V1)
+# PortEntry-v2: v1 with the RheinSchPV § 9.07 Nr. 5 turn in the route (see the Version History)
+SCENARIOS["PortEntry-v2"] = dataclasses.replace(
+    SCENARIOS["PortEntry-v1"], name="PortEntry-v2",
+    goal=dataclasses.replace(SCENARIOS["PortEntry-v1"].goal, turn_before_entry=True))
 
 
 def get(scenario_id: str) -> ScenarioConfig:

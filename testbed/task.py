@@ -52,6 +52,7 @@ class Task:
         self.map = hmap
         self.lanes = {ln.id: ln for ln in hmap.lanes}
         self.berths = {b.id: b for b in hmap.berths}
+        self._passage = None  # testbed.rules.passage.Passage, built at the first turn_before_entry route
         sc, gc = cfg.start, cfg.goal
 
         def bad(key, value, known):
@@ -131,6 +132,25 @@ class Task:
                            f"{self.start_slots(min_separation_m)} start slots (start region: {desc}; starts at "
                            f"least min_separation_m = {min_separation_m:g} m apart)")  # fmt: skip
 
+    def _turn_first(self, planner, route: np.ndarray, berth_id: str) -> np.ndarray:
+        """``route`` (start -> approach point -> berth) with the loop of RheinSchPV § 9.07 Nr. 5 before a
+        turn-first harbour entry where it would enter heading downstream (testbed.rules.passage)."""
+        from testbed.rules.passage import EGO_LOOP, Passage, densify, local_smooth
+        from vessels import catalogue
+
+        if self._passage is None or self._passage.planner is not planner:
+            self._passage = Passage(self.map, planner)
+        ps = self._passage
+        if not ps.turn_violation(route):
+            return route
+        beam = float(catalogue.get(self.cfg.ego.vessel_type).B)
+        # (points every 20 m: the loop starts where EGO_LOOP says, not at the next vertex of the lane graph)
+        q = ps.turn_loop(densify(route[:-1], 20.0), route[-2], beam, local_smooth, EGO_LOOP)
+        if q is None:
+            raise ConfigError(f"scenario {self.cfg.name!r}: goal.turn_before_entry: no loop to face upstream "
+                              f"(RheinSchPV § 9.07 Nr. 5) fits the water on the route to berth {berth_id!r}")
+        return np.vstack([q, route[-1]])
+
     def _episode_at(self, rng: np.random.Generator, planner, ego_len: float, lane, s: float) -> Episode:
         sc, gc = self.cfg.start, self.cfg.goal
         p, psi = _lane_point(lane, s)
@@ -156,8 +176,11 @@ class Task:
                     best = (length, r)
             if best is None:
                 raise ConfigError(f"scenario {self.cfg.name!r}: no route from the start to berth {b.id!r}")
+            route = best[1]
+            if gc.turn_before_entry:
+                route = self._turn_first(planner, route, b.id)
             mode = 0.0 if math.isnan(gc.heading_tol_deg) else 2.0
-            return Episode(start, psi, speed, best[1], np.array([*b.xy, b.heading, mode]), tol, b.id)
+            return Episode(start, psi, speed, route, np.array([*b.xy, b.heading, mode]), tol, b.id)
         glane = self.lanes[gc.lane]
         gs = _s_at_km(glane, gc.km) if not math.isnan(gc.km) else float(gc.along_m)
         gp, gpsi = _lane_point(glane, gs)

@@ -72,6 +72,9 @@ import numpy as np
 
 from testbed.ais.emit import DEFAULT_EPOCH, AISEmitter, AISStatic, AISVessel, state_to_ais
 from testbed.ais.encode import LOADED, NAV_MOORED, NAV_UNDER_WAY, UNLOADED
+from testbed.rules.passage import Passage
+from testbed.rules.passage import chaikin as _chaikin
+from testbed.rules.passage import densify as _densify
 
 __all__ = ["synthesize", "write_synth", "add_synth_parser", "TYPE_MIX"]
 
@@ -151,26 +154,6 @@ class _Ship:
     cog: float = 0.0
 
 
-def _chaikin(p: np.ndarray, it: int) -> np.ndarray:
-    for _ in range(it):
-        q = 0.75 * p[:-1] + 0.25 * p[1:]
-        r = 0.25 * p[:-1] + 0.75 * p[1:]
-        p = np.vstack([p[:1], np.column_stack([q, r]).reshape(-1, 2), p[-1:]])
-    return p
-
-
-def _densify(p: np.ndarray, step: float) -> np.ndarray:
-    """Points every <= ``step`` metres along the polyline ``p`` (vectorised; the same numbers as the
-    per-segment ``a + (b - a) * k / n``)."""
-    if len(p) < 2:
-        return p[:1].copy()
-    d = p[1:] - p[:-1]
-    n = np.array([max(1, int(math.ceil(math.hypot(*row) / step))) for row in d.tolist()], dtype=np.int64)
-    idx = np.repeat(np.arange(len(n)), n)
-    k = np.arange(int(n.sum()), dtype=np.int64) - np.repeat(np.cumsum(n) - n, n) + 1
-    return np.vstack([p[:1], p[:-1][idx] + d[idx] * (k / n[idx])[:, None]])
-
-
 def _normals(p: np.ndarray) -> np.ndarray:
     """Unit starboard normals at the vertices of a polyline."""
     t = np.gradient(p, axis=0)
@@ -197,6 +180,7 @@ class _Synth:
         self.map = hmap
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.planner = RoutePlanner(hmap)
+        self.passage = Passage(hmap, self.planner)
         lanes = {ln.id: ln for ln in hmap.lanes}
         self.up, self.down = lanes["lane-rhine-up"], lanes["lane-rhine-down"]
         self.mean_ia = mean_interarrival_s
@@ -391,57 +375,17 @@ class _Synth:
 
     def turn_violation(self, p: np.ndarray) -> bool:
         """Would a vessel sailing ``p`` enter a Ruhrort harbour without having faced upstream (§ 9.07 Nr. 5)?"""
-        q = _densify(p, 4.0)
-        d = np.diff(q, axis=0)
-        th = np.r_[np.arctan2(d[:, 0], d[:, 1]), math.atan2(d[-1, 0], d[-1, 1])]
-        zb = self.bits(q)
-        cup = self.cup_at(q, th)
-        faced = 0  # it comes down the Rhine
-        for k in range(1, len(q)):
-            newly = int(zb[k]) & self.m_entry_turn & ~int(zb[k - 1])
-            if newly and (int(zb[k - 1]) & self.m_turn) and not faced:
-                return True
-            if cup[k] < -0.6:
-                faced = 1
-            elif cup[k] > 0.8:
-                faced = 0
-        return False
+        return self.passage.turn_violation(p)
 
     def entry_path(self, start: np.ndarray, goal: np.ndarray, beam: float) -> np.ndarray | None:
         """A smoothed port-call path from ``start`` to ``goal``; a downstream vessel first turns to face
-        upstream (§ 9.07 Nr. 5): past the entrance, a loop to starboard or port, back against the current.
-        None when no such turn fits the water."""
+        upstream (§ 9.07 Nr. 5): past the entrance, a loop to starboard or port, back against the current
+        (:meth:`testbed.rules.passage.Passage.turn_loop`). None when no such turn fits the water."""
         base = self.planner.plan(start, goal)
         p = self.shifted(self.smooth(base), HARBOUR_OFFSET_M, 0.5 * beam + 8.0, (False, True))
         if not self.turn_violation(p):
             return p
-        zb = self.bits(p)
-        ie = int(np.argmax((zb & self.m_entry_turn) != 0))
-        s = np.r_[0.0, np.cumsum(np.hypot(*np.diff(p, axis=0).T))]
-        for back in (150.0, 250.0, 350.0, 450.0):
-            ia = int(np.searchsorted(s, s[ie] - back))
-            if ia < 2:
-                continue
-            a = p[ia]
-            t = p[ia] - p[ia - 2]
-            t /= max(math.hypot(*t), 1e-9)
-            n = np.array([t[1], -t[0]])
-            for side in (1.0, -1.0):
-                for r in (100.0, 140.0, 180.0):
-                    p1 = a + r * t
-                    p2 = p1 + side * 1.6 * r * n
-                    p3 = p2 - 1.2 * r * t
-                    try:
-                        rest = self.planner.plan(p3, goal)
-                    except ValueError:
-                        continue
-                    raw = np.vstack([p[:ia + 1], p1, p2, p3, rest[1:]])
-                    q = self.smooth(raw)
-                    if self.map.signed_distance(_densify(q, 5.0)).min() < 0.5 * beam + 3.0:
-                        continue
-                    if not self.turn_violation(q) and len(q) > 3:
-                        return q
-        return None
+        return self.passage.turn_loop(p, goal, beam, lambda raw, _k0, _k1: self.smooth(raw))
 
     def lane_path(self, lane, ship: _Ship) -> np.ndarray:
         p = _densify(lane.xy, 50.0)

@@ -13,7 +13,8 @@ goals moved closer, traffic, link, discharge) and the seeds. Three suites share 
 
 Cases (one tag each; ``testbed evaluate --suite dev --case TAG`` picks a tag):
 
-- ``port_entry`` — PortEntry-v0 with 6 AIS-replayed vessels, downstream starts near the mouth;
+- ``port_entry`` — PortEntry-v0 with 6 AIS-replayed vessels, downstream starts near the mouth, the route
+  looping to face upstream before the Hafenmund (``goal.turn_before_entry``, RheinSchPV § 9.07 Nr. 5);
 - ``rhine_transit`` — RhineTransit-v0, km 783 -> 780.5 upstream with 8 AIS vessels;
 - ``berthing`` — Berthing-v0 (basin B);
 - ``encounter`` — ``crossing`` (Crossing-v0), ``head_on`` (Channel-v0, traffic on the opposite lane)
@@ -48,7 +49,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-SUITE_VERSION = "1.2"  # 1.2: the rule factor in the episode quality (RULE_PENALTY), the autopilot baseline
+SUITE_VERSION = "1.3"  # 1.3: port_entry's route turns to face upstream before the Hafenmund (RheinSchPV § 9.07
+# Nr. 5, goal.turn_before_entry), its time limit 4200 s for the loop; 1.2: the rule factor in the episode quality (RULE_PENALTY), the autopilot baseline
 # slows at harbour mouths (issue 13); 1.1: port_entry time limit 3600 s for the redrawn port (issue 14); 1.0: 2400 s
 RULE_PENALTY: dict[str, float] = {
     "9.04": 0.1, "6.04": 0.1, "6.09": 0.1, "6.07": 0.1, "6.24": 0.1, "6.16": 0.1, "9.07": 0.1,
@@ -145,8 +147,10 @@ def config_hash(cfg) -> str:
 _RHINE_SHORT = {"goal": {"km": 780.5}, "time_limit_s": 1500.0, "traffic": {"count": 8}}
 _CASES: tuple[Case, ...] = (
     Case("port_entry", "PortEntry-v0", {"start": {"lanes": ["lane-rhine-down"], "km": [777.8, 779.0]},
-                                        "time_limit_s": 3600.0}, ("port_entry", "traffic"),
-         "enter the Ruhrort harbour from the Rhine (downstream) and berth in basin A-C, 6 AIS vessels"),
+                                        "goal": {"turn_before_entry": True}, "time_limit_s": 4200.0},
+         ("port_entry", "traffic"),
+         "enter the Ruhrort harbour from the Rhine (downstream, turning to face upstream first, § 9.07 Nr. 5) "
+         "and berth in basin A-C, 6 AIS vessels"),
     Case("rhine_transit", "RhineTransit-v0", _RHINE_SHORT, ("rhine_transit", "traffic"),
          "upstream transit km 783 -> 780.5 against the current among 8 AIS vessels"),
     Case("berthing", "Berthing-v0", {"time_limit_s": 900.0}, ("berthing",),

@@ -49,7 +49,7 @@ def test_per_article_columns_from_info():
 
 
 def test_suite_penalties_are_checked():
-    assert get_suite("dev").rule_penalty == RULE_PENALTY and SUITE_VERSION == "1.2"
+    assert get_suite("dev").rule_penalty == RULE_PENALTY and SUITE_VERSION == "1.3"
     assert set(RULE_PENALTY) == set(ARTICLE_IDS)
     with pytest.raises(ValueError, match=r"unknown article id\(s\) \['9.99'\]"):
         Suite("x", "1.2", (), rule_penalty={"9.99": 0.1})
