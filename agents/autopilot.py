@@ -59,7 +59,11 @@ Control laws (angles in rad, speeds in m/s, ``dt`` the control step):
   ``0 < TCPA < tcpa_s`` is a risk ``(1 - CPA / cpa_m)``; a meeting vessel (head-on sector) or one
   crossing from starboard makes the ship alter course to starboard (inland rule: port to port), a
   vessel ahead in the lane (same direction, slower) or any close risk makes it slow down; a vessel
-  very close ahead caps the speed at the target's speed along our heading.
+  very close ahead caps the speed at the target's speed along our heading. With the current from astern
+  (``c_fwd > turning_current``) giving way never slows the ship below the steerage floor (the current's
+  speed + ``v_min_current`` through the water) and keeps the engine kick: slower, the current carries the
+  ship on faster than it can turn (on PortEntry-v0 the starboard alteration for an upbound vessel, engine
+  at 15 %, put it onto the bank at the Hafenmund entrance in 31 of 100 downstream starts).
 - **Harbour mouths** (RheinSchPV § 6.20, reduced speed in front of harbour mouths): in the river (water
   wider than ``mouth_wide_m``) the bank line on each side lies at the beam rays' lateral distance; a ray
   that runs more than ``mouth_excess_m`` beyond that line, where it crosses it up to ``mouth_ahead_m``
@@ -323,7 +327,11 @@ class Autopilot:
         # through the water while the current sets it: the current's speed + v_min_current)
         v_floor = np.where(current > c.turning_current,
                            np.maximum(c.v_min, np.minimum(current + c.v_min_current, cruise)), c.v_min)
-        v_cap = np.where(turning, np.maximum(v_cap, v_floor), v_cap)
+        # (with the current from astern, giving way never slows the ship below that either: with less the
+        # current carries it on, and sets it, faster than it can turn, e.g. onto the bank at the Hafenmund;
+        # against the current slowing down is safe, the ship only holds its place)
+        in_current = c_fwd > c.turning_current
+        v_cap = np.where(turning | in_current, np.maximum(v_cap, v_floor), v_cap)
         v_turn = np.maximum(cruise - c.turn_slow * np.maximum(np.abs(e), bend), v_floor)
         v_des = np.minimum(np.minimum(cruise, v_brake), v_turn)
         v_des = np.where(pre | act, np.minimum(np.where(act, np.inf, v_des), v_b), v_des)
@@ -340,7 +348,7 @@ class Autopilot:
         # the rudder needs the propeller's slipstream: push the engine up with the rudder demand
         kick_ok = np.where(act, (u < v_des + np.where(np.abs(e) > 0.35, 0.6, 0.2)) & (dgoal > 60.0), dist >= c.astern_m)
         kick_from = np.where(act, c.kick_from_harbour, c.kick_from)
-        kick = np.where(~kick_ok | (np.isfinite(v_cap) & ~turning), -1.0, c.kick * (np.abs(rudder) - kick_from))
+        kick = np.where(~kick_ok | (np.isfinite(v_cap) & ~(turning | in_current)), -1.0, c.kick * (np.abs(rudder) - kick_from))
         floor = np.maximum(floor, kick)  # (no kick while giving way: slowing down comes first)
         engine = np.clip(engine, floor, 1.0)
         return np.stack([rudder, engine], axis=1).astype(np.float32)
