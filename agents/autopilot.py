@@ -73,6 +73,9 @@ Control laws (angles in rad, speeds in m/s, ``dt`` the control step):
   where the harbour speeds apply), but never below ``mouth_min_sog`` over ground against the current (at
   high discharge the ship would otherwise stall in front of the mouth). Openings too narrow for a ray to look into from ahead (a side canal a
   few tens of metres wide) are not seen: the autopilot has no chart, only the observation.
+  Downstream in the river (the current from astern above ``turning_current``) the speed through the water
+  is held at ``v_mouth`` everywhere, so that mouths the rays cannot see from ahead (the Ruhr's, behind a
+  bend of the bank) are passed under the limit too; the current keeps the speed over ground up.
 """
 
 from __future__ import annotations
@@ -338,6 +341,10 @@ class Autopilot:
         v_des = np.minimum(v_des, v_cap)
         # § 6.20: reduced speed through the water in front of harbour mouths (an opening in a bank)
         v_des = np.minimum(v_des, self._mouth_limit(lens, stb, port, u, c_fwd, dt, width >= c.mouth_wide_m))
+        # downstream in the river (the current from astern) the harbour-mouth speed everywhere: the mouths the
+        # rays cannot see from ahead are passed under the § 6.20 limit too, and the current keeps the ship's
+        # speed over ground
+        v_des = np.where((c_fwd > c.turning_current) & (width >= c.mouth_wide_m), np.minimum(v_des, c.v_mouth), v_des)
 
         # ---- speed control: feed-forward + PI ----
         err = v_des - u
