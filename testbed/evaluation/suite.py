@@ -50,7 +50,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SUITE_VERSION = "1.3"  # 1.3: port_entry's route turns to face upstream before the Hafenmund (RheinSchPV § 9.07
-# Nr. 5, goal.turn_before_entry), its time limit 4200 s for the loop; 1.2: the rule factor in the episode quality (RULE_PENALTY), the autopilot baseline
+# Nr. 5, goal.turn_before_entry), its time limit 4200 s for the loop, and the autopilot baseline keeps steerage in
+# the current (turning, giving way) and holds the harbour-mouth speed downstream; 1.2: the rule factor in the episode quality (RULE_PENALTY), the autopilot baseline
 # slows at harbour mouths (issue 13); 1.1: port_entry time limit 3600 s for the redrawn port (issue 14); 1.0: 2400 s
 RULE_PENALTY: dict[str, float] = {
     "9.04": 0.1, "6.04": 0.1, "6.09": 0.1, "6.07": 0.1, "6.24": 0.1, "6.16": 0.1, "9.07": 0.1,
