@@ -194,7 +194,7 @@ class _Synth:
         self.m_entry_turn = int(m[rz.M_ENTRY_TURN])
         # berths the synthesiser uses: not in a zone where lying still is forbidden (§ 7.02)
         bxy = np.array([b.xy for b in hmap.berths]).reshape(-1, 2)
-        bb = self.bits(bxy)
+        bb = self.passage.bits(bxy)
         self.berth_usable = [(int(v) & self.m_still) == 0 for v in bb]
         self.berth_free = list(self.berth_usable)
         # moored starboard side to the quay: a vessel passing on an opposite course then has it on its port
@@ -221,17 +221,6 @@ class _Synth:
         self.cat = catalogue
         w = np.array([m[1] for m in TYPE_MIX])
         self.type_p = w / w.sum()
-
-    def bits(self, xy: np.ndarray) -> np.ndarray:
-        from testbed.rules.zones import bits_at
-
-        return bits_at(self.zt, self.map, xy[:, 0], xy[:, 1]).astype(np.int64)
-
-    def cup_at(self, xy: np.ndarray, theta: np.ndarray) -> np.ndarray:
-        """The checker's heading . current direction (0 where the current is below 0.05 m/s)."""
-        c = self.map.current(xy)
-        f = np.hypot(c[:, 0], c[:, 1])
-        return np.where(f > 0.05, (np.sin(theta) * c[:, 0] + np.cos(theta) * c[:, 1]) / np.maximum(f, 1e-9), 0.0)
 
     # -- vessel identity ----------------------------------------------------------------------------
     def new_ship(self, dest: str, port_call: bool = False) -> _Ship:
@@ -302,7 +291,7 @@ class _Synth:
             q = _offset(p, want * frac)
             ok = self.map.signed_distance(q) >= clearance
             if through:
-                ok &= ~self.crossing(self.bits(q), self.cup_at(q, th))
+                ok &= ~self.crossing(self.passage.bits(q), self.passage.cup_at(q, th))
             d = np.where(ok, want * frac, d) if frac else d
             if frac == 0.0:
                 base_ok = ok
@@ -339,14 +328,14 @@ class _Synth:
         harbour = np.abs(cur) < 0.3
         vmax = np.where(harbour, np.minimum(ship.stw, HARBOUR_SPEED_MS), ship.stw + cur)
         vmax = np.minimum(vmax, ship.rmax / np.maximum(kappa, 1e-6))
-        zb = self.bits(p)
+        zb = self.passage.bits(p)
         # § 6.20: slow in front of harbour mouths and at berths (through the water and over ground), from 60 m before
         slow = _dilate((zb & self.m_speed) != 0, 6)
         vmax = np.where(slow, np.minimum(vmax, np.minimum(ZONE_SPEED_MS, ZONE_SPEED_MS + cur)), vmax)
         vmax = np.maximum(vmax, 0.3)
         if stop:
             vmax[-1] = 0.0
-        cup = self.cup_at(p, theta)
+        cup = self.passage.cup_at(p, theta)
         ship.xy, ship.s_arr, ship.s_list, ship.s_end, ship.theta = p, s, s.tolist(), float(s[-1]), theta
         ship.zb, ship.cup = zb, cup
         ship.vfree = _brake(vmax, seg)
@@ -652,8 +641,8 @@ class _Synth:
         axy, ath, av = self.predict(ship, taus, own=True)
         moved = np.r_[0.0, np.cumsum(np.hypot(*np.diff(axy, axis=0).T))]  # how far it has gone at each tau
         sa0, ca0 = math.sin(ship.cog), math.cos(ship.cog)
-        az = self.bits(axy)
-        acup = self.cup_at(axy, ath)
+        az = self.passage.bits(axy)
+        acup = self.passage.cup_at(axy, ath)
         others = [o for o in self.ships if o is not ship and o is not skip and o.xy is not None]  # moored: at quay
         if not others:
             return True
@@ -668,8 +657,8 @@ class _Synth:
                 0.5 * (o.beam + ship.beam) + ROOM["pass_gap"]
             follows = math.cos(o.cog - ship.cog) > 0.5 and -3000.0 < al0 < 0.0 and abs(la0) < need + 30.0
             bxy[:, j], bth[:, j], bv[:, j] = self.predict(o, taus, own=False, cap=moved if follows else None)
-        bz = self.bits(bxy.reshape(-1, 2)).reshape(K, J)
-        bcup = self.cup_at(bxy.reshape(-1, 2), bth.reshape(-1)).reshape(K, J)
+        bz = self.passage.bits(bxy.reshape(-1, 2)).reshape(K, J)
+        bcup = self.passage.cup_at(bxy.reshape(-1, 2), bth.reshape(-1)).reshape(K, J)
         bl = np.array([o.length for o in others])
         bb = np.array([o.beam for o in others])
         bsmall = np.array([o.small for o in others])
@@ -720,7 +709,7 @@ class _Synth:
         Ln = np.array([s.length for s in under])
         Bm = np.array([s.beam for s in under])
         sm = np.array([s.small for s in under])
-        zb = self.bits(P)
+        zb = self.passage.bits(P)
         narrow = (zb & self.m_narrow) != 0
         sn, cs = np.sin(th), np.cos(th)
         rx = P[None, :, 0] - P[:, None, 0]  # [i, j]: j relative to i
