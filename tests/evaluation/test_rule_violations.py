@@ -11,9 +11,12 @@ from testbed.evaluation.store import Store
 from testbed.evaluation.suite import RULE_PENALTY, SUITE_VERSION, Case, Suite, SuiteError, get_suite
 from testbed.rules.articles import ARTICLE_IDS
 
-# 300 s of PortEntry-v0 without traffic, seed 0: the autopilot comes down the Rhine past the Ruhr mouth
-# and into the Hafenmund a little faster than the § 6.20 limit (two events); doing nothing breaks none
-MOUTH = Case("mouth", "PortEntry-v0", {"time_limit_s": 300.0, "traffic": {"count": 0}}, ("mouth",), "", (0,))
+# 400 s of PortEntry-v0 without traffic, seed 0, an upstream start: the autopilot passes the
+# Rheinpreussen-Hafen entrance (a side canal its rays cannot look into) a little faster than the § 6.20
+# limit (two events at 325 s); doing nothing (drifting down with the current) breaks none
+MOUTH = Case("mouth", "PortEntry-v0", {"time_limit_s": 400.0, "traffic": {"count": 0},
+                                       "start": {"lanes": ["lane-rhine-up"], "km": [781.6, 782.4]}},
+             ("mouth",), "", (0,))
 
 
 def _ep(**rules) -> dict:
@@ -69,8 +72,8 @@ def test_real_episodes_per_article_in_store_score_and_tables(tmp_path):
         assert r["rule_violations"] == sum(r[c] for c in RULE_COLUMNS)
     assert auto["rule_violations.6.20"] >= 1 and idle["rule_violations"] == 0
     # the stored quality carries the rule factor of the suite's penalties
-    assert auto["quality"] == pytest.approx(episode_quality(auto, 300.0, "finished", RULE_PENALTY))
-    assert auto["quality"] < episode_quality(auto, 300.0, "finished")
+    assert auto["quality"] == pytest.approx(episode_quality(auto, 400.0, "finished", RULE_PENALTY))
+    assert auto["quality"] < episode_quality(auto, 400.0, "finished")
     entries, cases, version = leaderboard(store, "t")
     by = {e.submission: e for e in entries}
     assert by["baseline:autopilot"].rules["6.20"] == auto["rule_violations.6.20"]
