@@ -620,6 +620,15 @@ def _lane_point(lxy, ls, k, b, s):
 
 
 @numba.njit(cache=True)
+def _is_other(e, T, KA, kk, i, active, eact):
+    """Is entry kk of env e (traffic vessel kk < T, ego kk - T) present and not traffic vessel i itself?"""
+    if kk >= T:
+        return eact[e * KA + kk - T] != 0
+    m = e * T + kk
+    return m != i and active[m] != 0
+
+
+@numba.njit(cache=True)
 def _other(e, T, KA, kk, x, y, psi, length, cur, vx, vy, ex, ey, epsi, eu, ev, ecur, elen):
     """(x, y, length, ground vx, vy, current x, y, heading) of traffic vessel kk < T or ego kk - T of env e."""
     if kk >= T:
@@ -647,13 +656,8 @@ def _passage_conflict(e, T, i, lxy, ls, k, b, s0, u0, vmax, x, y, psi, length, a
     # the through vessels that can matter: on the river, sailing along it, not moving away out of reach
     n_cand = 0
     for kk in range(T + KA):
-        if kk >= T:
-            if eact[e * KA + kk - T] == 0:
-                continue
-        else:
-            m = e * T + kk
-            if m == i or active[m] == 0:
-                continue
+        if not _is_other(e, T, KA, kk, i, active, eact):
+            continue
         ox, oy, olen, ovx, ovy, ocx, ocy, opsi = _other(e, T, KA, kk, x, y, psi, length, cur, vx, vy, ex, ey, epsi,
                                                         eu, ev, ecur, elen)
         if zbits[widx[cell_index(geo, ox, oy)]] & m_side != 0:
@@ -740,13 +744,8 @@ def _small_speed(e, T, i, x, y, psi, sh, ch, length, active, cur, vx, vy, ex, ey
         horizon = tcpa_s * max(u_cruise, v_des, 0.5) / max(v, 0.5)
         room = math.inf
         for kk in range(T + KA):
-            if kk >= T:
-                if eact[e * KA + kk - T] == 0:
-                    continue
-            else:
-                m = e * T + kk
-                if m == i or active[m] == 0:
-                    continue
+            if not _is_other(e, T, KA, kk, i, active, eact):
+                continue
             ox, oy, olen, ovx, ovy, _, _, _ = _other(e, T, KA, kk, x, y, psi, length, cur, vx, vy, ex, ey,
                                                      epsi, eu, ev, ecur, elen)
             if olen < small_m:
