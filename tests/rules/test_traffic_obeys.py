@@ -15,59 +15,40 @@ from testbed.scenarios import get
 from testbed.traffic import _project, _small_speed, _without_hairpins
 from testbed.world import World
 
-DEFAULTS = [("PortEntry-v0", {}, "autopilot"), ("RhineTransit-v0", {}, "autopilot")]
-MORE = [("PortEntry-v0", {}, "idle"), ("RhineTransit-v0", {}, "idle"), ("PortEntry-v0", {"count": 20}, "autopilot"),
-        ("PortEntry-v0", {"count": 20}, "idle"), ("RhineTransit-v0", {"count": 20}, "autopilot"),
-        ("RhineTransit-v0", {"count": 20}, "idle")]
+
+def _slow(cases):
+    return [pytest.param(*c, marks=pytest.mark.slow) for c in cases]
 
 
-def _check(scenario, traffic, agent, hours=2.0):
-    cfg = apply_overrides(get(scenario), {"traffic": {"source": "scripted", **traffic}})
-    res = check_run(cfg, hours, 0, agent)
+# scripted traffic: the defaults, then (slow) idle egos and 20 vessels
+SCRIPTED = [("PortEntry-v0", {}, "autopilot"), ("RhineTransit-v0", {}, "autopilot"), *_slow([
+    ("PortEntry-v0", {}, "idle"), ("RhineTransit-v0", {}, "idle"), ("PortEntry-v0", {"count": 20}, "autopilot"),
+    ("PortEntry-v0", {"count": 20}, "idle"), ("RhineTransit-v0", {"count": 20}, "autopilot"),
+    ("RhineTransit-v0", {"count": 20}, "idle")])]
+# the default scenarios as shipped: recorded AIS traffic (traffic.source=ais, reactive handover); the slow ones
+# are seeds whose episodes had traffic violations before the handover fixes (§ 7.02, § 6.16, § 6.02, § 9.04)
+AIS = [("PortEntry-v0", "autopilot", 0), ("RhineTransit-v0", "autopilot", 0), ("PortEntry-v0", "idle", 0),
+       ("RhineTransit-v0", "idle", 0), *_slow([
+           ("PortEntry-v0", "autopilot", 5), ("RhineTransit-v0", "autopilot", 1), ("RhineTransit-v0", "autopilot", 6),
+           ("PortEntry-v0", "idle", 20), ("RhineTransit-v0", "idle", 9)])]
+
+
+def _no_traffic_violation(cfg, agent, seed=0, hours=2.0):
+    res = check_run(cfg, hours, seed, agent)
     assert res["hours"] >= hours - 1e-6
-    return res
-
-
-@pytest.mark.parametrize("scenario,traffic,agent", DEFAULTS)
-def test_two_hours_of_default_scripted_traffic_without_a_violation(scenario, traffic, agent):
-    res = _check(scenario, traffic, agent)
     assert sum(res["traffic_violations"].values()) == 0, res["traffic_events"][:3]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("scenario,traffic,agent", MORE)
-def test_two_hours_of_busier_scripted_traffic_and_an_idle_ego(scenario, traffic, agent):
-    res = _check(scenario, traffic, agent)
-    assert sum(res["traffic_violations"].values()) == 0, res["traffic_events"][:3]
+@pytest.mark.parametrize("scenario,traffic,agent", SCRIPTED)
+def test_two_hours_of_scripted_traffic_without_a_violation(scenario, traffic, agent):
+    _no_traffic_violation(apply_overrides(get(scenario), {"traffic": {"source": "scripted", **traffic}}), agent)
 
 
-# the default scenarios as shipped: recorded AIS traffic (traffic.source=ais, reactive handover)
-AIS_DEFAULTS = [("PortEntry-v0", "autopilot", 0), ("RhineTransit-v0", "autopilot", 0), ("PortEntry-v0", "idle", 0),
-                ("RhineTransit-v0", "idle", 0)]
-AIS_MORE = [("PortEntry-v0", "autopilot", 5), ("RhineTransit-v0", "autopilot", 1), ("RhineTransit-v0", "autopilot", 6),
-            ("PortEntry-v0", "idle", 20), ("RhineTransit-v0", "idle", 9)]
-
-
-def _check_ais(scenario, agent, seed):
+@pytest.mark.parametrize("scenario,agent,seed", AIS)
+def test_two_hours_of_default_ais_traffic_with_handovers_without_a_violation(scenario, agent, seed):
     cfg = get(scenario)
     assert cfg.traffic.source == "ais" and cfg.traffic.reactive
-    res = check_run(cfg, 2.0, seed, agent)
-    assert res["hours"] >= 2.0 - 1e-6
-    return res
-
-
-@pytest.mark.parametrize("scenario,agent,seed", AIS_DEFAULTS)
-def test_two_hours_of_default_ais_traffic_with_handovers_without_a_violation(scenario, agent, seed):
-    res = _check_ais(scenario, agent, seed)
-    assert sum(res["traffic_violations"].values()) == 0, res["traffic_events"][:3]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("scenario,agent,seed", AIS_MORE)
-def test_two_hours_of_default_ais_traffic_on_more_seeds(scenario, agent, seed):
-    # seeds whose episodes had traffic violations before the handover fixes (§ 7.02, § 6.16, § 6.02, § 9.04)
-    res = _check_ais(scenario, agent, seed)
-    assert sum(res["traffic_violations"].values()) == 0, res["traffic_events"][:3]
+    _no_traffic_violation(cfg, agent, seed)
 
 
 def _handover(length, elen, cpa_m=150.0):
