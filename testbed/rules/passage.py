@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from testbed.route import densify  # noqa: F401  (used here and by the synthesiser, the task and tests)
+
 FACED_UP = -0.6  # heading . current direction below this: facing upstream (the checker: -0.5)
 HEADED_DOWN = 0.8  # ... above this: heading downstream again (the checker's value)
 
@@ -72,18 +74,6 @@ def chaikin(p: np.ndarray, it: int) -> np.ndarray:
         r = 0.25 * p[:-1] + 0.75 * p[1:]
         p = np.vstack([p[:1], np.column_stack([q, r]).reshape(-1, 2), p[-1:]])
     return p
-
-
-def densify(p: np.ndarray, step: float) -> np.ndarray:
-    """Points every <= ``step`` metres along the polyline ``p`` (vectorised; the same numbers as the
-    per-segment ``a + (b - a) * k / n``)."""
-    if len(p) < 2:
-        return p[:1].copy()
-    d = p[1:] - p[:-1]
-    n = np.array([max(1, int(math.ceil(math.hypot(*row) / step))) for row in d.tolist()], dtype=np.int64)
-    idx = np.repeat(np.arange(len(n)), n)
-    k = np.arange(int(n.sum()), dtype=np.int64) - np.repeat(np.cumsum(n) - n, n) + 1
-    return np.vstack([p[:1], p[:-1][idx] + d[idx] * (k / n[idx])[:, None]])
 
 
 class Passage:
